@@ -1,0 +1,32 @@
+# Two entry points (see README): `make reproduce` and `make test`.
+# Both create ./.venv on first use and install pinned versions from constraints.txt.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup test test-slow reproduce bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+test: setup
+	$(PY) -m pytest -q -m "not slow"
+
+test-slow: setup
+	$(PY) -m pytest -q -m slow
+
+reproduce: setup
+	$(VENV)/bin/dlor reproduce --budget quick --out results
+
+bench: setup
+	$(PY) benchmarks/bench_layer.py
+	$(PY) benchmarks/bench_decompose.py
+
+clean:
+	rm -rf $(VENV) results

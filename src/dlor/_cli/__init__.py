@@ -1,0 +1,1 @@
+"""The ``dlor`` command line: one module per subcommand."""

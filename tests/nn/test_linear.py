@@ -1,0 +1,129 @@
+"""DLoRLinear against the dense layer it represents."""
+
+import io
+
+import pytest
+import torch
+from torch import nn
+
+import dlor
+from dlor.nn import DLoRLinear
+from tests.tolerances import tol
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("n,m,r", [(8, 8, 2), (10, 4, 3), (3, 9, 1), (1, 1, 1), (5, 5, 7)])
+@pytest.mark.parametrize("lead", [(), (4,), (2, 3)])
+def test_forward_matches_dense(n, m, r, lead, dtype):
+    layer = DLoRLinear(n, m, r, dtype=dtype)
+    x = torch.randn(*lead, n, dtype=dtype)
+    ref = x @ layer.weight.T + layer.bias
+    out = layer(x)
+    assert out.shape == (*lead, m)
+    torch.testing.assert_close(out, ref, **tol("layer", dtype))
+
+
+def test_rectangular_identity_padding_and_truncation():
+    """Remark 2: alpha acts on x zero-padded (m > n) or truncated (m < n)."""
+    up = DLoRLinear(2, 4, 1, bias=False, dtype=torch.float64)
+    down = DLoRLinear(4, 2, 1, bias=False, dtype=torch.float64)
+    for layer in (up, down):
+        with torch.no_grad():
+            layer.U.zero_()
+            layer.alpha.fill_(3.0)
+    torch.testing.assert_close(up(torch.tensor([1.0, 2.0], dtype=torch.float64)), torch.tensor([3.0, 6.0, 0, 0], dtype=torch.float64))
+    torch.testing.assert_close(down(torch.tensor([1.0, 2.0, 5, 7], dtype=torch.float64)), torch.tensor([3.0, 6.0], dtype=torch.float64))
+
+
+def test_no_bias_and_frozen_alpha():
+    layer = DLoRLinear(6, 6, 2, bias=False, alpha_trainable=False, alpha_init=0.5)
+    names = {n for n, _ in layer.named_parameters()}
+    assert names == {"U", "V"}
+    assert float(layer.alpha) == 0.5
+    assert "alpha" in layer.state_dict()
+    assert layer.num_params == 1 + 2 * 12
+
+
+def test_matrix_shares_parameters_and_gradients():
+    layer = DLoRLinear(5, 5, 2, dtype=torch.float64)
+    M = layer.matrix
+    assert isinstance(M, dlor.DLoR)
+    assert M.U is layer.U and M.V is layer.V
+    x = torch.randn(3, 5, dtype=torch.float64)
+    layer(x).sum().backward()
+    grads = [p.grad.clone() for p in (layer.alpha, layer.U, layer.V, layer.bias)]
+    for p in layer.parameters():
+        p.grad = None
+    (x @ layer.weight.T + layer.bias).sum().backward()
+    for got, p in zip(grads, (layer.alpha, layer.U, layer.V, layer.bias)):
+        torch.testing.assert_close(got, p.grad, **tol("grad", torch.float64))
+
+
+def test_gradcheck_layer():
+    layer = DLoRLinear(4, 3, 2, dtype=torch.float64)
+    x = torch.randn(2, 4, dtype=torch.float64, requires_grad=True)
+    params = (layer.alpha, layer.U, layer.V, layer.bias)
+    assert torch.autograd.gradcheck(
+        lambda x, a, U, V, b: dlor.dlor_linear(x, a, U, V, b), (x, *params)
+    )
+
+
+def test_initialisation_scale_matches_nn_linear():
+    """U V^T x has the per-coordinate variance of nn.Linear's default, and alpha = 1."""
+    n, r = 512, 16
+    layer = DLoRLinear(n, n, r, bias=False)
+    dense = nn.Linear(n, n, bias=False)
+    x = torch.randn(4096, n)
+    low_rank = (x @ layer.V) @ layer.U.T
+    assert float(layer.alpha) == 1.0
+    ratio = low_rank.var() / (x @ dense.weight.T).var()
+    assert 0.8 < float(ratio) < 1.25
+
+
+def test_state_dict_roundtrip():
+    a = DLoRLinear(7, 5, 3)
+    buf = io.BytesIO()
+    torch.save(a.state_dict(), buf)
+    buf.seek(0)
+    b = DLoRLinear(7, 5, 3)
+    b.load_state_dict(torch.load(buf))
+    x = torch.randn(4, 7)
+    torch.testing.assert_close(a(x), b(x), rtol=0, atol=0)
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        DLoRLinear(7, 5, 2).load_state_dict(a.state_dict())
+
+
+def test_torch_compile():
+    layer = DLoRLinear(16, 12, 4)
+    compiled = torch.compile(layer)
+    x = torch.randn(8, 16, requires_grad=True)
+    out = compiled(x)
+    torch.testing.assert_close(out, layer(x), **tol("layer", torch.float32))
+    out.sum().backward()
+    assert layer.U.grad is not None and x.grad is not None
+
+
+def test_huge_layer_forward_backward():
+    """100k x 100k at rank 4: a dense weight would need 40 GB; this needs ~3 MB."""
+    n = 100_000
+    layer = DLoRLinear(n, n, rank=4)
+    x = torch.randn(8, n)
+    y = layer(x)
+    assert y.shape == (8, n)
+    y.square().mean().backward()
+    assert layer.U.grad.shape == (n, 4) and torch.isfinite(layer.V.grad).all()
+    assert layer.num_params == 1 + 4 * 2 * n + n
+    # spot-check a few outputs against the definition
+    i = torch.tensor([0, 12345, n - 1])
+    ref = layer.alpha * x[:, i] + (x @ layer.V) @ layer.U[i].T + layer.bias[i]
+    torch.testing.assert_close(y[:, i], ref.detach(), **tol("layer", torch.float32))
+
+
+@pytest.mark.parametrize("kwargs,msg", [
+    ({"in_features": 0, "out_features": 3, "rank": 1}, "in_features"),
+    ({"in_features": 3, "out_features": 3, "rank": 0}, "rank"),
+    ({"in_features": 3, "out_features": 3, "rank": 1.5}, "rank"),
+])
+def test_bad_construction(kwargs, msg):
+    with pytest.raises(dlor.DLoRError, match=msg):
+        DLoRLinear(**kwargs)

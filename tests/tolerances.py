@@ -1,0 +1,28 @@
+"""The one table of test tolerances, keyed by (operation, dtype).
+
+Values are (rtol, atol) for ``torch.testing.assert_close``. float64 is held to near machine
+precision; float32 gets the slack its 24-bit mantissa needs.
+"""
+
+import torch
+
+TOLERANCES = {
+    ("matmul", torch.float64): (1e-12, 1e-12),
+    ("matmul", torch.float32): (1e-5, 1e-5),
+    ("algebra", torch.float64): (1e-12, 1e-12),
+    ("algebra", torch.float32): (1e-5, 1e-5),
+    ("solve", torch.float64): (1e-9, 1e-10),
+    ("solve", torch.float32): (1e-3, 1e-4),
+    ("logdet", torch.float64): (1e-10, 1e-10),
+    ("logdet", torch.float32): (1e-4, 1e-4),
+    ("layer", torch.float64): (1e-12, 1e-12),
+    ("layer", torch.float32): (1e-5, 1e-5),
+    ("grad", torch.float64): (1e-10, 1e-10),
+    ("grad", torch.float32): (1e-4, 1e-4),
+}
+
+
+def tol(op: str, dtype: torch.dtype) -> dict:
+    """Keyword arguments for ``torch.testing.assert_close``."""
+    rtol, atol = TOLERANCES[(op, dtype)]
+    return {"rtol": rtol, "atol": atol}
