@@ -169,7 +169,7 @@ class DLoR:
 
     def __repr__(self) -> str:
         m, n = self.shape
-        return f"DLoR(shape=({m}, {n}), rank={self.rank}, alpha={float(self.alpha):.6g}, dtype={self.dtype})"
+        return f"DLoR(shape=({m}, {n}), rank={self.rank}, alpha={float(self.alpha.detach()):.6g}, dtype={self.dtype})"
 
     # ----------------------------------------------------------------- products
     def _check_operand(self, X: Tensor, dim: int, size: int, what: str) -> None:
@@ -294,7 +294,7 @@ class DLoR:
         tol = max(n, 1) * self._eps() * scale
         if r < n and abs(float(self.alpha.detach())) <= tol:
             raise SingularMatrixError(
-                f"{op}: alpha = {float(self.alpha):.3g} is zero at working precision and rank "
+                f"{op}: alpha = {float(self.alpha.detach()):.3g} is zero at working precision and rank "
                 f"r = {r} < n = {n}, so M = alpha*I + U V^T is singular. Use a nonzero alpha "
                 f"or a full-rank low-rank part"
             )
