@@ -26,3 +26,7 @@ def tol(op: str, dtype: torch.dtype) -> dict:
     """Keyword arguments for ``torch.testing.assert_close``."""
     rtol, atol = TOLERANCES[(op, dtype)]
     return {"rtol": rtol, "atol": atol}
+
+# Relative reconstruction error ||W - result||_F / ||W||_F of the exact decompositions
+# (issue 3: <= 1e-12 in float64, <= 1e-5 in float32).
+RECONSTRUCTION = {torch.float64: 1e-12, torch.float32: 1e-5}

@@ -11,10 +11,18 @@ from ._errors import ShapeError as ShapeError
 from ._errors import SingularMatrixError as SingularMatrixError
 from ._matrix import DLoR as DLoR
 from ._matrix import dlor_linear as dlor_linear
+from .decompose import Certificate as Certificate
+from .decompose import additive_decompose as additive_decompose
+from .decompose import embed_square as embed_square
+from .decompose import hybrid_decompose as hybrid_decompose
+from .decompose import multiplicative_decompose as multiplicative_decompose
+from .decompose import nearest_dlor as nearest_dlor
+from .decompose import spectral_contributions as spectral_contributions
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Certificate",
     "DLoR",
     "DLoRError",
     "DTypeError",
@@ -22,5 +30,11 @@ __all__ = [
     "RankError",
     "ShapeError",
     "SingularMatrixError",
+    "additive_decompose",
     "dlor_linear",
+    "embed_square",
+    "hybrid_decompose",
+    "multiplicative_decompose",
+    "nearest_dlor",
+    "spectral_contributions",
 ]

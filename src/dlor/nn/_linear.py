@@ -86,6 +86,34 @@ class DLoRLinear(nn.Module):
                 bound = 1.0 / math.sqrt(self.in_features)
                 nn.init.uniform_(self.bias, -bound, bound)
 
+    @classmethod
+    def from_linear(cls, linear: nn.Linear, rank: int, **kwargs) -> DLoRLinear:
+        """The DLoRLinear whose weight is :func:`~dlor.nearest_dlor` of ``linear.weight``.
+
+        The bias is copied; dtype and device follow ``linear``. The weight error is the
+        smallest any ``alpha I + U V^T`` of this rank can reach in Frobenius norm.
+        """
+        from ..decompose import nearest_dlor
+
+        if not isinstance(linear, nn.Linear):
+            raise DLoRError(f"from_linear expects an nn.Linear, got {type(linear).__name__}")
+        W = linear.weight.detach()
+        layer = cls(
+            linear.in_features, linear.out_features, rank, bias=linear.bias is not None,
+            device=W.device, dtype=W.dtype, **kwargs,
+        )
+        M = nearest_dlor(W, rank)
+        r = M.rank
+        with torch.no_grad():
+            layer.alpha.copy_(M.alpha)
+            layer.U.zero_()
+            layer.V.zero_()
+            layer.U[:, :r].copy_(M.U)
+            layer.V[:, :r].copy_(M.V)
+            if linear.bias is not None:
+                layer.bias.copy_(linear.bias)
+        return layer
+
     def forward(self, x: Tensor) -> Tensor:
         return dlor_linear(x, self.alpha, self.U, self.V, self.bias)
 
