@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .._errors import ShapeError, check_finite, check_floating
+from .._errors import NonFiniteError, ShapeError, check_finite, check_floating
 from .._matrix import DLoR
 
 __all__ = ["Certificate", "as_matrix", "dense_product", "dense_sum", "to_torch"]
@@ -47,7 +47,11 @@ def as_matrix(W, name: str = "W") -> Tensor:
         raise ShapeError(f"{name} must be a 2-D matrix, got shape {tuple(W.shape)}")
     if W.numel() == 0:
         raise ShapeError(f"{name} is empty (shape {tuple(W.shape)})")
-    check_finite(name, W)
+    if W.device.type == "cpu":  # NumPy's check is ~10x cheaper than torch.isfinite here
+        if not np.isfinite(W.detach().numpy()).all():
+            raise NonFiniteError(f"{name} contains NaN or Inf; decompositions need finite entries")
+    else:
+        check_finite(name, W)
     return W
 
 

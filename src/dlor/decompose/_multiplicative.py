@@ -43,7 +43,7 @@ def _block_slices(k: int, rank: int) -> list[slice]:
 
 
 def factor_identity_plus_low_rank(
-    alpha: float, C: np.ndarray, D: np.ndarray, rank: int
+    alpha: float, C: np.ndarray, D: np.ndarray | None, rank: int
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     r"""Factor ``A = alpha^J I_n + C D^T`` (``D`` with orthonormal columns) into
     ``J = ceil(k / rank)`` DLoR factors ``A = M_J ... M_1``, ``M_j = alpha I + U_j V_j^T``.
@@ -54,7 +54,7 @@ def factor_identity_plus_low_rank(
 
     Args:
         alpha: nonzero scalar; ``c = alpha^J``.
-        C, D: shape ``(n, k)``, float64.
+        C, D: shape ``(n, k)``, float64; ``D = None`` means the identity (``k = n``).
         rank: block size ``r``.
 
     Returns:
@@ -63,8 +63,8 @@ def factor_identity_plus_low_rank(
     n, k = C.shape
     blocks = _block_slices(k, rank)
     J = len(blocks)
-    H = alpha**J * np.eye(k) + D.T @ C
-    t, q = scipy.linalg.schur(H, output="real")
+    H = alpha**J * np.eye(k) + (C if D is None else D.T @ C)
+    t, q = scipy.linalg.schur(H, output="real", overwrite_a=True, check_finite=False)
     q_right = q.copy()  # q S: maps the k Schur coordinates to U's side
     q_left = q.copy()  # q S^{-T}: maps them to V's side
     corrections: dict[int, float] = {}  # block start b -> -t[b, b-1] / t[b-1, b-1]
@@ -83,7 +83,7 @@ def factor_identity_plus_low_rank(
         q_left[:, b] -= s * q_left[:, b - 1]
         corrections[b] = -t[b, b - 1] / t[b - 1, b - 1]
     CU = C @ q_right  # (n, k): columns of E Z
-    DV = D @ q_left  # (n, k): columns of Z^{-T}
+    DV = q_left if D is None else D @ q_left  # (n, k): columns of Z^{-T}
     factors = []
     for j, sl in enumerate(blocks, start=1):
         U = alpha ** (j - J) * CU[:, sl]
@@ -208,7 +208,7 @@ def multiplicative_decompose(
     if alpha is None:
         alpha = (np.linalg.norm(A) / math.sqrt(n)) ** (1.0 / L)
     if method == "schur":
-        pairs = factor_identity_plus_low_rank(alpha, A - alpha**L * np.eye(n), np.eye(n), rank)
+        pairs = factor_identity_plus_low_rank(alpha, A - alpha**L * np.eye(n), None, rank)
     else:
         pairs = _literal_factors(A, rank, alpha, basis, seed)
     a = to_torch(np.array(alpha), W)
