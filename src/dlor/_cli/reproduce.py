@@ -1,26 +1,86 @@
-"""``dlor reproduce``: regenerate the paper's figures and tables."""
+"""``dlor reproduce``: regenerate the paper's figures and tables with a report."""
 
 from __future__ import annotations
 
-from . import demo
+import json
+import time
+from importlib import import_module
+from pathlib import Path
 
-EXPERIMENTS = ["table1", "fig2", "fig3", "fig4", "fig5", "fig6", "spectral"]
+from .info import environment
+
+# name -> module under dlor.experiments exposing run(out, budget, seeds, progress); None: not built yet
+EXPERIMENTS: dict[str, str | None] = {
+    "table1": None,
+    "fig2": None,
+    "fig3": None,
+    "fig4": None,
+    "fig5": "fig5",
+    "fig6": None,
+    "spectral": None,
+}
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("reproduce", help="regenerate the paper's figures and tables with a report")
     p.add_argument("what", nargs="?", default="all", choices=["all", *EXPERIMENTS])
-    p.add_argument("--budget", choices=["quick", "paper"], default="quick")
-    p.add_argument("--out", default="results")
-    p.add_argument("--seeds", type=int, default=None)
+    p.add_argument("--budget", choices=["tiny", "quick", "paper"], default="quick",
+                   help="quick: minutes on a laptop; paper: the paper's full budget; tiny: smoke test")
+    p.add_argument("--out", default="results", help="output folder (default: results)")
+    p.add_argument("--seeds", type=int, default=None, help="override the number of seeds")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--force", action="store_true", help="recompute experiments whose results exist")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
-    wanted = EXPERIMENTS if args.what == "all" else [args.what]
+    from ..experiments._common import Claim, Summary, write_json
+    from ..experiments.report import write_report
+
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            from .main import CLIError
+
+            raise CLIError("--device cuda was requested but no CUDA device is available; use --device cpu")
+    if args.seeds is not None and args.seeds < 1:
+        from .main import CLIError
+
+        raise CLIError(f"--seeds must be >= 1, got {args.seeds}")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        from .main import CLIError
+
+        raise CLIError(f"--out {out} exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    env = environment()
+    write_json(out / "config.json", {"argv": vars(args) | {"run": None}, "environment": env})
+    wanted = list(EXPERIMENTS) if args.what == "all" else [args.what]
+    summaries, unavailable = [], []
     for name in wanted:
-        print(f"[{name}] not available yet: its experiment has not been implemented in this version")
-    print("Running the library self-check instead:\n")
-    return demo.run(args)
+        module = EXPERIMENTS[name]
+        if module is None:
+            print(f"[{name}] not available yet: its experiment is not implemented in this version")
+            unavailable.append(name)
+            continue
+        done = out / name / "summary.json"
+        if done.exists() and not args.force:
+            data = json.loads(done.read_text())
+            if data.get("config", {}).get("budget") == args.budget and (args.seeds is None or data["config"].get("seeds") == args.seeds):
+                data["claims"] = [Claim(**c) for c in data["claims"]]
+                summaries.append(Summary(**data))
+                print(f"[{name}] kept finished results from {done} (use --force to recompute)")
+                continue
+        t0 = time.perf_counter()
+        print(f"[{name}] running at the {args.budget} budget ...", flush=True)
+        mod = import_module(f"dlor.experiments.{module}")
+        summary = mod.run(out, budget=args.budget, seeds=args.seeds, progress=not args.quiet)
+        summaries.append(summary)
+        for c in summary.claims:
+            print(f"[{name}]   {c.verdict:>19}: {c.claim[:70]}... measured {c.measured}")
+        print(f"[{name}] done in {time.perf_counter() - t0:.1f}s")
+    write_report(out, summaries, unavailable, args.budget, env)
+    print(f"Report: {out / 'report.md'} and {out / 'report.html'}")
+    return 0

@@ -1,0 +1,95 @@
+"""Shared plumbing for the experiments: output folders, CSV/JSON/PNG writers, summaries."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field, is_dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: experiments only write files
+import matplotlib.pyplot as plt  # noqa: E402
+
+BUDGETS = ("tiny", "quick", "paper")  # tiny: a smoke-test budget for the test suite
+
+
+@dataclass
+class Claim:
+    """One statement of the paper beside what was measured here."""
+
+    claim: str
+    source: str  # the paper's figure, table or theorem
+    measured: str
+    verdict: str  # "confirmed" | "partially confirmed" | "not confirmed"
+
+
+@dataclass
+class Summary:
+    """What an experiment returns to the CLI and the report."""
+
+    name: str
+    title: str
+    figures: list[str] = field(default_factory=list)  # paths relative to the output folder
+    data: list[str] = field(default_factory=list)
+    claims: list[Claim] = field(default_factory=list)
+    tables: dict[str, list[dict]] = field(default_factory=dict)
+    config: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def check_budget(budget: str) -> str:
+    if budget not in BUDGETS:
+        from .._errors import DLoRError
+
+        raise DLoRError(f"budget must be one of {BUDGETS}, got {budget!r}")
+    return budget
+
+
+def _clean(obj):
+    if is_dataclass(obj):
+        return _clean(asdict(obj))
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return str(obj)
+    if hasattr(obj, "item") and getattr(obj, "ndim", 1) == 0:
+        return _clean(obj.item())
+    return obj
+
+
+def write_json(path: Path, obj) -> None:
+    """Write atomically (temp file + rename), so an interrupt never leaves a torn file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(_clean(obj), indent=2))
+    os.replace(tmp, path)
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    keys: list[str] = []
+    for row in rows:
+        keys += [k for k in row if k not in keys]
+    with tmp.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+
+
+def save_figure(fig, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp.png")
+    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    os.replace(tmp, path)

@@ -1,0 +1,21 @@
+"""Figure 5 at the quick budget: the issue's numbers, measured."""
+
+import csv
+import json
+
+from dlor.experiments import fig5
+
+
+def test_fig5_quick_budget_numbers(tmp_path):
+    summary = fig5.run(tmp_path, budget="quick", progress=False)
+    rows = list(csv.DictReader((tmp_path / "fig5" / "fig5_errors.csv").open()))
+    bound = float(rows[0]["blindness_bound_min"])
+    for row in rows:
+        if row["model"] == "rank1":
+            assert float(row["test_mse"]) >= 0.9 * bound
+        else:
+            assert float(row["test_mse"]) * 100 <= bound
+    assert (tmp_path / "fig5" / "fig5_surfaces.png").stat().st_size > 10_000
+    data = json.loads((tmp_path / "fig5" / "summary.json").read_text())
+    assert [c["verdict"] for c in data["claims"]] == ["confirmed", "confirmed"]
+    assert summary.figures == ["fig5/fig5_surfaces.png"]
