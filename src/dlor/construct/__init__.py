@@ -1,0 +1,13 @@
+"""The network compiler: dense MLP -> deep, wide or augmented DLoR networks (Section 5)."""
+
+from ._activation import DEFAULT_C as DEFAULT_C
+from ._activation import AssumptionError as AssumptionError
+from ._api import max_abs_error as max_abs_error
+from ._api import to_augmented as to_augmented
+from ._api import to_deep as to_deep
+from ._api import to_wide as to_wide
+from ._network import CompiledNetwork as CompiledNetwork
+from ._network import WideDLoRBlock as WideDLoRBlock
+
+__all__ = ["DEFAULT_C", "AssumptionError", "CompiledNetwork", "WideDLoRBlock", "max_abs_error",
+           "to_augmented", "to_deep", "to_wide"]
