@@ -12,8 +12,8 @@ from .info import environment
 # name -> module under dlor.experiments exposing run(out, budget, seeds, progress); None: not built yet
 EXPERIMENTS: dict[str, str | None] = {
     "table1": None,
-    "fig2": None,
-    "fig3": None,
+    "fig2": "uat",  # panels (a, b); (c) comes with the spectral experiment
+    "fig3": "uat",
     "fig4": None,
     "fig5": "fig5",
     "fig6": None,
@@ -58,13 +58,17 @@ def run(args) -> int:
     env = environment()
     write_json(out / "config.json", {"argv": vars(args) | {"run": None}, "environment": env})
     wanted = list(EXPERIMENTS) if args.what == "all" else [args.what]
-    summaries, unavailable = [], []
+    summaries, unavailable, ran = [], [], set()
     for name in wanted:
         module = EXPERIMENTS[name]
         if module is None:
             print(f"[{name}] not available yet: its experiment is not implemented in this version")
             unavailable.append(name)
             continue
+        if module in ran:  # several figures can come from one experiment
+            continue
+        ran.add(module)
+        name = module
         done = out / name / "summary.json"
         if done.exists() and not args.force:
             data = json.loads(done.read_text())

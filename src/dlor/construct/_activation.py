@@ -73,10 +73,11 @@ def taylor(act: nn.Module, c: float | None) -> Taylor:
             f"activation {act} is affine on [-4, 4]; Assumption 1 needs a non-affine activation "
             f"(an affine network cannot approximate anything but affine maps)"
         )
-    x = torch.tensor(float(c), dtype=torch.float64, requires_grad=True)
-    y = act(x)
-    (d1,) = torch.autograd.grad(y, x, create_graph=True)
-    d2 = torch.autograd.grad(d1, x, allow_unused=True)[0] if d1.requires_grad else None
+    with torch.enable_grad():  # the compiler may be called under no_grad
+        x = torch.tensor(float(c), dtype=torch.float64, requires_grad=True)
+        y = act(x)
+        (d1,) = torch.autograd.grad(y, x, create_graph=True)
+        d2 = torch.autograd.grad(d1, x, allow_unused=True)[0] if d1.requires_grad else None
     slope = float(d1.detach())
     if not abs(slope) > 1e-8:
         raise AssumptionError(
