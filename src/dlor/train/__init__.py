@@ -1,0 +1,9 @@
+"""The vectorized multi-model trainer (Section 6.2, Appendix H.2)."""
+
+from ._batched import batched_forward as batched_forward
+from ._batched import stack_modules as stack_modules
+from ._trainer import GroupSpec as GroupSpec
+from ._trainer import GroupTrainer as GroupTrainer
+from ._trainer import TrainConfig as TrainConfig
+
+__all__ = ["GroupSpec", "GroupTrainer", "TrainConfig", "batched_forward", "stack_modules"]

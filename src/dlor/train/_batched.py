@@ -1,0 +1,80 @@
+r"""Batched forward passes of the H.2 model families: ``B`` independent models in one computation.
+
+Parameters are dicts of tensors with a leading model dimension ``B``; the math is that of
+:class:`~dlor.nn.DeepDLoR`, :class:`~dlor.nn.WideDLoR` and :class:`~dlor.nn.MLP` (the tests
+compare the two). The data ``x`` of shape ``(N, d)`` is shared by all models.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from ..nn import MLP, DeepDLoR, WideDLoR
+
+__all__ = ["stack_modules", "unstack_to_module", "batched_forward", "make_module"]
+
+_softplus = nn.functional.softplus
+
+
+def make_module(arch: str, k: int | None = None, widths: list[int] | None = None) -> nn.Module:
+    if arch == "deep":
+        return DeepDLoR(k)
+    if arch == "wide":
+        return WideDLoR(k)
+    if arch == "dense":
+        return MLP(widths)
+    raise ValueError(f"unknown architecture {arch!r}")
+
+
+def stack_modules(modules: list[nn.Module]) -> dict[str, Tensor]:
+    """``{name: (B, *shape)}`` from the ``named_parameters`` of ``B`` identical modules."""
+    names = [n for n, _ in modules[0].named_parameters()]
+    return {n: torch.stack([dict(m.named_parameters())[n].detach() for m in modules]).clone() for n in names}
+
+
+def unstack_to_module(P: dict[str, Tensor], i: int, module: nn.Module) -> nn.Module:
+    with torch.no_grad():
+        for n, p in module.named_parameters():
+            p.copy_(P[n][i])
+    return module
+
+
+def _linear(x: Tensor, W: Tensor, b: Tensor) -> Tensor:
+    """``x W^T + b`` per model: x ``(N, d)`` or ``(B, N, d)``, W ``(B, o, d)``, b ``(B, o)``."""
+    return torch.matmul(x, W.transpose(-1, -2)) + b[:, None, :]
+
+
+def deep_forward(P: dict[str, Tensor], x: Tensor, k: int) -> Tensor:
+    h = _softplus(_linear(x, P["inp.weight"], P["inp.bias"]))  # (B, N, w)
+    a = P["alpha"][:, None, None]
+    for l in range(k):
+        t = h @ P["V"][:, l]  # (B, N, r)
+        h = _softplus(a * h + t @ P["U"][:, l].transpose(-1, -2) + P["b"][:, l, None, :])
+    return _linear(h, P["out.weight"], P["out.bias"])
+
+
+def wide_forward(P: dict[str, Tensor], x: Tensor) -> Tensor:
+    h = _softplus(_linear(x, P["inp.weight"], P["inp.bias"]))  # (B, N, w)
+    t = torch.einsum("bnh,blhr->bnlr", h, P["V"])  # (B, N, k, r)
+    z = torch.einsum("bnlr,blor->bnlo", t, P["U"]) + P["b_branch"][:, None]  # (B, N, k, w)
+    acc = torch.einsum("bl,bnlo->bno", P["alphas"], _softplus(z)) + P["b"][:, None, :]
+    return _linear(_softplus(acc), P["out.weight"], P["out.bias"])
+
+
+def mlp_forward(P: dict[str, Tensor], x: Tensor, n_layers: int) -> Tensor:
+    h = x
+    for i in range(n_layers):
+        h = _linear(h, P[f"layers.{i}.weight"], P[f"layers.{i}.bias"])
+        if i < n_layers - 1:
+            h = _softplus(h)
+    return h
+
+
+def batched_forward(arch: str, P: dict[str, Tensor], x: Tensor, k: int | None = None, n_layers: int | None = None) -> Tensor:
+    """Outputs ``(B, N, out)`` of ``B`` models of one architecture."""
+    if arch == "deep":
+        return deep_forward(P, x, k)
+    if arch == "wide":
+        return wide_forward(P, x)
+    return mlp_forward(P, x, n_layers)

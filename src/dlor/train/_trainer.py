@@ -1,0 +1,205 @@
+r"""A vectorized trainer: many independent models of one architecture as one batched computation.
+
+Each model has its own Adam state (``torch.optim.Adam`` defaults: betas (0.9, 0.999), eps 1e-8)
+and its own ``ReduceLROnPlateau`` (mode min, relative threshold 1e-4, no cooldown) stepped on its
+own training loss, exactly as when each model is trained alone; the tests compare the two.
+Parameters of all ``B`` models live in one flat ``(B, D)`` tensor, so an optimiser step is a
+handful of tensor operations whatever ``B`` is.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from ._batched import batched_forward, make_module, stack_modules
+
+__all__ = ["TrainConfig", "GroupTrainer"]
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation settings of Appendix H.2."""
+
+    epochs: int = 50_000
+    lr: float = 0.005  # initial Adam learning rate
+    patience: int = 200  # ReduceLROnPlateau
+    factor: float = 0.5
+    min_lr: float = 1e-5
+    plateau_threshold: float = 1e-4  # torch's default relative threshold
+    success_threshold: float = 1e-3  # Experiment 2: training MSE target
+    eval_epochs: tuple[int, ...] = (5_000,)  # also record the test MSE after these epochs
+    stop_below: float | None = None  # stop a model once its training MSE is below this
+    checkpoint_every: int = 5_000
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+
+
+@dataclass
+class GroupSpec:
+    """One architecture at one ``k`` (or one dense width), over several seeds."""
+
+    arch: str  # "deep" | "wide" | "dense"
+    k: int | None
+    widths: list[int] | None
+    seeds: list[int]
+    tag: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        base = f"{self.arch}_k{self.k}" if self.k is not None else f"{self.arch}_w{self.widths[1]}"
+        return base + (f"_{self.tag}" if self.tag else "")
+
+
+class GroupTrainer:
+    """Train ``len(spec.seeds)`` models of one architecture together.
+
+    ``run`` can be interrupted and resumed from the last checkpoint (``checkpoint`` path).
+    """
+
+    def __init__(self, spec: GroupSpec, cfg: TrainConfig, dtype=torch.float64, checkpoint: Path | None = None):
+        self.spec, self.cfg, self.dtype, self.checkpoint = spec, cfg, dtype, checkpoint
+        modules = []
+        for seed in spec.seeds:
+            torch.manual_seed(seed)
+            modules.append(make_module(spec.arch, spec.k, spec.widths).to(dtype))
+        self.template = modules[0]
+        P = stack_modules(modules)
+        self.names = list(P)
+        self.shapes = [P[n].shape[1:] for n in self.names]
+        self.sizes = [math.prod(s) for s in self.shapes]
+        self.flat = torch.cat([P[n].reshape(len(modules), -1) for n in self.names], dim=1).requires_grad_(True)
+        self.n_params = self.flat.shape[1]
+        B = len(modules)
+        self.exp_avg = torch.zeros_like(self.flat, requires_grad=False)
+        self.exp_avg_sq = torch.zeros_like(self.exp_avg)
+        self.step_count = torch.zeros(B, dtype=dtype)
+        self.lr = torch.full((B,), cfg.lr, dtype=dtype)
+        self.best = torch.full((B,), math.inf, dtype=dtype)
+        self.bad = torch.zeros(B, dtype=torch.long)
+        self.active = torch.ones(B, dtype=torch.bool)
+        self.failed = torch.zeros(B, dtype=torch.bool)
+        self.first_below = torch.full((B,), -1, dtype=torch.long)
+        self.last_loss = torch.full((B,), math.nan, dtype=dtype)
+        self.test_at: dict[int, Tensor] = {}
+        self.epoch = 0
+        self.n_layers = len(spec.widths) - 1 if spec.widths else None
+
+    # ------------------------------------------------------------------ parameters
+    def params(self, flat: Tensor | None = None) -> dict[str, Tensor]:
+        flat = self.flat if flat is None else flat
+        out, off = {}, 0
+        for n, shape, size in zip(self.names, self.shapes, self.sizes):
+            out[n] = flat[:, off : off + size].view(flat.shape[0], *shape)
+            off += size
+        return out
+
+    def forward(self, x: Tensor, flat: Tensor | None = None) -> Tensor:
+        return batched_forward(self.spec.arch, self.params(flat), x, k=self.spec.k, n_layers=self.n_layers)
+
+    def mse(self, x: Tensor, y: Tensor) -> Tensor:
+        with torch.no_grad():
+            return ((self.forward(x) - y) ** 2).mean(dim=(1, 2))
+
+    # ------------------------------------------------------------------ one epoch
+    def _epoch(self, x: Tensor, y: Tensor) -> None:
+        cfg = self.cfg
+        self.flat.grad = None
+        loss = ((self.forward(x) - y) ** 2).mean(dim=(1, 2))  # (B,)
+        loss.sum().backward()
+        grad = self.flat.grad
+        with torch.no_grad():
+            self.epoch += 1
+            finite = torch.isfinite(loss) & torch.isfinite(grad).all(dim=1)
+            self.failed |= self.active & ~finite
+            act = self.active & finite
+            self.last_loss = torch.where(act, loss.detach(), self.last_loss)
+            newly = act & (self.first_below < 0) & (loss < cfg.success_threshold)
+            self.first_below[newly] = self.epoch
+            # Adam, exactly as torch.optim.Adam's single-tensor path, for the active models
+            b1, b2 = cfg.betas
+            g = torch.where(act[:, None], grad, torch.zeros_like(grad))
+            m = self.exp_avg.lerp(g, 1 - b1)
+            v = self.exp_avg_sq.mul(b2).addcmul_(g, g, value=1 - b2)
+            step = self.step_count + 1
+            bc1 = 1 - b1**step
+            bc2_sqrt = (1 - b2**step).sqrt()
+            denom = (v.sqrt() / bc2_sqrt[:, None]).add_(cfg.eps)
+            new = self.flat.detach().addcdiv(m, denom * (bc1 / self.lr)[:, None], value=-1.0)
+            a = act[:, None]
+            self.flat.data = torch.where(a, new, self.flat.detach())
+            self.exp_avg = torch.where(a, m, self.exp_avg)
+            self.exp_avg_sq = torch.where(a, v, self.exp_avg_sq)
+            self.step_count = torch.where(act, step, self.step_count)
+            # ReduceLROnPlateau on each model's own training loss
+            better = loss < self.best * (1 - cfg.plateau_threshold)
+            self.best = torch.where(act & better, loss.detach(), self.best)
+            self.bad = torch.where(act, torch.where(better, 0, self.bad + 1), self.bad)
+            reduce = act & (self.bad > cfg.patience)
+            new_lr = torch.clamp(self.lr * cfg.factor, min=cfg.min_lr)
+            self.lr = torch.where(reduce & (self.lr - new_lr > 1e-8), new_lr, self.lr)
+            self.bad = torch.where(reduce, 0, self.bad)
+            self.active &= finite
+            if cfg.stop_below is not None:
+                self.active &= ~(loss < cfg.stop_below)
+
+    def run(self, x: Tensor, y: Tensor, x_test: Tensor, y_test: Tensor, epochs: int | None = None, on_epoch=None) -> list[dict]:
+        """Train to ``epochs`` (default ``cfg.epochs``) and return one result dict per model."""
+        total = self.cfg.epochs if epochs is None else epochs
+        x, y, x_test, y_test = (t.to(self.dtype) for t in (x, y, x_test, y_test))
+        self._maybe_resume()
+        while self.epoch < total and bool(self.active.any()):
+            self._epoch(x, y)
+            if self.epoch in self.cfg.eval_epochs:
+                self.test_at[self.epoch] = self.mse(x_test, y_test)
+            if self.checkpoint is not None and self.epoch % self.cfg.checkpoint_every == 0:
+                self._save()
+            if on_epoch is not None:
+                on_epoch(1)
+        if on_epoch is not None and self.epoch < total:
+            on_epoch(total - self.epoch)  # every model stopped early
+        return self.results(x, y, x_test, y_test)
+
+    def results(self, x, y, x_test, y_test) -> list[dict]:
+        test_final = self.mse(x_test, y_test)
+        train_final = self.mse(x, y)
+        rows = []
+        for i, seed in enumerate(self.spec.seeds):
+            row = {"arch": self.spec.arch, "k": self.spec.k, "width": self.spec.widths[1] if self.spec.widths else 16,
+                   "seed": seed, "params": self.n_params, "epochs_trained": int(self.step_count[i]),
+                   "train_mse_final": float(train_final[i]), "test_mse_final": float(test_final[i]),
+                   "first_epoch_below_threshold": int(self.first_below[i]), "failed": bool(self.failed[i])}
+            for e, t in self.test_at.items():
+                row[f"test_mse_at_{e}"] = float(t[i])
+            row |= self.spec.extra
+            rows.append(row)
+        return rows
+
+    # ------------------------------------------------------------------ checkpoints
+    def _state(self) -> dict:
+        keys = ["exp_avg", "exp_avg_sq", "step_count", "lr", "best", "bad", "active", "failed", "first_below", "last_loss"]
+        return {"flat": self.flat.detach(), "epoch": self.epoch, "test_at": self.test_at,
+                "cfg": asdict(self.cfg)} | {k: getattr(self, k) for k in keys}
+
+    def _save(self) -> None:
+        self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.checkpoint.with_suffix(".tmp")
+        torch.save(self._state(), tmp)
+        os.replace(tmp, self.checkpoint)
+
+    def _maybe_resume(self) -> None:
+        if self.checkpoint is None or not self.checkpoint.exists() or self.epoch:
+            return
+        state = torch.load(self.checkpoint, weights_only=False)
+        self.flat = state.pop("flat").clone().requires_grad_(True)
+        self.epoch = state.pop("epoch")
+        self.test_at = state.pop("test_at")
+        state.pop("cfg")
+        for k, v in state.items():
+            setattr(self, k, v)

@@ -1,0 +1,111 @@
+"""The vectorized trainer equals training each model alone with torch.optim (float64, 1e-6 relative)."""
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from dlor.experiments._data import sawtooth_data
+from dlor.experiments.training import PAPER_TABLE1, MATCHED_WIDTH, table1
+from dlor.nn import MLP, DeepDLoR, WideDLoR
+from dlor.train import GroupSpec, GroupTrainer, TrainConfig
+from dlor.train._batched import batched_forward, make_module, stack_modules
+
+
+def reference_training(arch, k, widths, seed, cfg, data, epochs):
+    torch.manual_seed(seed)
+    model = make_module(arch, k, widths).double()
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=cfg.factor, patience=cfg.patience, min_lr=cfg.min_lr)
+    for _ in range(epochs):
+        opt.zero_grad()
+        loss = nn.functional.mse_loss(model(data["x_train"]), data["y_train"])
+        loss.backward()
+        opt.step()
+        sched.step(loss.item())
+    return torch.cat([p.detach().reshape(-1) for p in model.parameters()]), opt.param_groups[0]["lr"]
+
+
+@pytest.mark.parametrize("arch,k,widths", [("deep", 3, None), ("wide", 4, None), ("dense", None, [1, 16, 16, 1]), ("deep", 16, None)])
+def test_vectorized_equals_torch_optim(arch, k, widths):
+    data = sawtooth_data()
+    cfg = TrainConfig(epochs=300, patience=5)  # small patience: the schedule changes the lr several times
+    trainer = GroupTrainer(GroupSpec(arch, k, widths, [0, 1, 2]), cfg, dtype=torch.float64)
+    trainer.run(data["x_train"], data["y_train"], data["x_test"], data["y_test"])
+    for i, seed in enumerate([0, 1, 2]):
+        ref, lr = reference_training(arch, k, widths, seed, cfg, data, 300)
+        got = trainer.flat.detach()[i]
+        assert float((got - ref).abs().max() / ref.abs().max()) <= 1e-6
+        assert float(trainer.lr[i]) == pytest.approx(lr, rel=1e-12)
+    assert float(trainer.lr.min()) < cfg.lr  # the plateau schedule was exercised
+
+
+def test_batched_forward_matches_modules():
+    x = torch.randn(30, 1, dtype=torch.float64)
+    for arch, k, widths in [("deep", 5, None), ("wide", 7, None), ("dense", None, [1, 9, 9, 1])]:
+        mods = [make_module(arch, k, widths).double() for _ in range(3)]
+        out = batched_forward(arch, stack_modules(mods), x, k=k, n_layers=3)
+        torch.testing.assert_close(out, torch.stack([m(x) for m in mods]), rtol=1e-12, atol=1e-12)
+
+
+def test_non_finite_model_fails_alone():
+    data = sawtooth_data()
+    trainer = GroupTrainer(GroupSpec("deep", 2, None, [0, 1]), TrainConfig(epochs=20), dtype=torch.float64)
+    with torch.no_grad():
+        trainer.flat[1, 0] = float("nan")
+    rows = trainer.run(data["x_train"], data["y_train"], data["x_test"], data["y_test"])
+    assert rows[1]["failed"] and not rows[0]["failed"]
+    assert rows[0]["epochs_trained"] == 20 and rows[1]["epochs_trained"] == 0
+
+
+def test_early_stop_threshold_and_resume(tmp_path):
+    data = sawtooth_data()
+    cfg = TrainConfig(epochs=40, checkpoint_every=10, stop_below=10.0)  # every model stops after epoch 1
+    rows = GroupTrainer(GroupSpec("wide", 2, None, [0]), cfg).run(data["x_train"], data["y_train"], data["x_test"], data["y_test"])
+    assert rows[0]["epochs_trained"] == 1
+    # resume: a run interrupted after a checkpoint continues to the same result
+    cfg = TrainConfig(epochs=30, checkpoint_every=10)
+    ck = tmp_path / "g.ckpt"
+    full = GroupTrainer(GroupSpec("deep", 2, None, [0, 1]), cfg, dtype=torch.float64)
+    full.run(data["x_train"], data["y_train"], data["x_test"], data["y_test"])
+    part = GroupTrainer(GroupSpec("deep", 2, None, [0, 1]), cfg, dtype=torch.float64, checkpoint=ck)
+    part.run(data["x_train"], data["y_train"], data["x_test"], data["y_test"], epochs=20)
+    assert ck.exists()
+    resumed = GroupTrainer(GroupSpec("deep", 2, None, [0, 1]), cfg, dtype=torch.float64, checkpoint=ck)
+    resumed.run(data["x_train"], data["y_train"], data["x_test"], data["y_test"])
+    assert resumed.epoch == 30
+    torch.testing.assert_close(resumed.flat.detach(), full.flat.detach(), rtol=0, atol=0)
+
+
+def test_table1_exact():
+    rows = table1()
+    assert all(r["match"] for r in rows)
+    count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
+    for k, paper in PAPER_TABLE1.items():
+        assert count(DeepDLoR(k)) == paper["deep"]
+        assert count(WideDLoR(k)) == paper["wide"]
+        assert count(MLP([1, MATCHED_WIDTH[k], MATCHED_WIDTH[k], 1])) == paper["dense"]
+
+
+def test_sweep_resumes_without_duplicates(tmp_path):
+    from dlor.experiments import training
+
+    s1 = training.run(tmp_path, budget="tiny", progress=False)
+    runs = sorted((tmp_path / "training" / "runs").glob("*.json"))
+    stamps = {p.name: p.stat().st_mtime_ns for p in runs}
+    (runs[0]).unlink()  # as if the sweep had been killed before this group finished
+    s2 = training.run(tmp_path, budget="tiny", progress=False)
+    after = {p.name: p.stat().st_mtime_ns for p in sorted((tmp_path / "training" / "runs").glob("*.json"))}
+    assert set(after) == set(stamps)
+    assert all(after[n] == stamps[n] for n in stamps if n != runs[0].name)  # finished groups untouched
+    import csv
+
+    rows = list(csv.DictReader((tmp_path / "training" / "runs.csv").open()))
+    keys = [(r["arch"], r["k"], r["width"], r["seed"], r.get("matched_k", "")) for r in rows]
+    assert len(keys) == len(set(keys))  # nothing duplicated
+    cfg = training.SweepConfig.for_budget("tiny")
+    n_groups = 2 * len(cfg.ks) + 1 + len(set(cfg.ks) & set(training.MATCHED_WIDTH))
+    assert len(runs) == n_groups
+    assert len(rows) == (2 * len(cfg.ks) + 1) * cfg.seeds + len(set(cfg.ks) & set(training.MATCHED_WIDTH)) * cfg.matched_seeds
+    assert [c.claim for c in s1.claims] == [c.claim for c in s2.claims]
