@@ -1,0 +1,90 @@
+"""Vectorized trainer vs the naive one-model-at-a-time loop (issue 6).
+
+Measures, in one run, the per-epoch cost of
+  * the naive loop (nn.Module + torch.optim.Adam + ReduceLROnPlateau), on a subset of models,
+    extrapolated to the full Figure 4 grid (10 seeds x k = 1..16 x {deep, wide} + 10 dense);
+  * the vectorized trainer on the full grid;
+and prints their ratio and the projected time of the paper-budget sweep (50,000 epochs).
+
+Run: .venv/bin/python benchmarks/bench_trainer.py [--dtype float32|float64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+from torch import nn
+
+from dlor.experiments._data import sawtooth_data
+from dlor.train import GroupSpec, GroupTrainer, TrainConfig
+from dlor.train._batched import make_module
+
+KS = list(range(1, 17))
+SEEDS = 10
+
+
+def naive_epoch_cost(arch: str, k, widths, data, dtype, epochs: int = 100) -> float:
+    torch.manual_seed(0)
+    model = make_module(arch, k, widths).to(dtype)
+    opt = torch.optim.Adam(model.parameters(), lr=0.005)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=200, min_lr=1e-5)
+    x, y = data["x_train"].to(dtype), data["y_train"].to(dtype)
+    t0 = time.perf_counter()
+    for _ in range(epochs):
+        opt.zero_grad()
+        loss = nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        opt.step()
+        sched.step(loss.item())
+    return (time.perf_counter() - t0) / epochs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    parser.add_argument("--epochs", type=int, default=60)
+    args = parser.parse_args()
+    dtype = getattr(torch, args.dtype)
+    data = sawtooth_data()
+    print(f"torch {torch.__version__}, threads={torch.get_num_threads()}, {args.dtype}")
+    subset = [1, 4, 8, 12, 16]
+    naive = {}
+    for arch in ("deep", "wide"):
+        for k in subset:
+            naive[(arch, k)] = naive_epoch_cost(arch, k, None, data, dtype)
+    dense_cost = naive_epoch_cost("dense", None, [1, 16, 16, 1], data, dtype)
+    # linear interpolation over k for the ks not measured
+    naive_total = SEEDS * dense_cost
+    for arch in ("deep", "wide"):
+        for k in KS:
+            lo = max(s for s in subset if s <= k)
+            hi = min(s for s in subset if s >= k)
+            c = naive[(arch, lo)] if lo == hi else naive[(arch, lo)] + (naive[(arch, hi)] - naive[(arch, lo)]) * (k - lo) / (hi - lo)
+            naive_total += SEEDS * c
+    print("naive per-model epoch cost (ms): " + ", ".join(f"{a} k={k}: {v * 1e3:.2f}" for (a, k), v in naive.items())
+          + f", dense: {dense_cost * 1e3:.2f}")
+    cfg = TrainConfig(epochs=args.epochs)
+    specs = [GroupSpec(a, k, None, list(range(SEEDS))) for a in ("deep", "wide") for k in KS]
+    specs.append(GroupSpec("dense", None, [1, 16, 16, 1], list(range(SEEDS))))
+    trainers = [GroupTrainer(s, cfg, dtype=dtype) for s in specs]
+    x, y = data["x_train"].to(dtype), data["y_train"].to(dtype)
+    for t in trainers:  # warm-up
+        t._epoch(x, y)
+    t0 = time.perf_counter()
+    for _ in range(args.epochs):
+        for t in trainers:
+            t._epoch(x, y)
+    vec = (time.perf_counter() - t0) / args.epochs
+    models = SEEDS * (2 * len(KS) + 1)
+    print(f"\nfull grid: {models} models")
+    print(f"naive loop (extrapolated): {naive_total * 1e3:8.1f} ms per grid-epoch")
+    print(f"vectorized trainer:        {vec * 1e3:8.1f} ms per grid-epoch")
+    print(f"ratio: {naive_total / vec:.1f}x   (goal: >= 50x)")
+    print(f"projected paper sweep (50,000 epochs): naive {naive_total * 5e4 / 3600:.1f} h, "
+          f"vectorized {vec * 5e4 / 60:.1f} min   (goal: <= 30 min)")
+
+
+if __name__ == "__main__":
+    main()
