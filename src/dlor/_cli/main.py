@@ -6,13 +6,9 @@ import argparse
 import sys
 
 from .._errors import DLoRError
-from . import demo, info, reproduce
+from . import CLIError, construct, decompose, demo, info, reproduce
 
-SUBCOMMANDS = {"reproduce": reproduce, "demo": demo, "info": info}
-
-
-class CLIError(Exception):
-    """A user error the CLI reports as one line, without a traceback."""
+SUBCOMMANDS = {"reproduce": reproduce, "decompose": decompose, "construct": construct, "demo": demo, "info": info}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,8 +26,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args) or 0)
-    except (DLoRError, CLIError, FileNotFoundError, IsADirectoryError, PermissionError) as err:
-        print(f"dlor {args.command}: error: {err}", file=sys.stderr)
+    except (DLoRError, CLIError, FileNotFoundError, IsADirectoryError, PermissionError, NotADirectoryError) as err:
+        message = " ".join(str(err).split())  # always one line
+        print(f"dlor {args.command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"dlor {args.command}: interrupted; finished results are kept", file=sys.stderr)

@@ -7,6 +7,7 @@ import time
 from importlib import import_module
 from pathlib import Path
 
+from . import CLIError
 from .info import environment
 
 # name -> module under dlor.experiments exposing run(out, budget, seeds, progress); None: not built yet
@@ -34,25 +35,31 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
+def _load_summary(path: Path, budget: str, seeds: int | None):
+    """A finished experiment's summary, if it was made at this budget (and seed count)."""
+    from ..experiments._common import Claim, Summary
+
+    data = json.loads(path.read_text())
+    cfg = data.get("config", {})
+    if cfg.get("budget") != budget or (seeds is not None and cfg.get("seeds") != seeds):
+        return None
+    data["claims"] = [Claim(**c) for c in data["claims"]]
+    return Summary(**data)
+
+
 def run(args) -> int:
-    from ..experiments._common import Claim, Summary, write_json
+    from ..experiments._common import write_json
     from ..experiments.report import write_report
 
     if args.device == "cuda":
         import torch
 
         if not torch.cuda.is_available():
-            from .main import CLIError
-
             raise CLIError("--device cuda was requested but no CUDA device is available; use --device cpu")
     if args.seeds is not None and args.seeds < 1:
-        from .main import CLIError
-
         raise CLIError(f"--seeds must be >= 1, got {args.seeds}")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
-        from .main import CLIError
-
         raise CLIError(f"--out {out} exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
     env = environment()
@@ -71,10 +78,9 @@ def run(args) -> int:
         name = module
         done = out / name / "summary.json"
         if done.exists() and not args.force:
-            data = json.loads(done.read_text())
-            if data.get("config", {}).get("budget") == args.budget and (args.seeds is None or data["config"].get("seeds") == args.seeds):
-                data["claims"] = [Claim(**c) for c in data["claims"]]
-                summaries.append(Summary(**data))
+            kept = _load_summary(done, args.budget, args.seeds)
+            if kept is not None:
+                summaries.append(kept)
                 print(f"[{name}] kept finished results from {done} (use --force to recompute)")
                 continue
         t0 = time.perf_counter()
@@ -85,6 +91,15 @@ def run(args) -> int:
         for c in summary.claims:
             print(f"[{name}]   {c.verdict:>19}: {c.claim[:70]}... measured {c.measured}")
         print(f"[{name}] done in {time.perf_counter() - t0:.1f}s")
+    # the report also keeps experiments finished earlier in this folder at the same budget
+    for module in dict.fromkeys(m for m in EXPERIMENTS.values() if m):
+        path = out / module / "summary.json"
+        if module not in ran and path.exists():
+            kept = _load_summary(path, args.budget, None)
+            if kept is not None:
+                summaries.append(kept)
+    order = list(dict.fromkeys(m for m in EXPERIMENTS.values() if m))
+    summaries.sort(key=lambda s: order.index(s.name) if s.name in order else len(order))
     write_report(out, summaries, unavailable, args.budget, env)
     print(f"Report: {out / 'report.md'} and {out / 'report.html'}")
     return 0

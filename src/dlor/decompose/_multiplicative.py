@@ -20,6 +20,7 @@ one Schur decomposition and two ``n x n`` products: ``O(n^3)``.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import scipy.linalg
@@ -126,7 +127,9 @@ def lift_to_invertible(W: np.ndarray, eps: float) -> tuple[np.ndarray, float]:
 def check_invertible(W: np.ndarray, what: str = "W") -> None:
     """Raise :class:`SingularMatrixError` if ``W`` is numerically singular (LU + rcond estimate)."""
     n = W.shape[0]
-    lu, piv = scipy.linalg.lu_factor(W, check_finite=False)
+    with warnings.catch_warnings():  # an exactly singular W is reported below, not as a warning
+        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+        lu, piv = scipy.linalg.lu_factor(W, check_finite=False)
     rcond, _ = scipy.linalg.lapack.dgecon(lu, np.linalg.norm(W, 1), norm="1")
     if not rcond > n * np.finfo(np.float64).eps:
         raise SingularMatrixError(

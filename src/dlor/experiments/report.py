@@ -40,7 +40,7 @@ def write_report(out: Path, summaries: list[Summary], unavailable: list[str], bu
         "|---|---|---|---|---|",
     ]
     for s, c in _claims_rows(summaries):
-        md.append(f"| {s.name} | {c.claim} | {c.source} | {c.measured} | **{c.verdict}** |")
+        md.append(f"| {s.name} | {_cell(c.claim)} | {_cell(c.source)} | {_cell(c.measured)} | **{c.verdict}** |")
     if unavailable:
         md += ["", "## Not available in this version", ""]
         md += [f"- `{name}`: its experiment is not implemented yet; nothing was faked." for name in unavailable]
@@ -50,12 +50,17 @@ def write_report(out: Path, summaries: list[Summary], unavailable: list[str], bu
             if rows:
                 keys = list(rows[0])
                 md += [f"**{table_name}**", "", "| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
-                md += ["| " + " | ".join(_fmt(r.get(k)) for k in keys) + " |" for r in rows]
+                md += ["| " + " | ".join(_cell(_fmt(r.get(k))) for k in keys) + " |" for r in rows]
                 md.append("")
         md += [f"![{fig}]({fig})" for fig in s.figures]
         md += ["", "Data: " + ", ".join(f"[{d}]({d})" for d in s.data)]
     (out / "report.md").write_text("\n".join(md) + "\n")
     (out / "report.html").write_text(_html(out, summaries, unavailable, budget, stamp, machine, environment))
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a markdown table cell."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
 
 
 def _fmt(v) -> str:
@@ -102,5 +107,9 @@ def _html(out, summaries, unavailable, budget, stamp, machine, env) -> str:
                 parts.append("</table>")
         parts += [_img(out, fig) for fig in s.figures]
         parts.append("<p>Data: " + ", ".join(f"<code>{e(d)}</code>" for d in s.data) + "</p>")
+    # lets a headless browser report whether every figure decoded (see scripts/check_report_in_browser.py)
+    parts.append("<script>window.addEventListener('load', () => { const imgs = [...document.images]; "
+                 "const ok = imgs.filter(i => i.complete && i.naturalWidth > 0).length; "
+                 "document.body.setAttribute('data-images', ok + '/' + imgs.length); });</script>")
     parts.append("</body></html>")
     return "\n".join(parts)

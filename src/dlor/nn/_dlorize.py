@@ -1,0 +1,145 @@
+r"""``dlorize``: swap the ``nn.Linear`` layers of any model for DLoR layers, in place (Appendix G)."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+
+import torch
+from torch import Tensor, nn
+
+from .._errors import DLoRError, check_rank
+from .._matrix import DLoR, dlor_linear, fit_last_dim
+from ._linear import DLoRLinear
+
+__all__ = ["dlorize", "DLoRChain"]
+
+
+class DLoRChain(nn.Module):
+    r"""``y = I_{m x D} (M_L ... M_1) I_{D x n} x + b``: a dense weight replaced exactly by DLoR factors.
+
+    The factors come from :func:`~dlor.multiplicative_decompose` of ``W`` (embedded by Remark 2
+    when rectangular); there is no nonlinearity between them, so the output equals ``W x + b``
+    up to rounding. ``.weight`` gives the dense product for code that reads it.
+    """
+
+    def __init__(self, factors: list[DLoR], in_features: int, out_features: int, bias: Tensor | None):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        D = factors[0].shape[0]
+        self.factors = nn.ModuleList()
+        for M in factors:
+            layer = DLoRLinear(D, D, max(M.rank, 1), bias=False, dtype=M.dtype, device=M.device)
+            with torch.no_grad():
+                layer.alpha.copy_(M.alpha)
+                layer.U.copy_(M.U)
+                layer.V.copy_(M.V)
+            self.factors.append(layer)
+        self.bias = nn.Parameter(bias.detach().clone()) if bias is not None else None
+        self.D = D
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = fit_last_dim(x, self.D)
+        for f in self.factors:
+            h = dlor_linear(h, f.alpha, f.U, f.V)
+        h = fit_last_dim(h, self.out_features)
+        return h + self.bias if self.bias is not None else h
+
+    @property
+    def weight(self) -> Tensor:
+        """Dense ``(out_features, in_features)`` view (computed on access)."""
+        eye = torch.eye(self.in_features, dtype=self.factors[0].U.dtype, device=self.factors[0].U.device)
+        return self.forward_no_bias(eye).T
+
+    def forward_no_bias(self, x: Tensor) -> Tensor:
+        h = fit_last_dim(x, self.D)
+        for f in self.factors:
+            h = dlor_linear(h, f.alpha, f.U, f.V)
+        return fit_last_dim(h, self.out_features)
+
+
+def _matches(name: str, pattern: str) -> bool:
+    if pattern.startswith("re:"):
+        return re.fullmatch(pattern[3:], name) is not None
+    return fnmatch.fnmatchcase(name, pattern)
+
+
+def _select(model: nn.Module, include, exclude) -> list[str]:
+    include = [include] if isinstance(include, str) else list(include or ["*"])
+    exclude = [exclude] if isinstance(exclude, str) else list(exclude or [])
+    named = dict(model.named_modules())
+    linear = {n for n, m in named.items() if isinstance(m, nn.Linear) and n}
+    chosen = []
+    for pat in include:
+        hits = [n for n in named if n and _matches(n, pat)]
+        lin_hits = [n for n in hits if n in linear]
+        if not hits:
+            raise DLoRError(f"include pattern {pat!r} matches no module; module names look like {sorted(linear)[:5]}")
+        if not lin_hits:
+            raise DLoRError(f"include pattern {pat!r} matches {hits[:3]}, which are not nn.Linear modules")
+        chosen += [n for n in lin_hits if n not in chosen]
+    for pat in exclude:
+        if not any(_matches(n, pat) for n in named if n):
+            raise DLoRError(f"exclude pattern {pat!r} matches no module")
+    return [n for n in chosen if not any(_matches(n, p) for p in exclude)]
+
+
+def _replace(model: nn.Module, name: str, new: nn.Module) -> None:
+    parent_name, _, child = name.rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    setattr(parent, child, new)
+
+
+def dlorize(model: nn.Module, rank: int, include=None, exclude=None, init: str = "random") -> list[dict]:
+    r"""Replace the matching ``nn.Linear`` modules of ``model`` by DLoR layers, in place.
+
+    Args:
+        model: any ``nn.Module`` (nested models such as ``nn.TransformerEncoder`` included).
+        rank: rank of the low-rank part (``>= 1``).
+        include, exclude: module-name patterns, globs (``"layers.*.linear1"``) or regexes
+            prefixed by ``"re:"``; default: every ``nn.Linear``.
+        init: ``"random"``: :class:`DLoRLinear`'s documented initialisation, for training from
+            scratch; ``"nearest"``: :func:`~dlor.nearest_dlor` of the existing weight (the best
+            ``alpha I + U V^T`` in Frobenius norm); ``"exact"``: a :class:`DLoRChain` of the
+            weight's multiplicative DLoR factors (Theorem 4), equal to the original up to rounding;
+            a singular weight raises :class:`~dlor.SingularMatrixError` naming the module.
+
+    Returns:
+        one dict per replaced module: ``name``, ``shape``, ``rank``, ``params_before``,
+        ``params_after``, ``init``.
+
+    Dtype, device and ``requires_grad`` of the original weight carry over; excluded and
+    non-matching modules are untouched.
+    """
+    rank = check_rank(rank)
+    if init not in ("random", "nearest", "exact"):
+        raise DLoRError(f"init must be 'random', 'nearest' or 'exact', got {init!r}")
+    from ..decompose import embed_square, multiplicative_decompose
+
+    summary = []
+    for name in _select(model, include, exclude):
+        lin: nn.Linear = model.get_submodule(name)
+        W = lin.weight
+        before = sum(p.numel() for p in lin.parameters())
+        if init == "exact":
+            Wsq = embed_square(W.detach().double()) if W.shape[0] != W.shape[1] else W.detach().double()
+            try:
+                factors = [M.to(dtype=W.dtype, device=W.device) for M in multiplicative_decompose(Wsq, rank)]
+            except DLoRError as err:
+                raise type(err)(f"module {name!r}: {err}; init='exact' needs an invertible weight, "
+                                 f"use init='nearest' for this module or exclude it") from None
+            new = DLoRChain(factors, lin.in_features, lin.out_features, lin.bias)
+        elif init == "nearest":
+            new = DLoRLinear.from_linear(lin, rank)
+        else:
+            new = DLoRLinear(lin.in_features, lin.out_features, rank, bias=lin.bias is not None, dtype=W.dtype, device=W.device)
+            if lin.bias is not None:
+                with torch.no_grad():
+                    new.bias.copy_(lin.bias)
+        for p in new.parameters():
+            p.requires_grad_(W.requires_grad)
+        new.to(device=W.device)
+        _replace(model, name, new)
+        summary.append({"name": name, "shape": (lin.out_features, lin.in_features), "rank": rank,
+                        "params_before": before, "params_after": sum(p.numel() for p in new.parameters()), "init": init})
+    return summary

@@ -1,0 +1,114 @@
+"""The dlor command as a user runs it: a subprocess, exit codes, one-line errors."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+
+def dlor(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "dlor._cli.main", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def tiny_results(tmp_path_factory):
+    out = tmp_path_factory.mktemp("results")
+    res = dlor("reproduce", "all", "--budget", "tiny", "--out", out, "--quiet")
+    assert res.returncode == 0, res.stderr
+    return out, res
+
+
+def test_reproduce_tiny_writes_everything(tiny_results):
+    out, res = tiny_results
+    for rel in ["report.md", "report.html", "config.json", "fig5/fig5_surfaces.png", "uat/fig2a_deep_error_vs_h.png",
+                "uat/fig3b_wide_outputs.png", "training/fig4a_short_budget.png", "training/fig4d_success_rate.png",
+                "training/fig6_parameter_matched.png", "training/table1.csv", "training/runs.csv",
+                "spectral/fig2c_deep_spectral.png", "spectral/fig3c_wide_spectral.png"]:
+        assert (out / rel).exists(), rel
+    report = (out / "report.md").read_text()
+    pngs = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png"))
+    assert pngs and all(f"]({p})" in report for p in pngs)
+    html = (out / "report.html").read_text()
+    assert html.count("<img") == len(pngs) and "data:image/png;base64," in html
+    assert "Table 1" in report and "budget: **tiny**" in report
+    assert "not available" not in res.stdout
+
+
+def test_reproduce_resumes(tiny_results):
+    out, _ = tiny_results
+    res = dlor("reproduce", "fig5", "--budget", "tiny", "--out", out, "--quiet")
+    assert res.returncode == 0 and "kept finished results" in res.stdout
+
+
+@pytest.mark.skipif(not __import__("shutil").which("chromium"), reason="headless Chromium not installed (apt-get install chromium)")
+def test_report_renders_in_chromium(tiny_results, tmp_path):
+    from check_report_in_browser import check
+
+    out, _ = tiny_results
+    ok, total = check(out, tmp_path / "report.png")
+    assert total >= 11 and ok == total
+    assert (tmp_path / "report.png").stat().st_size > 50_000
+
+
+def test_decompose_and_construct(tmp_path):
+    W = np.random.default_rng(0).standard_normal((12, 12))
+    np.save(tmp_path / "w.npy", W)
+    for mode in ("multiplicative", "additive", "nearest"):
+        res = dlor("decompose", tmp_path / "w.npy", "--rank", 3, "--mode", mode)
+        assert res.returncode == 0, res.stderr
+        assert "reconstruction error" in res.stdout
+        assert (tmp_path / f"w.{mode}.safetensors").exists()
+    from safetensors.torch import load_file
+
+    t = load_file(str(tmp_path / "w.multiplicative.safetensors"))
+    assert len([k for k in t if k.endswith(".U")]) == 4
+    torch.manual_seed(0)
+    mlp = nn.Sequential(nn.Linear(2, 6), nn.Tanh(), nn.Linear(6, 6), nn.Tanh(), nn.Linear(6, 1)).double()
+    torch.save(mlp, tmp_path / "mlp.pt")
+    res = dlor("construct", tmp_path / "mlp.pt", "--rank", 2, "--mode", "deep", "--box", -2, 2)
+    assert res.returncode == 0, res.stderr
+    err = float(res.stdout.split("^2: ")[1].split()[0])
+    assert err < 1e-5
+    assert (tmp_path / "mlp.deep.pt").exists()
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["decompose", "missing.npy", "--rank", "2", "--mode", "additive"], "no such file"),
+    (["decompose", "{bad_ext}", "--rank", "2", "--mode", "additive"], "unsupported matrix file"),
+    (["decompose", "{vec}", "--rank", "2", "--mode", "additive"], "2-D"),
+    (["decompose", "{sing}", "--rank", "2", "--mode", "multiplicative"], "perturb"),
+    (["decompose", "{mat}", "--rank", "0", "--mode", "additive"], "rank"),
+    (["construct", "missing.pt", "--mode", "deep"], "no such file"),
+    (["construct", "{notmodel}", "--mode", "deep"], "not an nn.Sequential"),
+    (["construct", "{model}", "--mode", "deep", "--h", "-3"], "positive"),
+    (["construct", "{model}", "--mode", "deep", "--box", "1", "0"], "LOW < HIGH"),
+    (["reproduce", "--out", "{file}", "--budget", "tiny"], "not a folder"),
+    (["reproduce", "--budget", "tiny", "--seeds", "0"], "--seeds"),
+])
+def test_bad_input_one_line_errors(tmp_path, args, msg):
+    (tmp_path / "a.txt").write_text("x")
+    np.save(tmp_path / "v.npy", np.ones(3))
+    np.save(tmp_path / "m.npy", np.eye(3))
+    np.save(tmp_path / "s.npy", np.zeros((3, 3)))
+    torch.save({"not": "a model"}, tmp_path / "nm.pt")
+    torch.save(nn.Sequential(nn.Linear(2, 2), nn.Tanh(), nn.Linear(2, 1)), tmp_path / "model.pt")
+    subs = {"{bad_ext}": tmp_path / "a.txt", "{vec}": tmp_path / "v.npy", "{sing}": tmp_path / "s.npy",
+            "{mat}": tmp_path / "m.npy", "{notmodel}": tmp_path / "nm.pt", "{model}": tmp_path / "model.pt",
+            "{file}": tmp_path / "a.txt"}
+    res = dlor(*[str(subs.get(a, a)) for a in args], cwd=tmp_path)
+    assert res.returncode != 0
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and msg in lines[0], res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_argparse_errors_are_clean():
+    res = dlor("decompose", "x.npy", "--mode", "sideways", "--rank", "1")
+    assert res.returncode == 2 and "Traceback" not in res.stderr
