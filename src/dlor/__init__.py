@@ -18,6 +18,9 @@ from .decompose import hybrid_decompose as hybrid_decompose
 from .decompose import multiplicative_decompose as multiplicative_decompose
 from .decompose import nearest_dlor as nearest_dlor
 from .decompose import spectral_contributions as spectral_contributions
+from .nn import dlorize as dlorize
+from .nn import load_checkpoint as load_checkpoint
+from .nn import save_checkpoint as save_checkpoint
 
 __version__ = "0.1.0"
 
@@ -32,6 +35,9 @@ __all__ = [
     "SingularMatrixError",
     "additive_decompose",
     "dlor_linear",
+    "dlorize",
+    "load_checkpoint",
+    "save_checkpoint",
     "embed_square",
     "hybrid_decompose",
     "multiplicative_decompose",

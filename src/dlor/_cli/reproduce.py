@@ -19,6 +19,7 @@ EXPERIMENTS: dict[str, str | None] = {
     "fig5": "fig5",
     "fig6": "training",
     "spectral": "spectral",  # Figures 2(c) and 3(c)
+    "realdata": "realdata",  # Appendix G on scikit-learn's digits
 }
 
 

@@ -81,7 +81,8 @@ def _select(model: nn.Module, include, exclude) -> list[str]:
     for pat in exclude:
         if not any(_matches(n, pat) for n in named if n):
             raise DLoRError(f"exclude pattern {pat!r} matches no module")
-    return [n for n in chosen if not any(_matches(n, p) for p in exclude)]
+    keep = {n for n in chosen if not any(_matches(n, p) for p in exclude)}
+    return [n for n in named if n in keep]  # in the model's own order
 
 
 def _replace(model: nn.Module, name: str, new: nn.Module) -> None:

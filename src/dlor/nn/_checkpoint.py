@@ -1,0 +1,61 @@
+"""Saving and loading (dlorized) models: safetensors or a plain ``state_dict``, exact round trip."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .._errors import DLoRError
+
+__all__ = ["save_checkpoint", "load_checkpoint"]
+
+
+def save_checkpoint(model: nn.Module, path: str | Path) -> Path:
+    """Write ``model.state_dict()`` to ``path`` (``.safetensors``, else ``torch.save``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
+    if path.suffix == ".safetensors":
+        from safetensors.torch import save_file
+
+        # clone: safetensors refuses tensors that share storage
+        save_file({k: v.clone() for k, v in state.items()}, str(path))
+    else:
+        torch.save(state, path)
+    return path
+
+
+def load_checkpoint(model: nn.Module, path: str | Path) -> nn.Module:
+    """Load a checkpoint written by :func:`save_checkpoint` into ``model``, strictly.
+
+    Raises:
+        DLoRError: missing/unexpected entries or shape mismatches, e.g. a checkpoint of a
+            model dlorized with another rank; the message names the first differences.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DLoRError(f"no checkpoint at {path}")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        state = load_file(str(path))
+    else:
+        state = torch.load(path, weights_only=True)
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    shapes = [(k, tuple(state[k].shape), tuple(own[k].shape)) for k in own if k in state and state[k].shape != own[k].shape]
+    if missing or unexpected or shapes:
+        parts = []
+        if shapes:
+            parts.append("shape mismatch " + ", ".join(f"{k}: checkpoint {a} vs model {b}" for k, a, b in shapes[:4])
+                         + " (was the model dlorized with a different rank?)")
+        if missing:
+            parts.append(f"missing from the checkpoint: {missing[:4]}")
+        if unexpected:
+            parts.append(f"not in the model: {unexpected[:4]} (dlorize the model the same way before loading)")
+        raise DLoRError(f"checkpoint {path} does not fit this model: " + "; ".join(parts))
+    model.load_state_dict(state, strict=True)
+    return model
