@@ -27,6 +27,7 @@ reproduce: setup
 bench: setup
 	$(PY) benchmarks/bench_layer.py
 	$(PY) benchmarks/bench_decompose.py
+	$(PY) benchmarks/bench_trainer.py
 
 clean:
 	rm -rf $(VENV) results

@@ -53,10 +53,8 @@ def run(args) -> int:
     from ..experiments.report import write_report
 
     if args.device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise CLIError("--device cuda was requested but no CUDA device is available; use --device cpu")
+        raise CLIError("--device cuda: the experiments of this version run on the CPU only (the library itself "
+                       "runs on any device); use --device cpu")
     if args.seeds is not None and args.seeds < 1:
         raise CLIError(f"--seeds must be >= 1, got {args.seeds}")
     out = Path(args.out)
