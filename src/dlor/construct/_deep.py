@@ -76,7 +76,8 @@ def dense_stage(st: Stage) -> list[nn.Module]:
     return [copy.deepcopy(st.linear)] + ([copy.deepcopy(st.act)] if st.act is not None else [])
 
 
-def build_deep_chain(plans: list[dict], h: float) -> nn.Sequential:
+def build_chain(plans: list[dict], block) -> nn.Sequential:
+    """Dense stages copied, compiled stages replaced by ``block(plan)`` (padded/truncated by Remark 2)."""
     mods: list[nn.Module] = []
     for p in plans:
         if p["kind"] == "dense":
@@ -84,10 +85,14 @@ def build_deep_chain(plans: list[dict], h: float) -> nn.Sequential:
             continue
         if p["pad"]:
             mods.append(Pad(p["pad"]))
-        mods += deep_block(p["data"], p["bias"], p["T"], h)
+        mods += block(p)
         if p["truncate"]:
             mods.append(Truncate(p["truncate"]))
     return nn.Sequential(*mods)
+
+
+def build_deep_chain(plans: list[dict], h: float) -> nn.Sequential:
+    return build_chain(plans, lambda p: deep_block(p["data"], p["bias"], p["T"], h))
 
 
 def multiplicative_plan(rank: int, alpha, method: str, perturb):

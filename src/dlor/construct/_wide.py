@@ -8,8 +8,8 @@ from torch import nn
 from .._errors import DLoRError
 from ..decompose import additive_decompose
 from ._activation import Taylor
-from ._deep import dense_stage
-from ._network import Pad, Truncate, WideDLoRBlock, dlor_layer
+from ._deep import build_chain
+from ._network import WideDLoRBlock, dlor_layer
 
 __all__ = ["wide_block", "build_wide_chain", "additive_plan"]
 
@@ -45,14 +45,4 @@ def wide_block(components, b: torch.Tensor, T: Taylor, h: float, betas=None) -> 
 
 
 def build_wide_chain(plans: list[dict], h: float, betas=None) -> nn.Sequential:
-    mods: list[nn.Module] = []
-    for p in plans:
-        if p["kind"] == "dense":
-            mods += dense_stage(p["stage"])
-            continue
-        if p["pad"]:
-            mods.append(Pad(p["pad"]))
-        mods += wide_block(p["data"], p["bias"], p["T"], h, betas)
-        if p["truncate"]:
-            mods.append(Truncate(p["truncate"]))
-    return nn.Sequential(*mods)
+    return build_chain(plans, lambda p: wide_block(p["data"], p["bias"], p["T"], h, betas))
