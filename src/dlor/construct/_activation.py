@@ -18,7 +18,7 @@ ELEMENTWISE = (nn.Softplus, nn.Tanh, nn.Sigmoid, nn.GELU, nn.SiLU, nn.ELU, nn.Re
 #  * softplus: c = 0.5, the paper's choice (Appendix H.1).
 #  * ReLU, LeakyReLU, ELU: c = 1, inside the linear region, where the construction is exact.
 #  * GELU, SiLU: c = 1 (rho' ~ 1.08 and 0.93, well away from zero).
-#  * any other callable: c = 0.5.
+#  * any other elementwise module the user declares: c = 0.5.
 DEFAULT_C = {
     nn.Tanh: 0.0, nn.Sigmoid: 0.0, nn.Softplus: 0.5, nn.ReLU: 1.0, nn.LeakyReLU: 1.0,
     nn.ELU: 1.0, nn.GELU: 1.0, nn.SiLU: 1.0,
@@ -27,17 +27,6 @@ DEFAULT_C = {
 
 class AssumptionError(DLoRError):
     """The activation or the expansion point violates Assumption 1."""
-
-
-class _Callable(nn.Module):
-    """Wrap an elementwise callable as a module."""
-
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, x):
-        return self.fn(x)
 
 
 @dataclass
@@ -52,10 +41,6 @@ class Taylor:
 
     def fresh(self) -> nn.Module:
         return copy.deepcopy(self.module)
-
-
-def as_module(act) -> nn.Module:
-    return act if isinstance(act, nn.Module) else _Callable(act)
 
 
 def taylor(act: nn.Module, c: float | None) -> Taylor:

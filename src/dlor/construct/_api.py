@@ -105,7 +105,7 @@ def to_deep(mlp: nn.Sequential, rank: int, h, c: float | None = None, alpha: flo
         rectangular: ``"dense"`` keeps non-square layers dense (default: they are the thin input
             and output layers, exact and cheap); ``"embed"`` compiles them via Remark 2.
         sample, box: inputs for ``h="auto"`` (default: 512 uniform points in ``box``, ``[-1, 1]^d``).
-        elementwise: extra activation types (or callables) to accept.
+        elementwise: extra elementwise activation module types to accept (e.g. ``(MyAct,)``).
 
     Raises:
         AssumptionError: the activation is affine or ``rho'(c) = 0``.

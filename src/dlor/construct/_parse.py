@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from .._errors import DLoRError
-from ._activation import ELEMENTWISE, as_module
+from ._activation import ELEMENTWISE
 
 __all__ = ["Stage", "parse_mlp"]
 
@@ -32,19 +32,21 @@ def parse_mlp(mlp: nn.Module, elementwise: tuple = ()) -> list[Stage]:
         mlp: an ``nn.Sequential`` of ``nn.Linear`` and elementwise activations (Softplus, Tanh,
             Sigmoid, GELU, SiLU, ELU, ReLU, LeakyReLU). ``Dropout`` in eval mode and
             ``Identity`` are skipped.
-        elementwise: extra module types or plain callables the user vouches are elementwise.
+        elementwise: extra module types the user vouches are elementwise.
     """
     if not isinstance(mlp, nn.Sequential):
         raise DLoRError(f"expected an nn.Sequential of Linear and activation modules, got {type(mlp).__name__}")
-    extra_types = tuple(t for t in elementwise if isinstance(t, type))
+    extra_types = tuple(elementwise)
+    if not all(isinstance(t, type) and issubclass(t, nn.Module) for t in extra_types):
+        raise DLoRError(f"elementwise must list nn.Module subclasses, got {elementwise!r}")
     stages: list[Stage] = []
     for i, mod in enumerate(mlp):
         if isinstance(mod, nn.Linear):
             stages.append(Stage(copy.deepcopy(mod), None))
-        elif isinstance(mod, ELEMENTWISE + extra_types) or (not isinstance(mod, nn.Module) and callable(mod)):
+        elif isinstance(mod, ELEMENTWISE + extra_types):
             if not stages or stages[-1].act is not None:
                 raise DLoRError(f"module {i} ({mod}) is an activation that does not follow a Linear layer")
-            stages[-1].act = copy.deepcopy(as_module(mod))
+            stages[-1].act = copy.deepcopy(mod)
         elif isinstance(mod, nn.Dropout):
             if mod.training and mod.p > 0:
                 raise DLoRError(f"module {i} is Dropout in training mode; call mlp.eval() first")
