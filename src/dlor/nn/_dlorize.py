@@ -39,10 +39,7 @@ class DLoRChain(nn.Module):
         self.D = D
 
     def forward(self, x: Tensor) -> Tensor:
-        h = fit_last_dim(x, self.D)
-        for f in self.factors:
-            h = dlor_linear(h, f.alpha, f.U, f.V)
-        h = fit_last_dim(h, self.out_features)
+        h = self.forward_no_bias(x)
         return h + self.bias if self.bias is not None else h
 
     @property
@@ -52,6 +49,7 @@ class DLoRChain(nn.Module):
         return self.forward_no_bias(eye).T
 
     def forward_no_bias(self, x: Tensor) -> Tensor:
+        """``I_{m x D} (M_L ... M_1) I_{D x n} x``, shape ``(..., out_features)``."""
         h = fit_last_dim(x, self.D)
         for f in self.factors:
             h = dlor_linear(h, f.alpha, f.U, f.V)
@@ -139,7 +137,6 @@ def dlorize(model: nn.Module, rank: int, include=None, exclude=None, init: str =
                     new.bias.copy_(lin.bias)
         for p in new.parameters():
             p.requires_grad_(W.requires_grad)
-        new.to(device=W.device)
         _replace(model, name, new)
         summary.append({"name": name, "shape": (lin.out_features, lin.in_features), "rank": rank,
                         "params_before": before, "params_after": sum(p.numel() for p in new.parameters()), "init": init})
