@@ -1,9 +1,12 @@
 """dlorize on real PyTorch models, checkpoints, and multi-process data-parallel training."""
 
 import copy
+import os
 import socket
 import subprocess
 import sys
+import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -108,14 +111,35 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _torchrun_two_processes(common: list[str], out, logs):
+    """Launch ``common`` under torchrun with 2 processes on the loopback interface.
+
+    The test is about DDP's arithmetic, not the machine's network: gloo is pinned to ``lo``
+    (otherwise it picks the address the hostname resolves to) and each worker's output goes to
+    ``logs`` so that a crash inside a worker is visible in the failure message.
+    """
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    if os.path.exists("/sys/class/net/lo"):
+        env["GLOO_SOCKET_IFNAME"] = "lo"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
+           f"--master_port={_free_port()}", f"--log-dir={logs}", "--redirects=3", *common, "--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
+    worker_logs = "\n".join(f"--- {f}\n{f.read_text()[-3000:]}" for f in sorted(Path(logs).rglob("*.log")))
+    return proc, worker_logs
+
+
 def test_two_process_ddp_equals_single_process(tmp_path):
     from safetensors.torch import load_file
 
     common = ["-m", "dlor.train.ddp", "--steps", "4", "--dtype", "float64", "--batch", "128"]
-    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", f"--master_port={_free_port()}",
-                          *common, "--out", str(tmp_path / "two.safetensors")], capture_output=True, text=True, timeout=600)
-    assert two.returncode == 0, two.stderr[-2000:]
-    assert "processes: 2" in two.stdout
+    two, worker_logs = _torchrun_two_processes(common, tmp_path / "two.safetensors", tmp_path / "logs")
+    if two.returncode != 0 and "Signal" in two.stderr:
+        # A worker killed by a signal (seen once in CI: SIGABRT inside gloo's transport) is a
+        # fault of the process launch, not of the arithmetic under test: record it and relaunch once.
+        warnings.warn(f"torchrun worker crashed, relaunching once; worker logs:\n{worker_logs}")
+        two, worker_logs = _torchrun_two_processes(common, tmp_path / "two.safetensors", tmp_path / "logs2")
+    assert two.returncode == 0, f"{two.stderr[-1500:]}\nworker logs:\n{worker_logs}"
+    assert "processes: 2" in worker_logs
     one = subprocess.run([sys.executable, *common, "--out", str(tmp_path / "one.safetensors")], capture_output=True, text=True, timeout=600)
     assert one.returncode == 0, one.stderr[-2000:]
     a, b = load_file(str(tmp_path / "two.safetensors")), load_file(str(tmp_path / "one.safetensors"))
