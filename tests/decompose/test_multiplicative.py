@@ -24,6 +24,8 @@ def family(kind, n, dtype=torch.float64):
         return torch.linalg.qr(torch.randn(n, n, generator=g, dtype=torch.float64))[0].to(dtype)
     if kind == "permutation":
         return torch.eye(n, dtype=dtype)[torch.randperm(n, generator=g)]
+    if kind == "cyclic_shift":  # upper Hessenberg with a zero diagonal: every pivot needs a shear
+        return torch.eye(n, dtype=dtype).roll(1, 0)
     if kind == "antidiagonal":
         return torch.eye(n, dtype=dtype).flip(0)
     if kind == "triangular":
@@ -40,7 +42,7 @@ def family(kind, n, dtype=torch.float64):
     raise ValueError(kind)
 
 
-KINDS = ["gaussian", "orthogonal", "permutation", "antidiagonal", "triangular", "diag_dominant", "rotation"]
+KINDS = ["gaussian", "orthogonal", "permutation", "cyclic_shift", "antidiagonal", "triangular", "diag_dominant", "rotation"]
 
 
 def ranks_for(n):
@@ -49,12 +51,16 @@ def ranks_for(n):
     return sorted({1, 2, 3, 5, n // 3, n // 2 + 1, n - 1, n})
 
 
+METHODS = ["hessenberg", "schur"]
+
+
+@pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("n", [1, 2, 7, 16, 64, 257])
-def test_reconstruction_float64(kind, n):
+def test_reconstruction_float64(kind, n, method):
     W = family(kind, n)
     for r in ranks_for(n):
-        factors = dlor.multiplicative_decompose(W, r)
+        factors = dlor.multiplicative_decompose(W, r, method=method)
         assert len(factors) == math.ceil(n / r)
         alphas = {float(M.alpha) for M in factors}
         assert len(alphas) == 1 and 0 not in alphas
@@ -62,11 +68,12 @@ def test_reconstruction_float64(kind, n):
         assert rel_err(W, factors) <= RECONSTRUCTION[torch.float64], (kind, n, r)
 
 
+@pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("n,r", [(16, 1), (64, 5), (64, 64), (257, 16)])
-def test_reconstruction_float32(kind, n, r):
+def test_reconstruction_float32(kind, n, r, method):
     W = family(kind, n, torch.float32)
-    factors = dlor.multiplicative_decompose(W, r)
+    factors = dlor.multiplicative_decompose(W, r, method=method)
     assert all(M.dtype == torch.float32 for M in factors)
     assert rel_err(W, factors) <= RECONSTRUCTION[torch.float32]
 
@@ -82,9 +89,10 @@ def test_product_order_matches_network_application():
     torch.testing.assert_close(y, W @ x, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("log_cond", [2, 4, 6, 8])
-def test_ill_conditioned_error_bounded_by_cond_eps(log_cond):
-    """The Schur method is backward stable: the error stays near n*eps, far inside cond(W)*eps."""
+def test_ill_conditioned_error_bounded_by_cond_eps(log_cond, method):
+    """Both stable methods are backward stable: the error stays near n*eps, far inside cond(W)*eps."""
     n = 48
     g = torch.Generator().manual_seed(log_cond)
     Q1 = torch.linalg.qr(torch.randn(n, n, generator=g, dtype=torch.float64))[0]
@@ -93,7 +101,7 @@ def test_ill_conditioned_error_bounded_by_cond_eps(log_cond):
     W = (Q1 * s) @ Q2.T
     eps = torch.finfo(torch.float64).eps
     for r in (1, 4, 17):
-        err = rel_err(W, dlor.multiplicative_decompose(W, r))
+        err = rel_err(W, dlor.multiplicative_decompose(W, r, method=method))
         assert err <= 10.0**log_cond * eps
         assert err <= RECONSTRUCTION[torch.float64]
 
@@ -110,8 +118,12 @@ def test_user_alpha_is_honoured_and_certificate():
 
 def test_default_alpha_partial_products_well_conditioned():
     W = family("orthogonal", 32)
+    _, cert = dlor.multiplicative_decompose(W, 1, method="schur", return_certificate=True)
+    assert cert.max_partial_condition < 10.0  # Schur basis, orthogonal W: every partial product near-orthogonal
+    # Hessenberg basis: the partial products are compressions of W, a little worse conditioned
+    # (about 2 sqrt(n) for orthogonal W, measured); a growth bug would show up as orders of magnitude.
     _, cert = dlor.multiplicative_decompose(W, 1, return_certificate=True)
-    assert cert.max_partial_condition < 10.0  # orthogonal W: every partial product near-orthogonal
+    assert cert.method == "hessenberg" and cert.max_partial_condition < 100.0
 
 
 def test_literal_paper_method_is_available_and_differs():

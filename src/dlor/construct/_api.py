@@ -100,7 +100,10 @@ def to_deep(mlp: nn.Sequential, rank: int, h, c: float | None = None, alpha: flo
         alpha: the shared diagonal of the factors (default: the decomposition's stable choice;
             the paper used 0.8).
         order: 1, the paper's scheme; 2, Richardson extrapolation over two chains.
-        decomposition: ``"schur"`` (stable) or ``"paper"`` (literal Appendix C.3).
+        decomposition: ``"schur"`` (default: its partial products, the maps between the deep
+            block's layers, are as well conditioned as the weight itself), ``"hessenberg"``
+            (the faster default of :func:`dlor.multiplicative_decompose`; partial products a
+            few times worse conditioned) or ``"paper"`` (literal Appendix C.3).
         perturb: move singular hidden weights to nearby invertible ones (Theorem 5's proof).
         rectangular: ``"dense"`` keeps non-square layers dense (default: they are the thin input
             and output layers, exact and cheap); ``"embed"`` compiles them via Remark 2.

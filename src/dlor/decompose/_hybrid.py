@@ -72,7 +72,7 @@ def hybrid_decompose(W, rank: int, branches: int, *, return_certificate: bool = 
     total = sum(dense_product(f) for f in result)
     cert = Certificate(
         reconstruction_error=relative_error(W, total),
-        method="svd-split+schur",
+        method="svd-split+hessenberg",
         alpha=alphas,
         extras={"depths": [len(f) for f in result], "c": c},
     )

@@ -6,15 +6,20 @@ and sets ``U_k = alpha^(k-L) C_k``, ``V_k = P_{k-1}^{-T} D_k`` with the partial 
 ``P_k = alpha^(k-L) (alpha^L I + sum_{j<=k} C_j D_j^T)``. It needs every leading block
 minor of ``Z^{-1} W Z`` to be nonzero.
 
-The stable method used by default takes ``Z`` from the real Schur form ``W = Q T Q^T``.
-Then ``Z^{-1} W Z = T`` is (quasi-)upper triangular, its leading minors are products of
-eigenvalues of ``W`` (nonzero for every invertible ``W``, permutations included), the
-partial products are block diagonal in that basis, and ``V_k`` needs no inverse at all:
-``V_k = alpha^(1-k) Z^{-T} e_{J_k}``. Where a 2x2 Schur block (a complex eigenvalue pair)
-straddles a block boundary, a 2x2 shear inside the block makes its leading entry equal to
-``|lambda|`` (the entry is the real part of ``lambda``, zero for purely imaginary pairs
-such as rotations), and ``V_k`` gains one exactly known correction entry. Total work is
-one Schur decomposition and two ``n x n`` products: ``O(n^3)``.
+The stable methods choose ``Z`` deterministically so that those minors are as well conditioned
+as ``W`` allows, and never form an inverse (see :mod:`dlor.decompose._bases`):
+
+* ``method="hessenberg"`` (default): ``W = Q T Q^T`` with ``T`` upper Hessenberg, then
+  Gaussian elimination on ``T`` in which a small pivot is raised by a neighbour shear (a
+  similarity) instead of a row swap. Every multiplier has modulus ``<= 1``, so neither the
+  basis nor ``L_b^{-1}`` grows. One Hessenberg reduction and two ``n x n`` products.
+* ``method="schur"``: the real Schur form, in which the minors are products of eigenvalues
+  (nonzero for every invertible ``W``, permutations included) and the partial products are
+  block diagonal. One Schur decomposition, 2-3 times the cost of the Hessenberg method.
+
+Both are ``O(n^3)``; their relative reconstruction error stays within a small multiple of
+machine precision, also for ill-conditioned ``W`` (see the tests and
+``benchmarks/bench_decompose.py``).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import scipy.linalg
 
 from .._errors import DLoRError, ShapeError, SingularMatrixError, check_rank
 from .._matrix import DLoR
+from ._bases import BASES, blas_threads, matmul
 from ._common import (
     Certificate,
     as_matrix,
@@ -44,19 +50,22 @@ def _block_slices(k: int, rank: int) -> list[slice]:
 
 
 def factor_identity_plus_low_rank(
-    alpha: float, C: np.ndarray, D: np.ndarray | None, rank: int
+    alpha: float, C: np.ndarray, D: np.ndarray | None, rank: int, basis: str = "hessenberg"
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     r"""Factor ``A = alpha^J I_n + C D^T`` (``D`` with orthonormal columns) into
     ``J = ceil(k / rank)`` DLoR factors ``A = M_J ... M_1``, ``M_j = alpha I + U_j V_j^T``.
 
-    The Theorem 4 construction in the basis ``Z = [D q S, D_perp]``, where ``q t q^T`` is the
-    real Schur form of ``H = c I_k + D^T C`` and ``S`` the shears described in the module
-    docstring. ``det A = c^(n-k) det H``, so ``A`` is invertible exactly when ``H`` is.
+    The Theorem 4 construction in the basis ``[D Z_k, D_perp]``, where ``Z_k`` is the basis
+    chosen by ``basis`` (see :mod:`dlor.decompose._bases`) for ``H = c I_k + D^T C``,
+    ``c = alpha^J``: ``U_j = alpha^(j-J) (C Z_k)[:, J_j]`` and
+    ``V_j = alpha^(1-j) (D left)[:, J_j]``. ``det A = c^(n-k) det H``, so ``A`` is invertible
+    exactly when ``H`` is.
 
     Args:
-        alpha: nonzero scalar; ``c = alpha^J``.
+        alpha: nonzero scalar.
         C, D: shape ``(n, k)``, float64; ``D = None`` means the identity (``k = n``).
         rank: block size ``r``.
+        basis: ``"hessenberg"`` (default) or ``"schur"``.
 
     Returns:
         the list of ``(U_j, V_j)`` in application order.
@@ -64,35 +73,12 @@ def factor_identity_plus_low_rank(
     n, k = C.shape
     blocks = _block_slices(k, rank)
     J = len(blocks)
-    H = alpha**J * np.eye(k) + (C if D is None else D.T @ C)
-    t, q = scipy.linalg.schur(H, output="real", overwrite_a=True, check_finite=False)
-    q_right = q.copy()  # q S: maps the k Schur coordinates to U's side
-    q_left = q.copy()  # q S^{-T}: maps them to V's side
-    corrections: dict[int, float] = {}  # block start b -> -t[b, b-1] / t[b-1, b-1]
-    for sl in blocks[1:]:
-        b = sl.start
-        if t[b, b - 1] == 0.0:
-            continue
-        a, off = t[b - 1, b - 1], t[b - 1, b]
-        modulus = math.sqrt(abs(t[b - 1, b - 1] * t[b, b] - t[b - 1, b] * t[b, b - 1]))
-        target = math.copysign(modulus, a) if a != 0 else modulus
-        s = (target - a) / off
-        # T <- S^{-1} T S with S = I + s e_b e_{b-1}^T (keeps T quasi-triangular)
-        t[:, b - 1] += s * t[:, b]
-        t[b, :] -= s * t[b - 1, :]
-        q_right[:, b - 1] += s * q_right[:, b]
-        q_left[:, b] -= s * q_left[:, b - 1]
-        corrections[b] = -t[b, b - 1] / t[b - 1, b - 1]
-    CU = C @ q_right  # (n, k): columns of E Z
-    DV = q_left if D is None else D @ q_left  # (n, k): columns of Z^{-T}
-    factors = []
-    for j, sl in enumerate(blocks, start=1):
-        U = alpha ** (j - J) * CU[:, sl]
-        V = alpha ** (1 - j) * DV[:, sl]
-        if sl.start in corrections:
-            V[:, 0] += alpha ** (1 - j) * corrections[sl.start] * DV[:, sl.start - 1]
-        factors.append((U, V))
-    return factors
+    with blas_threads(k):
+        H = alpha**J * np.eye(k) + (C if D is None else matmul(D.T, C))
+        right, left = BASES[basis](H, rank)
+        CU = matmul(C, right)
+        DV = left if D is None else matmul(D, left)
+    return [(alpha ** (j - J) * CU[:, sl], alpha ** (1 - j) * DV[:, sl]) for j, sl in enumerate(blocks, start=1)]
 
 
 def _literal_factors(W: np.ndarray, rank: int, alpha: float, basis: str, seed: int):
@@ -127,7 +113,7 @@ def lift_to_invertible(W: np.ndarray, eps: float) -> tuple[np.ndarray, float]:
 def check_invertible(W: np.ndarray, what: str = "W") -> None:
     """Raise :class:`SingularMatrixError` if ``W`` is numerically singular (LU + rcond estimate)."""
     n = W.shape[0]
-    with warnings.catch_warnings():  # an exactly singular W is reported below, not as a warning
+    with warnings.catch_warnings(), blas_threads(n):  # an exactly singular W is reported below
         warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
         lu, piv = scipy.linalg.lu_factor(W, check_finite=False)
     rcond, _ = scipy.linalg.lapack.dgecon(lu, np.linalg.norm(W, 1), norm="1")
@@ -145,7 +131,7 @@ def multiplicative_decompose(
     rank: int,
     alpha: float | None = None,
     *,
-    method: str = "schur",
+    method: str = "hessenberg",
     perturb: float | None = None,
     basis: str = "random",
     seed: int = 0,
@@ -167,10 +153,11 @@ def multiplicative_decompose(
             products as well conditioned as ``W`` allows. A user value (e.g. the paper's
             0.8, Appendix H.1) is honoured; values far from the default make the partial
             products ill-conditioned (see the certificate).
-        method: ``"schur"`` (default, stable, ``O(n^3)``) or ``"paper"``, the literal
-            transcription of Appendix C.3 used for the paper's figures: a random Gaussian
-            basis ``Z`` (or ``basis="identity"``) and one explicit ``n x n`` inverse per
-            factor, ``O(n^4 / r)``, with no control of the leading minors. It fails on
+        method: ``"hessenberg"`` (default, stable, ``O(n^3)``, about the cost of one full
+            SVD), ``"schur"`` (stable, ``O(n^3)``, the real Schur basis) or ``"paper"``, the
+            literal transcription of Appendix C.3 used for the paper's figures: a random
+            Gaussian basis ``Z`` (or ``basis="identity"``) and one explicit ``n x n`` inverse
+            per factor, ``O(n^4 / r)``, with no control of the leading minors. It fails on
             permutations with ``Z = I`` and loses accuracy quickly with ``n``.
         perturb: if given, ``W`` is first replaced by the nearest matrix with
             ``sigma_min >= perturb * sigma_max`` (the perturbation of Theorem 5's proof);
@@ -195,8 +182,8 @@ def multiplicative_decompose(
             f"multiplicative_decompose needs a square W, got shape {(n, m)}; embed a "
             f"rectangular W first with embed_square(W) (Remark 2)"
         )
-    if method not in ("schur", "paper"):
-        raise DLoRError(f"method must be 'schur' or 'paper', got {method!r}")
+    if method not in ("hessenberg", "schur", "paper"):
+        raise DLoRError(f"method must be 'hessenberg', 'schur' or 'paper', got {method!r}")
     if alpha is not None and not (math.isfinite(alpha) and alpha != 0):
         raise DLoRError(f"alpha must be a finite nonzero number, got {alpha!r}")
     A = W.detach().cpu().to(dtype=W.dtype).double().numpy()
@@ -209,9 +196,9 @@ def multiplicative_decompose(
         check_invertible(A)
     L = math.ceil(n / rank)
     if alpha is None:
-        alpha = (np.linalg.norm(A) / math.sqrt(n)) ** (1.0 / L)
-    if method == "schur":
-        pairs = factor_identity_plus_low_rank(alpha, A - alpha**L * np.eye(n), None, rank)
+        alpha = (scipy.linalg.norm(A, check_finite=False) / math.sqrt(n)) ** (1.0 / L)
+    if method != "paper":
+        pairs = factor_identity_plus_low_rank(alpha, A - alpha**L * np.eye(n), None, rank, basis=method)
     else:
         pairs = _literal_factors(A, rank, alpha, basis, seed)
     a = to_torch(np.array(alpha), W)
