@@ -27,10 +27,15 @@ def reference_training(arch, k, widths, seed, cfg, data, epochs):
     return torch.cat([p.detach().reshape(-1) for p in model.parameters()]), opt.param_groups[0]["lr"]
 
 
-@pytest.mark.parametrize("arch,k,widths", [("deep", 3, None), ("wide", 4, None), ("dense", None, [1, 16, 16, 1]), ("deep", 16, None)])
-def test_vectorized_equals_torch_optim(arch, k, widths):
+@pytest.mark.parametrize(
+    "arch,k,widths,compile",
+    [("deep", 3, None, False), ("wide", 4, None, False), ("dense", None, [1, 16, 16, 1], False), ("deep", 16, None, False),
+     ("deep", 3, None, True), ("wide", 4, None, True)],
+)
+def test_vectorized_equals_torch_optim(arch, k, widths, compile):
     data = sawtooth_data()
-    cfg = TrainConfig(epochs=300, patience=5)  # small patience: the schedule changes the lr several times
+    # small patience: the schedule changes the lr several times
+    cfg = TrainConfig(epochs=300, patience=5, compile=compile)
     trainer = GroupTrainer(GroupSpec(arch, k, widths, [0, 1, 2]), cfg, dtype=torch.float64)
     trainer.run(data["x_train"], data["y_train"], data["x_test"], data["y_test"])
     for i, seed in enumerate([0, 1, 2]):
@@ -39,6 +44,7 @@ def test_vectorized_equals_torch_optim(arch, k, widths):
         assert float((got - ref).abs().max() / ref.abs().max()) <= 1e-6
         assert float(trainer.lr[i]) == pytest.approx(lr, rel=1e-12)
     assert float(trainer.lr.min()) < cfg.lr  # the plateau schedule was exercised
+    assert (trainer._step_compiled is not None) == compile  # the compiled path really ran (no eager fallback)
 
 
 def test_batched_forward_matches_modules():

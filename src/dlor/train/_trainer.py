@@ -5,12 +5,19 @@ and its own ``ReduceLROnPlateau`` (mode min, relative threshold 1e-4, no cooldow
 own training loss, exactly as when each model is trained alone; the tests compare the two.
 Parameters of all ``B`` models live in one flat ``(B, D)`` tensor, so an optimiser step is a
 handful of tensor operations whatever ``B`` is.
+
+One epoch (forward, gradient, Adam, plateau schedule, bookkeeping) is a pure function of the
+state tensors (:func:`_make_step`). With ``TrainConfig(compile=True)`` it runs through
+``torch.compile`` (one fused graph per group; 3-5x faster per epoch on CPU after a compile of
+5-20 s, measured), otherwise eagerly; both compute the same arithmetic.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import types
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -20,6 +27,83 @@ from torch import Tensor
 from ._batched import batched_forward, make_module, stack_modules
 
 __all__ = ["TrainConfig", "GroupTrainer"]
+
+# The per-model state carried from epoch to epoch, in the order of the step function's arguments.
+_STATE = ("flat", "exp_avg", "exp_avg_sq", "step_count", "lr", "best", "bad", "active", "failed", "first_below", "last_loss")
+
+
+def _make_step(arch: str, k, n_layers, names, shapes, sizes, cfg: "TrainConfig", functional: bool):
+    """The pure function ``(state..., epoch, x, y) -> state`` of one epoch.
+
+    Per model: MSE loss, its gradient, one ``torch.optim.Adam`` step (single-tensor path) and
+    one ``ReduceLROnPlateau`` step on that model's own loss; a model with a non-finite loss
+    or gradient is marked failed and frozen, the others go on. ``functional`` takes the
+    gradient with ``torch.func.grad_and_value`` (traceable by ``torch.compile``), otherwise
+    with ``torch.autograd.grad`` (less overhead when run eagerly); the arithmetic is the same.
+    """
+    b1, b2 = cfg.betas
+
+    def loss_fn(flat, x, y):
+        P, off = {}, 0
+        for n, shape, size in zip(names, shapes, sizes):
+            P[n] = flat[:, off : off + size].view(flat.shape[0], *shape)
+            off += size
+        loss = ((batched_forward(arch, P, x, k=k, n_layers=n_layers) - y) ** 2).mean(dim=(1, 2))  # (B,)
+        return loss.sum(), loss
+
+    def gradient(flat, x, y):
+        if functional:
+            grad, (_, loss) = torch.func.grad_and_value(loss_fn, has_aux=True)(flat, x, y)
+            return grad, loss
+        with torch.enable_grad():
+            leaf = flat.detach().requires_grad_(True)
+            total, loss = loss_fn(leaf, x, y)
+            (grad,) = torch.autograd.grad(total, leaf)
+        return grad, loss.detach()
+
+    def step(flat, exp_avg, exp_avg_sq, step_count, lr, best, bad, active, failed, first_below, last_loss, epoch, x, y):
+        grad, loss = gradient(flat, x, y)
+        finite = torch.isfinite(loss) & torch.isfinite(grad).all(dim=1)
+        failed = failed | (active & ~finite)
+        act = active & finite
+        last_loss = torch.where(act, loss, last_loss)
+        first_below = torch.where(act & (first_below < 0) & (loss < cfg.success_threshold), epoch, first_below)
+        # Adam, exactly as torch.optim.Adam's single-tensor path, for the active models
+        g = torch.where(act[:, None], grad, torch.zeros_like(grad))
+        m = exp_avg.lerp(g, 1 - b1)
+        v = exp_avg_sq.mul(b2).addcmul_(g, g, value=1 - b2)
+        new_step = step_count + 1
+        bc1 = 1 - b1**new_step
+        bc2_sqrt = (1 - b2**new_step).sqrt()
+        denom = (v.sqrt() / bc2_sqrt[:, None]).add_(cfg.eps)
+        new = flat.addcdiv(m, denom * (bc1 / lr)[:, None], value=-1.0)
+        a = act[:, None]
+        flat = torch.where(a, new, flat)
+        exp_avg = torch.where(a, m, exp_avg)
+        exp_avg_sq = torch.where(a, v, exp_avg_sq)
+        step_count = torch.where(act, new_step, step_count)
+        # ReduceLROnPlateau on each model's own training loss
+        better = loss < best * (1 - cfg.plateau_threshold)
+        best = torch.where(act & better, loss, best)
+        bad = torch.where(act, torch.where(better, 0, bad + 1), bad)
+        reduce = act & (bad > cfg.patience)
+        new_lr = torch.clamp(lr * cfg.factor, min=cfg.min_lr)
+        lr = torch.where(reduce & (lr - new_lr > 1e-8), new_lr, lr)
+        bad = torch.where(reduce, 0, bad)
+        active = active & finite
+        if cfg.stop_below is not None:
+            active = active & ~(loss < cfg.stop_below)
+        return flat, exp_avg, exp_avg_sq, step_count, lr, best, bad, active, failed, first_below, last_loss
+
+    return step
+
+
+def _compiled(step, name: str):
+    """``torch.compile`` of ``step`` under a code object of its own, so that every group keeps
+    its own compiled graph (Dynamo caches graphs per code object, at most a few per object)."""
+    code = step.__code__.replace(co_name=f"dlor_epoch_{name}")
+    fresh = types.FunctionType(code, step.__globals__, code.co_name, step.__defaults__, step.__closure__)
+    return torch.compile(fresh, fullgraph=True, dynamic=False)
 
 
 @dataclass
@@ -38,6 +122,7 @@ class TrainConfig:
     checkpoint_every: int = 5_000
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
+    compile: bool = False  # run each epoch through torch.compile (needs a C++ compiler)
 
 
 @dataclass
@@ -74,7 +159,7 @@ class GroupTrainer:
         self.names = list(P)
         self.shapes = [P[n].shape[1:] for n in self.names]
         self.sizes = [math.prod(s) for s in self.shapes]
-        self.flat = torch.cat([P[n].reshape(len(modules), -1) for n in self.names], dim=1).requires_grad_(True)
+        self.flat = torch.cat([P[n].reshape(len(modules), -1) for n in self.names], dim=1)
         self.n_params = self.flat.shape[1]
         B = len(modules)
         self.exp_avg = torch.zeros_like(self.flat, requires_grad=False)
@@ -90,6 +175,9 @@ class GroupTrainer:
         self.test_at: dict[int, Tensor] = {}
         self.epoch = 0
         self.n_layers = len(spec.widths) - 1 if spec.widths else None
+        layout = (spec.arch, spec.k, self.n_layers, self.names, self.shapes, self.sizes, cfg)
+        self._step = _make_step(*layout, functional=False)
+        self._step_compiled = _compiled(_make_step(*layout, functional=True), spec.name) if cfg.compile else None
 
     # ------------------------------------------------------------------ parameters
     def params(self, flat: Tensor | None = None) -> dict[str, Tensor]:
@@ -109,45 +197,23 @@ class GroupTrainer:
 
     # ------------------------------------------------------------------ one epoch
     def _epoch(self, x: Tensor, y: Tensor) -> None:
-        cfg = self.cfg
-        self.flat.grad = None
-        loss = ((self.forward(x) - y) ** 2).mean(dim=(1, 2))  # (B,)
-        loss.sum().backward()
-        grad = self.flat.grad
+        self.epoch += 1
+        state = tuple(getattr(self, n).detach() for n in _STATE)
+        epoch = torch.tensor(self.epoch, dtype=torch.long)
         with torch.no_grad():
-            self.epoch += 1
-            finite = torch.isfinite(loss) & torch.isfinite(grad).all(dim=1)
-            self.failed |= self.active & ~finite
-            act = self.active & finite
-            self.last_loss = torch.where(act, loss.detach(), self.last_loss)
-            newly = act & (self.first_below < 0) & (loss < cfg.success_threshold)
-            self.first_below[newly] = self.epoch
-            # Adam, exactly as torch.optim.Adam's single-tensor path, for the active models
-            b1, b2 = cfg.betas
-            g = torch.where(act[:, None], grad, torch.zeros_like(grad))
-            m = self.exp_avg.lerp(g, 1 - b1)
-            v = self.exp_avg_sq.mul(b2).addcmul_(g, g, value=1 - b2)
-            step = self.step_count + 1
-            bc1 = 1 - b1**step
-            bc2_sqrt = (1 - b2**step).sqrt()
-            denom = (v.sqrt() / bc2_sqrt[:, None]).add_(cfg.eps)
-            new = self.flat.detach().addcdiv(m, denom * (bc1 / self.lr)[:, None], value=-1.0)
-            a = act[:, None]
-            self.flat.data = torch.where(a, new, self.flat.detach())
-            self.exp_avg = torch.where(a, m, self.exp_avg)
-            self.exp_avg_sq = torch.where(a, v, self.exp_avg_sq)
-            self.step_count = torch.where(act, step, self.step_count)
-            # ReduceLROnPlateau on each model's own training loss
-            better = loss < self.best * (1 - cfg.plateau_threshold)
-            self.best = torch.where(act & better, loss.detach(), self.best)
-            self.bad = torch.where(act, torch.where(better, 0, self.bad + 1), self.bad)
-            reduce = act & (self.bad > cfg.patience)
-            new_lr = torch.clamp(self.lr * cfg.factor, min=cfg.min_lr)
-            self.lr = torch.where(reduce & (self.lr - new_lr > 1e-8), new_lr, self.lr)
-            self.bad = torch.where(reduce, 0, self.bad)
-            self.active &= finite
-            if cfg.stop_below is not None:
-                self.active &= ~(loss < cfg.stop_below)
+            out = self._run_step(state, epoch, x, y)
+        for n, value in zip(_STATE, out):
+            setattr(self, n, value)
+
+    def _run_step(self, state, epoch, x, y):
+        if self._step_compiled is not None:
+            try:
+                return self._step_compiled(*state, epoch, x, y)
+            except Exception as err:  # no C++ compiler, unsupported platform, ...
+                warnings.warn(f"torch.compile failed ({type(err).__name__}: {err}); training {self.spec.name} "
+                              f"eagerly instead (same arithmetic, slower)", RuntimeWarning, stacklevel=3)
+                self._step_compiled = None
+        return self._step(*state, epoch, x, y)
 
     def run(self, x: Tensor, y: Tensor, x_test: Tensor, y_test: Tensor, epochs: int | None = None, on_epoch=None) -> list[dict]:
         """Train to ``epochs`` (default ``cfg.epochs``) and return one result dict per model."""
@@ -197,7 +263,7 @@ class GroupTrainer:
         if self.checkpoint is None or not self.checkpoint.exists() or self.epoch:
             return
         state = torch.load(self.checkpoint, weights_only=False)
-        self.flat = state.pop("flat").clone().requires_grad_(True)
+        self.flat = state.pop("flat").clone()
         self.epoch = state.pop("epoch")
         self.test_at = state.pop("test_at")
         state.pop("cfg")
