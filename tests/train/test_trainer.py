@@ -115,3 +115,20 @@ def test_sweep_resumes_without_duplicates(tmp_path):
     assert len(runs) == n_groups
     assert len(rows) == (2 * len(cfg.ks) + 1) * cfg.seeds + len(set(cfg.ks) & set(training.MATCHED_WIDTH)) * cfg.matched_seeds
     assert [c.claim for c in s1.claims] == [c.claim for c in s2.claims]
+
+
+def test_sweep_in_two_worker_processes_matches_one_process(tmp_path):
+    from dlor.experiments import training
+
+    cfg = training.SweepConfig.for_budget("tiny")
+    one = training.run_sweep(tmp_path / "one", cfg, progress=False)
+    cfg.workers = 2
+    two = training.run_sweep(tmp_path / "two", cfg, progress=False)
+    assert len(one) == len(two) > 0
+    key = lambda r: (r["arch"], r["k"], r["width"], r["seed"], r.get("matched_k"))  # noqa: E731
+    assert [key(r) for r in one] == [key(r) for r in two]  # same groups, same order
+    for a, b in zip(one, two):
+        assert a["epochs_trained"] == b["epochs_trained"]
+        # workers use one thread each: float32 reductions may round differently, nothing more
+        assert b["train_mse_final"] == pytest.approx(a["train_mse_final"], rel=1e-4)
+    assert not list((tmp_path / "two" / "training" / "runs").glob("*.ckpt"))  # finished groups leave no checkpoint

@@ -18,17 +18,16 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
-from tqdm.auto import tqdm
 
-from ..train import GroupSpec, GroupTrainer, TrainConfig
+from ..train import GroupSpec, TrainConfig
 from ._common import Claim, Summary, check_budget, plt, save_figure, write_csv, write_json
-from ._data import sawtooth_data
+from ._sweep import train_groups
 
 PAPER_TABLE1 = {  # Table 1 of the paper: parameter counts
     1: {"dense": 573, "deep": 578, "wide": 594},
@@ -52,13 +51,16 @@ class SweepConfig:
     threshold: float = 1e-3
     dtype: str = "float32"  # training precision of the sweep (the paper does not say; float32 is PyTorch's default)
     compile: bool = False  # torch.compile each group's epoch: 3-5x faster per epoch, 5-15 s of compile per group
+    workers: int = 1  # processes that train groups side by side (see dlor.experiments._sweep)
 
 
     @classmethod
     def for_budget(cls, budget: str, seeds: int | None = None) -> SweepConfig:
         budget = check_budget(budget)
         if budget == "paper":
-            cfg = cls(compile=True)  # the compile time is repaid many times over 50,000 epochs
+            # the compile time is repaid many times over 50,000 epochs; one single-threaded
+            # worker per core beats one process using every core on these small groups
+            cfg = cls(compile=True, workers=os.cpu_count() or 1)
         elif budget == "quick":
             cfg = cls(ks=[1, 2, 4, 8, 16], seeds=3, matched_seeds=3, epochs=10_000, short_epochs=5_000)
         else:
@@ -96,31 +98,11 @@ def _groups(cfg: SweepConfig) -> list[GroupSpec]:
 def run_sweep(out: Path, cfg: SweepConfig, progress: bool) -> list[dict]:
     """Train every group (skipping finished ones) and return all per-model rows."""
     folder = Path(out) / "training" / "runs"
-    folder.mkdir(parents=True, exist_ok=True)
-    data = sawtooth_data()
     tcfg = TrainConfig(epochs=cfg.epochs, eval_epochs=(cfg.short_epochs,), success_threshold=cfg.threshold,
                        checkpoint_every=max(cfg.epochs // 10, 1), compile=cfg.compile)
-    dtype = getattr(torch, cfg.dtype)
     groups = _groups(cfg)
-    rows = []
-    todo = [g for g in groups if not (folder / f"{g.name}.json").exists()]
-    bar = tqdm(total=len(todo) * cfg.epochs, desc="training sweep", unit="epoch", disable=not progress)
-    for g in groups:
-        path = folder / f"{g.name}.json"
-        if path.exists():
-            rows += json.loads(path.read_text())
-            continue
-        bar.set_postfix_str(g.name)
-        trainer = GroupTrainer(g, tcfg, dtype=dtype, checkpoint=folder / f"{g.name}.ckpt")
-        start = time.perf_counter()
-        result = trainer.run(data["x_train"], data["y_train"], data["x_test"], data["y_test"], on_epoch=bar.update)
-        for r in result:
-            r["group_seconds"] = time.perf_counter() - start
-        write_json(path, result)
-        (folder / f"{g.name}.ckpt").unlink(missing_ok=True)
-        rows += result
-    bar.close()
-    return rows
+    train_groups(folder, groups, tcfg, cfg.dtype, workers=cfg.workers, progress=progress)
+    return [row for g in groups for row in json.loads((folder / f"{g.name}.json").read_text())]
 
 
 def _stats(values) -> tuple[float, float, float]:

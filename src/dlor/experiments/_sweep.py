@@ -1,0 +1,103 @@
+"""Train the groups of a sweep, one after another or in worker processes.
+
+Every group is written to ``<folder>/<group>.json`` as soon as it finishes and checkpointed on
+the way (``<group>.ckpt``), so a sweep stopped at any point (Ctrl-C, kill) resumes where it
+stopped. With ``workers > 1`` the groups are shared out to that many processes, each with
+``cpu_count // workers`` threads, largest groups first. The per-group computations are small
+(10 models of width 16), so one thread each on two cores did 1.35x the work of one process
+with two threads (measured with compiled groups).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue as queue_module
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from ..train import GroupSpec, GroupTrainer, TrainConfig
+from ._common import write_json
+from ._data import sawtooth_data
+
+__all__ = ["train_groups"]
+
+_progress_queue = None  # set in each worker process
+
+
+def _train_one(group: GroupSpec, tcfg: TrainConfig, dtype: str, folder: Path, on_epoch) -> None:
+    data = sawtooth_data()
+    checkpoint = folder / f"{group.name}.ckpt"
+    trainer = GroupTrainer(group, tcfg, dtype=getattr(torch, dtype), checkpoint=checkpoint)
+    start = time.perf_counter()
+    result = trainer.run(data["x_train"], data["y_train"], data["x_test"], data["y_test"], on_epoch=on_epoch)
+    for r in result:
+        r["group_seconds"] = time.perf_counter() - start
+    write_json(folder / f"{group.name}.json", result)
+    checkpoint.unlink(missing_ok=True)
+
+
+def _init_worker(threads: int, progress_queue) -> None:
+    global _progress_queue
+    torch.set_num_threads(threads)
+    _progress_queue = progress_queue
+
+
+def _worker(group: GroupSpec, tcfg: TrainConfig, dtype: str, folder: Path) -> str:
+    pending = 0
+
+    def on_epoch(n: int) -> None:
+        nonlocal pending
+        pending += n
+        if pending >= 500:
+            _progress_queue.put(pending)
+            pending = 0
+
+    _train_one(group, tcfg, dtype, folder, on_epoch)
+    if pending:
+        _progress_queue.put(pending)
+    return group.name
+
+
+def _cost(group: GroupSpec) -> int:
+    return group.k if group.k is not None else 1
+
+
+def train_groups(folder: Path, groups: list[GroupSpec], tcfg: TrainConfig, dtype: str, workers: int = 1,
+                 progress: bool = True) -> None:
+    """Train every group of ``groups`` whose JSON file is not in ``folder`` yet."""
+    folder.mkdir(parents=True, exist_ok=True)
+    todo = [g for g in groups if not (folder / f"{g.name}.json").exists()]
+    bar = tqdm(total=len(todo) * tcfg.epochs, desc="training sweep", unit="epoch", disable=not progress)
+    try:
+        if workers <= 1 or len(todo) <= 1:
+            for g in todo:
+                bar.set_postfix_str(g.name)
+                _train_one(g, tcfg, dtype, folder, bar.update)
+            return
+        context = multiprocessing.get_context("spawn")
+        progress_queue = context.Queue()
+        threads = max(1, (os.cpu_count() or workers) // workers)
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                                 initargs=(threads, progress_queue)) as pool:
+            pending = {pool.submit(_worker, g, tcfg, dtype, folder) for g in sorted(todo, key=_cost, reverse=True)}
+            while pending:
+                done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                _drain(progress_queue, bar)
+                for future in done:
+                    bar.set_postfix_str(f"{future.result()} done")  # re-raises a worker's error
+        _drain(progress_queue, bar)
+    finally:
+        bar.close()
+
+
+def _drain(progress_queue, bar) -> None:
+    while True:
+        try:
+            bar.update(progress_queue.get_nowait())
+        except queue_module.Empty:
+            return
