@@ -14,6 +14,7 @@ state tensors (:func:`_make_step`). With ``TrainConfig(compile=True)`` it runs t
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import types
@@ -98,6 +99,19 @@ def _make_step(arch: str, k, n_layers, names, shapes, sizes, cfg: "TrainConfig",
     return step
 
 
+@contextlib.contextmanager
+def _flushing_denormals(enabled: bool):
+    """Flush subnormal floats to zero inside the block (``torch.set_flush_denormal``), then
+    restore PyTorch's default (off; PyTorch offers no way to read the current setting)."""
+    if not enabled or not torch.set_flush_denormal(True):  # False: this CPU cannot
+        yield
+        return
+    try:
+        yield
+    finally:
+        torch.set_flush_denormal(False)
+
+
 def _compiled(step, name: str):
     """``torch.compile`` of ``step`` under a code object of its own, so that every group keeps
     its own compiled graph (Dynamo caches graphs per code object, at most a few per object)."""
@@ -123,6 +137,11 @@ class TrainConfig:
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
     compile: bool = False  # run each epoch through torch.compile (needs a C++ compiler)
+    # Flush subnormal floats (below 1.2e-38 in float32) to zero while training. As the losses
+    # and Adam's second moments shrink they appear in the gradients, and on x86 CPUs every
+    # operation on them is slow: without this a compiled deep k=1 group went from 0.35 to
+    # 0.68 ms per epoch within 8,000 epochs (measured); with it, 0.32 throughout.
+    flush_denormal: bool = True
 
 
 @dataclass
@@ -220,6 +239,13 @@ class GroupTrainer:
         total = self.cfg.epochs if epochs is None else epochs
         x, y, x_test, y_test = (t.to(self.dtype) for t in (x, y, x_test, y_test))
         self._maybe_resume()
+        with _flushing_denormals(self.cfg.flush_denormal):
+            self._train_until(total, x, y, x_test, y_test, on_epoch)
+        if on_epoch is not None and self.epoch < total:
+            on_epoch(total - self.epoch)  # every model stopped early
+        return self.results(x, y, x_test, y_test)
+
+    def _train_until(self, total: int, x, y, x_test, y_test, on_epoch) -> None:
         while self.epoch < total and bool(self.active.any()):
             self._epoch(x, y)
             if self.epoch in self.cfg.eval_epochs:
@@ -228,9 +254,6 @@ class GroupTrainer:
                 self._save()
             if on_epoch is not None:
                 on_epoch(1)
-        if on_epoch is not None and self.epoch < total:
-            on_epoch(total - self.epoch)  # every model stopped early
-        return self.results(x, y, x_test, y_test)
 
     def results(self, x, y, x_test, y_test) -> list[dict]:
         test_final = self.mse(x_test, y_test)
