@@ -24,7 +24,8 @@ Two bases are provided, both deterministic and both exact for every invertible m
 * :func:`schur_basis`. The real Schur form ``H = Q T Q^T``: ``T`` is quasi-triangular, so
   ``L_b = I`` except where a 2x2 block (complex eigenvalue pair) straddles a block boundary;
   a 2x2 shear makes its leading entry ``|lambda|`` (it is zero for rotations) and leaves one
-  exactly known entry in ``L_b``. It costs one Schur decomposition, 2-3 times a full SVD.
+  exactly known entry in ``L_b``. It costs one Schur decomposition, 1.5-3 times a full SVD
+  (measured at n = 256-2048).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ as ``W`` allows, and never form an inverse (see :mod:`dlor.decompose._bases`):
   basis nor ``L_b^{-1}`` grows. One Hessenberg reduction and two ``n x n`` products.
 * ``method="schur"``: the real Schur form, in which the minors are products of eigenvalues
   (nonzero for every invertible ``W``, permutations included) and the partial products are
-  block diagonal. One Schur decomposition, 2-3 times the cost of the Hessenberg method.
+  block diagonal. One Schur decomposition, 2-4 times the cost of the Hessenberg method.
 
 Both are ``O(n^3)``; their relative reconstruction error stays within a small multiple of
 machine precision, also for ill-conditioned ``W`` (see the tests and
