@@ -182,8 +182,8 @@ def multiplicative_decompose(
             f"multiplicative_decompose needs a square W, got shape {(n, m)}; embed a "
             f"rectangular W first with embed_square(W) (Remark 2)"
         )
-    if method not in ("hessenberg", "schur", "paper"):
-        raise DLoRError(f"method must be 'hessenberg', 'schur' or 'paper', got {method!r}")
+    if method not in (*BASES, "paper"):
+        raise DLoRError(f"method must be one of {', '.join(map(repr, (*BASES, 'paper')))}, got {method!r}")
     if alpha is not None and not (math.isfinite(alpha) and alpha != 0):
         raise DLoRError(f"alpha must be a finite nonzero number, got {alpha!r}")
     A = W.detach().cpu().to(dtype=W.dtype).double().numpy()

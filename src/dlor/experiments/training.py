@@ -52,7 +52,6 @@ class SweepConfig:
     compile: bool = False  # torch.compile each group's epoch: 3-5x faster per epoch, 5-15 s of compile per group
     workers: int = 1  # processes that train groups side by side (see dlor.experiments._sweep; no gain on 2 cores)
 
-
     @classmethod
     def for_budget(cls, budget: str, seeds: int | None = None) -> SweepConfig:
         budget = check_budget(budget)

@@ -33,6 +33,15 @@ __all__ = ["TrainConfig", "GroupTrainer"]
 _STATE = ("flat", "exp_avg", "exp_avg_sq", "step_count", "lr", "best", "bad", "active", "failed", "first_below", "last_loss")
 
 
+def _unflatten(flat: Tensor, names, shapes, sizes) -> dict[str, Tensor]:
+    """``{name: (B, *shape)}`` views into the flat ``(B, D)`` parameter tensor."""
+    out, off = {}, 0
+    for n, shape, size in zip(names, shapes, sizes):
+        out[n] = flat[:, off : off + size].view(flat.shape[0], *shape)
+        off += size
+    return out
+
+
 def _make_step(arch: str, k, n_layers, names, shapes, sizes, cfg: "TrainConfig", functional: bool):
     """The pure function ``(state..., epoch, x, y) -> state`` of one epoch.
 
@@ -45,10 +54,7 @@ def _make_step(arch: str, k, n_layers, names, shapes, sizes, cfg: "TrainConfig",
     b1, b2 = cfg.betas
 
     def loss_fn(flat, x, y):
-        P, off = {}, 0
-        for n, shape, size in zip(names, shapes, sizes):
-            P[n] = flat[:, off : off + size].view(flat.shape[0], *shape)
-            off += size
+        P = _unflatten(flat, names, shapes, sizes)
         loss = ((batched_forward(arch, P, x, k=k, n_layers=n_layers) - y) ** 2).mean(dim=(1, 2))  # (B,)
         return loss.sum(), loss
 
@@ -200,12 +206,7 @@ class GroupTrainer:
 
     # ------------------------------------------------------------------ parameters
     def params(self, flat: Tensor | None = None) -> dict[str, Tensor]:
-        flat = self.flat if flat is None else flat
-        out, off = {}, 0
-        for n, shape, size in zip(self.names, self.shapes, self.sizes):
-            out[n] = flat[:, off : off + size].view(flat.shape[0], *shape)
-            off += size
-        return out
+        return _unflatten(self.flat if flat is None else flat, self.names, self.shapes, self.sizes)
 
     def forward(self, x: Tensor, flat: Tensor | None = None) -> Tensor:
         return batched_forward(self.spec.arch, self.params(flat), x, k=self.spec.k, n_layers=self.n_layers)
