@@ -91,6 +91,7 @@ def test_decompose_and_construct(tmp_path):
     (["construct", "{model}", "--mode", "deep", "--box", "1", "0"], "LOW < HIGH"),
     (["reproduce", "--out", "{file}", "--budget", "tiny"], "not a folder"),
     (["reproduce", "--budget", "tiny", "--seeds", "0"], "--seeds"),
+    (["reproduce", "--budget", "tiny", "--workers", "0"], "--workers"),
 ])
 def test_bad_input_one_line_errors(tmp_path, args, msg):
     (tmp_path / "a.txt").write_text("x")

@@ -1,6 +1,7 @@
 """The vectorized trainer equals training each model alone with torch.optim (float64, 1e-6 relative)."""
 
-import json
+
+from pathlib import Path
 
 import pytest
 import torch
@@ -132,3 +133,14 @@ def test_sweep_in_two_worker_processes_matches_one_process(tmp_path):
         # workers use one thread each: float32 reductions may round differently, nothing more
         assert b["train_mse_final"] == pytest.approx(a["train_mse_final"], rel=1e-4)
     assert not list((tmp_path / "two" / "training" / "runs").glob("*.ckpt"))  # finished groups leave no checkpoint
+
+
+def test_sweep_workers_default_to_the_cores_except_at_the_tiny_budget():
+    from dlor.experiments import training
+    from dlor.experiments._sweep import available_cores
+
+    assert training.SweepConfig.for_budget("paper").workers == available_cores()
+    assert training.SweepConfig.for_budget("quick").workers == available_cores()
+    assert training.SweepConfig.for_budget("tiny").workers == 1
+    with pytest.raises(ValueError, match="workers must be >= 1"):
+        training.run(Path("unused"), budget="tiny", workers=0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from importlib import import_module
+from inspect import signature
 from pathlib import Path
 
 from . import CLIError
@@ -30,6 +31,8 @@ def add_parser(sub) -> None:
                    help="quick: minutes on a laptop; paper: the paper's full budget; tiny: smoke test")
     p.add_argument("--out", default="results", help="output folder (default: results)")
     p.add_argument("--seeds", type=int, default=None, help="override the number of seeds")
+    p.add_argument("--workers", type=int, default=None,
+                   help="processes for the training sweep (default: one per CPU core)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--force", action="store_true", help="recompute experiments whose results exist")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -55,6 +58,8 @@ def run(args) -> int:
     if args.device == "cuda":
         raise CLIError("--device cuda: the experiments of this version run on the CPU only (the library itself "
                        "runs on any device); use --device cpu")
+    if args.workers is not None and args.workers < 1:
+        raise CLIError(f"--workers must be >= 1, got {args.workers}")
     if args.seeds is not None and args.seeds < 1:
         raise CLIError(f"--seeds must be >= 1, got {args.seeds}")
     out = Path(args.out)
@@ -85,7 +90,8 @@ def run(args) -> int:
         t0 = time.perf_counter()
         print(f"[{name}] running at the {args.budget} budget ...", flush=True)
         mod = import_module(f"dlor.experiments.{module}")
-        summary = mod.run(out, budget=args.budget, seeds=args.seeds, progress=not args.quiet)
+        extra = {"workers": args.workers} if args.workers is not None and "workers" in signature(mod.run).parameters else {}
+        summary = mod.run(out, budget=args.budget, seeds=args.seeds, progress=not args.quiet, **extra)
         summaries.append(summary)
         for c in summary.claims:
             print(f"[{name}]   {c.verdict:>19}: {c.claim[:70]}... measured {c.measured}")
