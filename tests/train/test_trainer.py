@@ -1,6 +1,5 @@
 """The vectorized trainer equals training each model alone with torch.optim (float64, 1e-6 relative)."""
 
-
 from pathlib import Path
 
 import pytest
