@@ -51,7 +51,8 @@ class SweepConfig:
     dtype: str = "float32"  # training precision of the sweep (the paper does not say; float32 is PyTorch's default)
     compile: bool = False  # torch.compile each group's epoch: 3-5x faster per epoch, 5-15 s of compile per group
     # processes that train groups side by side, one thread each (see dlor.experiments._sweep):
-    # one per available CPU core by default, 1.4-1.9x faster than one process on 2 cores (measured)
+    # one per available CPU core by default: on 2 cores 1.35-1.85x faster than one process with
+    # two threads (measured; see there)
     workers: int = field(default_factory=available_cores)
 
     @classmethod
