@@ -143,3 +143,19 @@ def test_sweep_workers_default_to_the_cores_except_at_the_tiny_budget():
     assert training.SweepConfig.for_budget("tiny").workers == 1
     with pytest.raises(ValueError, match="workers must be >= 1"):
         training.run(Path("unused"), budget="tiny", workers=0)
+
+
+def test_a_failing_worker_stops_the_whole_sweep_at_once(tmp_path):
+    """A worker's error reaches the caller, and the other workers are stopped rather than left
+    to finish their groups (a 10^6-epoch group would take an hour)."""
+    import time
+
+    from dlor.experiments._sweep import train_groups
+
+    groups = [GroupSpec("deep", 4, None, [0]), GroupSpec("bogus", 1, None, [0])]
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match="unknown architecture"):
+        train_groups(tmp_path, groups, TrainConfig(epochs=10**6, checkpoint_every=10**6), "float32",
+                     workers=2, progress=False)
+    assert time.perf_counter() - t0 < 120
+    assert not (tmp_path / "deep_k4.json").exists()

@@ -3,7 +3,8 @@
 Every group is written to ``<folder>/<group>.json`` as soon as it finishes and checkpointed on
 the way (``<group>.ckpt``), so a sweep stopped at any point (Ctrl-C, kill) resumes where it
 stopped. With ``workers > 1`` the groups are shared out to that many processes, each with
-``cores // workers`` threads, largest groups first. One group (10 models of width 16) is too
+``cores // workers`` threads, largest groups first; Ctrl-C or a worker's error stops all of
+them at once (unfinished groups lose at most the epochs since their last checkpoint). One group (10 models of width 16) is too
 small to keep several threads busy: its kernels are short and every parallel loop ends in a
 barrier. Independent single-threaded processes do better. Measured on the 2-core development
 machine, with an empty compile cache, two workers against one process with two threads: 12
@@ -17,7 +18,6 @@ import multiprocessing
 import os
 import queue as queue_module
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
 import torch
@@ -94,14 +94,23 @@ def train_groups(folder: Path, groups: list[GroupSpec], tcfg: TrainConfig, dtype
         context = multiprocessing.get_context("spawn")
         progress_queue = context.Queue()
         threads = max(1, available_cores() // workers)
-        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                                 initargs=(threads, progress_queue)) as pool:
-            pending = {pool.submit(_worker, g, tcfg, dtype, folder) for g in sorted(todo, key=_cost, reverse=True)}
+        pool = context.Pool(workers, initializer=_init_worker, initargs=(threads, progress_queue))
+        try:
+            pending = [pool.apply_async(_worker, (g, tcfg, dtype, folder)) for g in sorted(todo, key=_cost, reverse=True)]
             while pending:
-                done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                pending[0].wait(0.5)
                 _drain(progress_queue, bar)
-                for future in done:
-                    bar.set_postfix_str(f"{future.result()} done")  # re-raises a worker's error
+                for result in [r for r in pending if r.ready()]:
+                    pending.remove(result)
+                    bar.set_postfix_str(f"{result.get()} done")  # re-raises a worker's error
+        except BaseException:
+            # Ctrl-C, a worker's error, ...: stop every worker now rather than after the queue
+            # runs dry; unfinished groups resume from their last checkpoint on the next run
+            pool.terminate()
+            raise
+        finally:
+            pool.close()
+            pool.join()
         _drain(progress_queue, bar)
     finally:
         bar.close()
