@@ -159,3 +159,43 @@ def test_a_failing_worker_stops_the_whole_sweep_at_once(tmp_path):
                      workers=2, progress=False)
     assert time.perf_counter() - t0 < 120
     assert not (tmp_path / "deep_k4.json").exists()
+
+
+@pytest.mark.slow
+def test_workers_stop_when_the_main_process_is_killed(tmp_path):
+    """kill -9 of the sweep's main process leaves no worker training on as an orphan."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "sweep.py"
+    script.write_text(
+        "import sys\nfrom pathlib import Path\n"
+        "from dlor.experiments._sweep import train_groups\nfrom dlor.train import GroupSpec, TrainConfig\n"
+        "if __name__ == '__main__':\n"
+        "    groups = [GroupSpec('deep', 4, None, [0]), GroupSpec('deep', 2, None, [0])]\n"
+        "    train_groups(Path(sys.argv[1]), groups, TrainConfig(epochs=10**6, checkpoint_every=10**6), 'float32',\n"
+        "                 workers=2, progress=False)\n")
+    main = subprocess.Popen([sys.executable, str(script), str(tmp_path / "runs")], stderr=subprocess.DEVNULL)
+    children: set[int] = set()
+    deadline = time.time() + 60
+    while len(children) < 2 and time.time() < deadline:  # the resource tracker and the workers
+        time.sleep(1)
+        out = subprocess.run(["pgrep", "-P", str(main.pid)], capture_output=True, text=True).stdout
+        children = {int(p) for p in out.split()}
+    assert len(children) >= 2, "the workers did not start"
+    time.sleep(5)  # let them train
+    main.send_signal(signal.SIGKILL)
+    main.wait()
+
+    def alive(pid: int) -> bool:
+        try:
+            return Path(f"/proc/{pid}/status").read_text().split("State:")[1].split()[0] != "Z"
+        except (FileNotFoundError, IndexError):
+            return False
+
+    deadline = time.time() + 60
+    while any(alive(p) for p in children) and time.time() < deadline:
+        time.sleep(1)
+    assert not any(alive(p) for p in children)

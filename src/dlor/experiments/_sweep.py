@@ -4,12 +4,14 @@ Every group is written to ``<folder>/<group>.json`` as soon as it finishes and c
 the way (``<group>.ckpt``), so a sweep stopped at any point (Ctrl-C, kill) resumes where it
 stopped. With ``workers > 1`` the groups are shared out to that many processes, each with
 ``cores // workers`` threads, largest groups first; Ctrl-C or a worker's error stops all of
-them at once (unfinished groups lose at most the epochs since their last checkpoint). One group (10 models of width 16) is too
-small to keep several threads busy: its kernels are short and every parallel loop ends in a
-barrier. Independent single-threaded processes do better. Measured on the 2-core development
-machine, with an empty compile cache, two workers against one process with two threads: 12
-compiled groups x 3,000 epochs took 108.6 s against 147.0 s (compiles run side by side too),
-and the quick-budget sweep (eager) 113.2 s against 209.5 s.
+them at once (an unfinished group loses at most the epochs since its last checkpoint).
+
+One group (10 models of width 16) is too small to keep several threads busy: its kernels are
+short and every parallel loop ends in a barrier. Independent single-threaded processes do
+better. Measured on the 2-core development machine, with an empty compile cache, two workers
+against one process with two threads: 12 compiled groups x 3,000 epochs took 108.6 s against
+147.0 s (compiles run side by side too), and the quick-budget sweep (eager) 113.2 s against
+209.5 s.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from ._data import sawtooth_data
 __all__ = ["train_groups", "available_cores"]
 
 _progress_queue = None  # set in each worker process
+_parent_pid = None  # the sweep's main process, as each worker saw it at start
 
 
 def _train_one(group: GroupSpec, tcfg: TrainConfig, dtype: str, folder: Path, on_epoch) -> None:
@@ -45,9 +48,10 @@ def _train_one(group: GroupSpec, tcfg: TrainConfig, dtype: str, folder: Path, on
 
 
 def _init_worker(threads: int, progress_queue) -> None:
-    global _progress_queue
+    global _progress_queue, _parent_pid
     torch.set_num_threads(threads)
     _progress_queue = progress_queue
+    _parent_pid = os.getppid()
 
 
 def _worker(group: GroupSpec, tcfg: TrainConfig, dtype: str, folder: Path) -> str:
@@ -57,6 +61,8 @@ def _worker(group: GroupSpec, tcfg: TrainConfig, dtype: str, folder: Path) -> st
         nonlocal pending
         pending += n
         if pending >= 500:
+            if os.getppid() != _parent_pid:  # the main process was killed: do not train on as an orphan
+                raise SystemExit(f"dlor sweep worker: the main process is gone; stopping {group.name}")
             _progress_queue.put(pending)
             pending = 0
 
