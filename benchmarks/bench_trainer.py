@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from dlor.experiments._data import sawtooth_data
+from dlor.experiments._sweep import _cost as group_cost
 from dlor.train import GroupSpec, GroupTrainer, TrainConfig
 from dlor.train._batched import make_module
 
@@ -73,10 +74,10 @@ def workers_grid_epoch(specs, workers: int, epochs: int, dtype_name: str) -> tup
     (largest first, as dlor.experiments._sweep does): the slowest worker's sum."""
     shares = [[] for _ in range(workers)]
     load = [0] * workers
-    for spec in sorted(specs, key=lambda s: s.k or 1, reverse=True):
+    for spec in sorted(specs, key=group_cost, reverse=True):
         i = load.index(min(load))
         shares[i].append(spec)
-        load[i] += spec.k or 1
+        load[i] += group_cost(spec)
     ctx = multiprocessing.get_context("spawn")
     with ctx.Manager() as manager:
         barrier = manager.Barrier(workers)
@@ -148,6 +149,11 @@ def main() -> None:
     floor = activation_floor(n_act)
     print(f"activation floor: softplus and its derivative on the grid's {n_act / 1e6:.1f}M activations per epoch, "
           f"compiled, 2 threads: {floor * 1e3:.1f} ms -> with this softplus no trainer can beat the naive loop by more than {naive_total / floor:.0f}x here")
+
+    def report(label: str, vec: float, warm: float) -> None:
+        print(f"{label:<26} {vec * 1e3:8.1f} ms per grid-epoch, ratio {naive_total / vec:5.1f}x (goal >= 50x); "
+              f"paper sweep {(vec * 5e4 + warm) / 60:.1f} min incl. {warm:.0f} s warm-up/compile (goal <= 30 min)")
+
     for compiled in (False, True):
         cfg = TrainConfig(epochs=args.epochs, compile=compiled)
         warm = vec = 0.0
@@ -161,14 +167,9 @@ def main() -> None:
             for _ in range(args.epochs):
                 trainer._epoch(x, y)
             vec += (time.perf_counter() - t0) / args.epochs
-        label = "vectorized, torch.compile" if compiled else "vectorized, eager"
-        print(f"{label:<26} {vec * 1e3:8.1f} ms per grid-epoch, ratio {naive_total / vec:5.1f}x (goal >= 50x); "
-              f"paper sweep {(vec * 5e4 + warm) / 60:.1f} min incl. {warm:.0f} s warm-up/compile (goal <= 30 min)")
+        report("vectorized, torch.compile" if compiled else "vectorized, eager", vec, warm)
     if args.workers > 1:
-        vec, warm = workers_grid_epoch(specs, args.workers, args.epochs, args.dtype)
-        label = f"compiled, {args.workers} workers"
-        print(f"{label:<26} {vec * 1e3:8.1f} ms per grid-epoch, ratio {naive_total / vec:5.1f}x (goal >= 50x); "
-              f"paper sweep {(vec * 5e4 + warm) / 60:.1f} min incl. {warm:.0f} s warm-up/compile (goal <= 30 min)")
+        report(f"compiled, {args.workers} workers", *workers_grid_epoch(specs, args.workers, args.epochs, args.dtype))
 
 
 if __name__ == "__main__":

@@ -94,13 +94,17 @@ def _groups(cfg: SweepConfig) -> list[GroupSpec]:
     return groups
 
 
+def _train_config(cfg: SweepConfig) -> TrainConfig:
+    """The trainer settings of every group of the sweep."""
+    return TrainConfig(epochs=cfg.epochs, eval_epochs=(cfg.short_epochs,), success_threshold=cfg.threshold,
+                       checkpoint_every=max(cfg.epochs // 10, 1), compile=cfg.compile)
+
+
 def run_sweep(out: Path, cfg: SweepConfig, progress: bool) -> list[dict]:
     """Train every group (skipping finished ones) and return all per-model rows."""
     folder = Path(out) / "training" / "runs"
-    tcfg = TrainConfig(epochs=cfg.epochs, eval_epochs=(cfg.short_epochs,), success_threshold=cfg.threshold,
-                       checkpoint_every=max(cfg.epochs // 10, 1), compile=cfg.compile)
     groups = _groups(cfg)
-    train_groups(folder, groups, tcfg, cfg.dtype, workers=cfg.workers, progress=progress)
+    train_groups(folder, groups, _train_config(cfg), cfg.dtype, workers=cfg.workers, progress=progress)
     return [row for g in groups for row in json.loads((folder / f"{g.name}.json").read_text())]
 
 
@@ -158,7 +162,7 @@ def run(out: Path, budget: str = "quick", seeds: int | None = None, progress: bo
         data=["training/runs.csv", "training/figure4_summary.csv", "training/figure6_matched.csv", "training/table1.csv"],
         claims=claims,
         tables={"Table 1 (parameter counts, ours vs paper)": t1, "Figure 6 (test MSE, parameter-matched)": matched},
-        config=asdict(cfg) | {"budget": budget, "trainer": asdict(TrainConfig(epochs=cfg.epochs, compile=cfg.compile))},
+        config=asdict(cfg) | {"budget": budget, "trainer": asdict(_train_config(cfg))},
         seconds=time.perf_counter() - t0,
     )
     write_json(folder / "summary.json", summary)

@@ -273,9 +273,8 @@ class GroupTrainer:
 
     # ------------------------------------------------------------------ checkpoints
     def _state(self) -> dict:
-        keys = ["exp_avg", "exp_avg_sq", "step_count", "lr", "best", "bad", "active", "failed", "first_below", "last_loss"]
-        return {"flat": self.flat.detach(), "epoch": self.epoch, "test_at": self.test_at,
-                "cfg": asdict(self.cfg)} | {k: getattr(self, k) for k in keys}
+        return {n: getattr(self, n).detach() for n in _STATE} | {"epoch": self.epoch, "test_at": self.test_at,
+                                                                  "cfg": asdict(self.cfg)}
 
     def _save(self) -> None:
         self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
