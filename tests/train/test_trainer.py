@@ -9,7 +9,8 @@ from torch import nn
 from dlor.experiments._data import sawtooth_data
 from dlor.experiments.training import PAPER_TABLE1, MATCHED_WIDTH, table1
 from dlor.nn import MLP, DeepDLoR, WideDLoR
-from dlor.train import GroupSpec, GroupTrainer, TrainConfig
+from dlor import DLoRError
+from dlor.train import GroupSpec, GroupTrainer, TrainConfig, epoch_orders
 from dlor.train._batched import batched_forward, make_module, stack_modules
 
 
@@ -45,6 +46,88 @@ def test_vectorized_equals_torch_optim(arch, k, widths, compile):
         assert float(trainer.lr[i]) == pytest.approx(lr, rel=1e-12)
     assert float(trainer.lr.min()) < cfg.lr  # the plateau schedule was exercised
     assert (trainer._step_compiled is not None) == compile  # the compiled path really ran (no eager fallback)
+
+
+def reference_minibatch_training(arch, k, widths, seed, cfg, data, epochs, init=None):
+    """A plain torch.optim loop: shuffled minibatches in the orders of ``epoch_orders``, the
+    plateau schedule stepped once per epoch on the full training MSE."""
+    torch.manual_seed(seed)
+    model = make_module(arch, k, widths, init=init).double()
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=cfg.factor, patience=cfg.patience, min_lr=cfg.min_lr)
+    x, y = data["x_train"], data["y_train"]
+    orders = epoch_orders(seed, len(x), 1, epochs)
+    for e in range(epochs):
+        for idx in orders[e].split(cfg.batch_size):
+            opt.zero_grad()
+            nn.functional.mse_loss(model(x[idx]), y[idx]).backward()
+            opt.step()
+        with torch.no_grad():
+            sched.step(nn.functional.mse_loss(model(x), y).item())
+    return torch.cat([p.detach().reshape(-1) for p in model.parameters()]), opt.param_groups[0]["lr"]
+
+
+_MINIBATCH_REFERENCE: dict = {}
+
+
+@pytest.mark.parametrize("compile", [False, True])
+@pytest.mark.parametrize("arch,k,widths,init", [("deep", 3, None, "library"), ("wide", 4, None, "h1-linear"),
+                                                ("dense", None, [1, 16, 16, 1], None)])
+def test_minibatch_vectorized_equals_torch_optim(arch, k, widths, init, compile):
+    """200 epochs of 64-point minibatches (3 full batches and a partial one of 8 points), float64."""
+    data = sawtooth_data()
+    cfg = TrainConfig(epochs=200, patience=5, batch_size=64, compile=compile)
+    seeds = [0, 1, 2]
+    spec = GroupSpec(arch, k, widths, seeds, inits=None if init is None else [init] * 3)
+    trainer = GroupTrainer(spec, cfg, dtype=torch.float64)
+    trainer.run(data["x_train"], data["y_train"], data["x_test"], data["y_test"])
+    for i, seed in enumerate(seeds):
+        key = (arch, k, init, seed)
+        if key not in _MINIBATCH_REFERENCE:  # shared by the eager and the compiled case
+            _MINIBATCH_REFERENCE[key] = reference_minibatch_training(arch, k, widths, seed, cfg, data, 200, init)
+        ref, lr = _MINIBATCH_REFERENCE[key]
+        got = trainer.flat.detach()[i]
+        assert float((got - ref).abs().max() / ref.abs().max()) <= 1e-6
+        assert float(trainer.lr[i]) == pytest.approx(lr, rel=1e-12)
+    assert int(trainer.step_count[0]) == 200 * 4  # ceil(200 / 64) Adam steps per epoch
+    assert float(trainer.lr.min()) < cfg.lr  # the plateau schedule was exercised
+    assert (trainer._step_compiled is not None) == compile
+
+
+def test_minibatch_per_model_training_sets_and_orders():
+    """A group whose models have training sets of their own trains each as if alone; the
+    shuffle of an epoch depends only on (seed, epoch)."""
+    a, b = sawtooth_data(split="random"), sawtooth_data(split="interleaved")
+    cfg = TrainConfig(epochs=30, batch_size=32)
+    both = GroupTrainer(GroupSpec("deep", 2, None, [0, 0]), cfg, dtype=torch.float64)
+    stack = lambda key: torch.stack([a[key], b[key]])  # noqa: E731
+    both.run(stack("x_train"), stack("y_train"), stack("x_test"), stack("y_test"))
+    for i, d in enumerate((a, b)):
+        alone = GroupTrainer(GroupSpec("deep", 2, None, [0]), cfg, dtype=torch.float64)
+        alone.run(d["x_train"], d["y_train"], d["x_test"], d["y_test"])
+        torch.testing.assert_close(both.flat[i], alone.flat[0], rtol=1e-12, atol=1e-12)
+    whole = epoch_orders(3, 200, 1, 150)
+    torch.testing.assert_close(epoch_orders(3, 200, 61, 20), whole[60:80], rtol=0, atol=0)
+    assert all(sorted(o.tolist()) == list(range(200)) for o in whole[:5])
+    assert not torch.equal(epoch_orders(4, 200, 1, 1), whole[:1])
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, True, "32"])
+def test_bad_batch_size_is_refused(bad):
+    with pytest.raises(DLoRError, match="batch_size must be a positive integer"):
+        TrainConfig(batch_size=bad)
+
+
+def test_batch_size_larger_than_the_training_set_is_refused():
+    data = sawtooth_data()
+    trainer = GroupTrainer(GroupSpec("deep", 1, None, [0]), TrainConfig(epochs=2, batch_size=500))
+    with pytest.raises(DLoRError, match="larger than the training set"):
+        trainer.run(data["x_train"], data["y_train"], data["x_test"], data["y_test"])
+
+
+def test_unknown_init_is_refused():
+    with pytest.raises(DLoRError, match="unknown init"):
+        make_module("deep", 2, None, init="xavier")
 
 
 def test_batched_forward_matches_modules():

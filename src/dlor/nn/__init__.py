@@ -4,11 +4,13 @@ from ._checkpoint import load_checkpoint as load_checkpoint
 from ._checkpoint import save_checkpoint as save_checkpoint
 from ._dlorize import DLoRChain as DLoRChain
 from ._dlorize import dlorize as dlorize
+from ._families import INITS as INITS
 from ._families import MLP as MLP
 from ._families import DeepDLoR as DeepDLoR
+from ._families import FamilyInit as FamilyInit
 from ._families import WideDLoR as WideDLoR
 from ._families import rank_for as rank_for
 from ._linear import DLoRLinear as DLoRLinear
 
-__all__ = ["DLoRChain", "DLoRLinear", "DeepDLoR", "MLP", "WideDLoR", "dlorize", "load_checkpoint", "rank_for",
+__all__ = ["DLoRChain", "DLoRLinear", "DeepDLoR", "FamilyInit", "INITS", "MLP", "WideDLoR", "dlorize", "load_checkpoint", "rank_for",
            "save_checkpoint"]

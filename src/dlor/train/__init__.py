@@ -5,5 +5,6 @@ from ._batched import stack_modules as stack_modules
 from ._trainer import GroupSpec as GroupSpec
 from ._trainer import GroupTrainer as GroupTrainer
 from ._trainer import TrainConfig as TrainConfig
+from ._trainer import epoch_orders as epoch_orders
 
-__all__ = ["GroupSpec", "GroupTrainer", "TrainConfig", "batched_forward", "stack_modules"]
+__all__ = ["GroupSpec", "GroupTrainer", "TrainConfig", "batched_forward", "epoch_orders", "stack_modules"]

@@ -2,7 +2,8 @@ r"""Batched forward passes of the H.2 model families: ``B`` independent models i
 
 Parameters are dicts of tensors with a leading model dimension ``B``; the math is that of
 :class:`~dlor.nn.DeepDLoR`, :class:`~dlor.nn.WideDLoR` and :class:`~dlor.nn.MLP` (the tests
-compare the two). The data ``x`` of shape ``(N, d)`` is shared by all models.
+compare the two). The data ``x`` is ``(N, d)``, shared by all models, or ``(B, N, d)``, one
+set of inputs per model (a minibatch of its own, or a training set of its own).
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ __all__ = ["stack_modules", "unstack_to_module", "batched_forward", "make_module
 _softplus = nn.functional.softplus
 
 
-def make_module(arch: str, k: int | None = None, widths: list[int] | None = None) -> nn.Module:
+def make_module(arch: str, k: int | None = None, widths: list[int] | None = None, init=None) -> nn.Module:
+    """A fresh model of ``arch``; ``init`` (a :data:`dlor.nn.INITS` name) applies to deep and wide only."""
     if arch == "deep":
-        return DeepDLoR(k)
+        return DeepDLoR(k, init=init)
     if arch == "wide":
-        return WideDLoR(k)
+        return WideDLoR(k, init=init)
     if arch == "dense":
         return MLP(widths)
     raise ValueError(f"unknown architecture {arch!r}")
@@ -49,7 +51,7 @@ def deep_forward(P: dict[str, Tensor], x: Tensor, k: int) -> Tensor:
     # Features-major layout: h is (B, w, N), so the contractions over the width reduce rows of
     # N contiguous values and the N-long inner loops vectorize (compiled, 1.5x faster at k=16
     # than the (B, N, w) layout, measured).
-    h = _softplus(P["inp.weight"] @ x.transpose(0, 1) + P["inp.bias"][:, :, None])  # (B, w, N)
+    h = _softplus(P["inp.weight"] @ x.transpose(-1, -2) + P["inp.bias"][:, :, None])  # (B, w, N)
     a = P["alpha"][:, None, None]
     for l in range(k):
         t = P["V"][:, l].transpose(-1, -2) @ h  # (B, r, N) = V_l^T h

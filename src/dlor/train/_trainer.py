@@ -6,8 +6,11 @@ own training loss, exactly as when each model is trained alone; the tests compar
 Parameters of all ``B`` models live in one flat ``(B, D)`` tensor, so an optimiser step is a
 handful of tensor operations whatever ``B`` is.
 
-One epoch (forward, gradient, Adam, plateau schedule, bookkeeping) is a pure function of the
-state tensors (:func:`_make_step`). With ``TrainConfig(compile=True)`` it runs through
+An epoch is full batch (``TrainConfig(batch_size=None)``: one Adam step on the whole training
+set) or a pass over shuffled minibatches (``batch_size=b``: ``ceil(n / b)`` Adam steps; each model
+draws its own order every epoch from its seed, see :func:`epoch_orders`). One epoch (forward,
+gradients, Adam, plateau schedule, bookkeeping) is a pure function of the state tensors
+(:func:`_make_step`). With ``TrainConfig(compile=True)`` it runs through
 ``torch.compile`` (one fused graph per group; 3-5x faster per epoch on CPU after a compile of
 5-20 s, measured), otherwise eagerly; both compute the same arithmetic.
 """
@@ -22,12 +25,43 @@ import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor
 
+from .._errors import DLoRError
 from ._batched import batched_forward, make_module, stack_modules
 
-__all__ = ["TrainConfig", "GroupTrainer"]
+__all__ = ["TrainConfig", "GroupTrainer", "GroupSpec", "epoch_orders"]
+
+_ORDER_CHUNK = 64  # epochs of shuffles drawn at once per model
+_ORDER_KEY = 0x5EED_0D0E  # keeps the shuffle streams apart from the initialisation's (which uses the bare seed)
+
+
+def _chunk_orders(seed: int, n: int, chunk: int) -> Tensor:
+    """Orders of epochs ``chunk * 64 + 1 .. (chunk + 1) * 64`` for one model: ``(64, n)`` long."""
+    state = np.random.SeedSequence([_ORDER_KEY, int(seed), int(chunk)]).generate_state(1, dtype=np.uint64)[0]
+    gen = torch.Generator().manual_seed(int(state))
+    return torch.rand(_ORDER_CHUNK, n, generator=gen, dtype=torch.float64).argsort(dim=1)
+
+
+def epoch_orders(seed: int, n: int, first_epoch: int, count: int) -> Tensor:
+    """The order in which the model with ``seed`` visits its ``n`` training points in epochs
+    ``first_epoch .. first_epoch + count - 1`` (epochs count from 1): ``(count, n)`` long.
+
+    Each is a uniformly random permutation that depends only on ``(seed, epoch)``, not on the
+    other models of a group nor on where a run was resumed; a plain ``torch.optim`` loop that
+    takes its minibatches in these orders trains exactly as the vectorized trainer does.
+    """
+    if seed < 0:
+        raise DLoRError(f"seeds must be non-negative integers, got {seed}")
+    parts, e, end = [], first_epoch - 1, first_epoch - 1 + count  # 0-based, end exclusive
+    while e < end:
+        chunk = e // _ORDER_CHUNK
+        lo, hi = e - chunk * _ORDER_CHUNK, min(_ORDER_CHUNK, end - chunk * _ORDER_CHUNK)
+        parts.append(_chunk_orders(seed, n, chunk)[lo:hi])
+        e = chunk * _ORDER_CHUNK + hi
+    return torch.cat(parts) if parts else torch.empty(0, n, dtype=torch.long)
 
 # The per-model state carried from epoch to epoch, in the order of the step function's arguments.
 _STATE = ("flat", "exp_avg", "exp_avg_sq", "step_count", "lr", "best", "bad", "active", "failed", "first_below", "last_loss")
@@ -43,19 +77,33 @@ def _unflatten(flat: Tensor, names, shapes, sizes) -> dict[str, Tensor]:
 
 
 def _make_step(arch: str, k, n_layers, names, shapes, sizes, cfg: "TrainConfig", functional: bool):
-    """The pure function ``(state..., epoch, x, y) -> state`` of one epoch.
+    """The pure function ``(state..., epoch, x, y, order) -> state`` of one epoch.
 
-    Per model: MSE loss, its gradient, one ``torch.optim.Adam`` step (single-tensor path) and
-    one ``ReduceLROnPlateau`` step on that model's own loss; a model with a non-finite loss
-    or gradient is marked failed and frozen, the others go on. ``functional`` takes the
-    gradient with ``torch.func.grad_and_value`` (traceable by ``torch.compile``), otherwise
-    with ``torch.autograd.grad`` (less overhead when run eagerly); the arithmetic is the same.
+    Per model: MSE loss, its gradient, one ``torch.optim.Adam`` step (single-tensor path) per
+    batch and one ``ReduceLROnPlateau`` step per epoch; a model with a non-finite loss or
+    gradient is marked failed and frozen, the others go on. ``functional`` takes the gradient
+    with ``torch.func.grad_and_value`` (traceable by ``torch.compile``), otherwise with
+    ``torch.autograd.grad`` (less overhead when run eagerly); the arithmetic is the same.
+
+    Full batch (``cfg.batch_size is None``): one step on the whole training set; the schedule,
+    the success threshold and early stopping read the loss of that step (as a loop that calls
+    ``scheduler.step(loss.item())`` after ``optimizer.step()``). ``order`` is ignored.
+
+    Minibatches: ``order`` ``(B, n)`` is each model's order of the training set this epoch; the
+    steps take its consecutive slices of ``batch_size`` points, the last one the ``n mod
+    batch_size`` points left over when that is not zero (``DataLoader``'s ``drop_last=False``),
+    each step's loss the mean over its own batch. After the last step, the MSE on the full
+    training set (one more forward pass) feeds the schedule, the threshold and early stopping.
     """
     b1, b2 = cfg.betas
+    bs = cfg.batch_size
+
+    def per_model_mse(flat, x, y):
+        P = _unflatten(flat, names, shapes, sizes)
+        return ((batched_forward(arch, P, x, k=k, n_layers=n_layers) - y) ** 2).mean(dim=(1, 2))  # (B,)
 
     def loss_fn(flat, x, y):
-        P = _unflatten(flat, names, shapes, sizes)
-        loss = ((batched_forward(arch, P, x, k=k, n_layers=n_layers) - y) ** 2).mean(dim=(1, 2))  # (B,)
+        loss = per_model_mse(flat, x, y)
         return loss.sum(), loss
 
     def gradient(flat, x, y):
@@ -68,14 +116,8 @@ def _make_step(arch: str, k, n_layers, names, shapes, sizes, cfg: "TrainConfig",
             (grad,) = torch.autograd.grad(total, leaf)
         return grad, loss.detach()
 
-    def step(flat, exp_avg, exp_avg_sq, step_count, lr, best, bad, active, failed, first_below, last_loss, epoch, x, y):
-        grad, loss = gradient(flat, x, y)
-        finite = torch.isfinite(loss) & torch.isfinite(grad).all(dim=1)
-        failed = failed | (active & ~finite)
-        act = active & finite
-        last_loss = torch.where(act, loss, last_loss)
-        first_below = torch.where(act & (first_below < 0) & (loss < cfg.success_threshold), epoch, first_below)
-        # Adam, exactly as torch.optim.Adam's single-tensor path, for the active models
+    def adam(flat, exp_avg, exp_avg_sq, step_count, lr, grad, act):
+        """One step of torch.optim.Adam's single-tensor path for the models in ``act``."""
         g = torch.where(act[:, None], grad, torch.zeros_like(grad))
         m = exp_avg.lerp(g, 1 - b1)
         v = exp_avg_sq.mul(b2).addcmul_(g, g, value=1 - b2)
@@ -85,11 +127,13 @@ def _make_step(arch: str, k, n_layers, names, shapes, sizes, cfg: "TrainConfig",
         denom = (v.sqrt() / bc2_sqrt[:, None]).add_(cfg.eps)
         new = flat.addcdiv(m, denom * (bc1 / lr)[:, None], value=-1.0)
         a = act[:, None]
-        flat = torch.where(a, new, flat)
-        exp_avg = torch.where(a, m, exp_avg)
-        exp_avg_sq = torch.where(a, v, exp_avg_sq)
-        step_count = torch.where(act, new_step, step_count)
-        # ReduceLROnPlateau on each model's own training loss
+        return (torch.where(a, new, flat), torch.where(a, m, exp_avg), torch.where(a, v, exp_avg_sq),
+                torch.where(act, new_step, step_count))
+
+    def end_of_epoch(loss, act, lr, best, bad, active, first_below, last_loss, epoch):
+        """Bookkeeping and ReduceLROnPlateau on each model's own epoch loss."""
+        last_loss = torch.where(act, loss, last_loss)
+        first_below = torch.where(act & (first_below < 0) & (loss < cfg.success_threshold), epoch, first_below)
         better = loss < best * (1 - cfg.plateau_threshold)
         best = torch.where(act & better, loss, best)
         bad = torch.where(act, torch.where(better, 0, bad + 1), bad)
@@ -97,12 +141,45 @@ def _make_step(arch: str, k, n_layers, names, shapes, sizes, cfg: "TrainConfig",
         new_lr = torch.clamp(lr * cfg.factor, min=cfg.min_lr)
         lr = torch.where(reduce & (lr - new_lr > 1e-8), new_lr, lr)
         bad = torch.where(reduce, 0, bad)
-        active = active & finite
+        active = active & act
         if cfg.stop_below is not None:
             active = active & ~(loss < cfg.stop_below)
+        return lr, best, bad, active, first_below, last_loss
+
+    def full_batch_step(flat, exp_avg, exp_avg_sq, step_count, lr, best, bad, active, failed, first_below, last_loss,
+                        epoch, x, y, order):
+        grad, loss = gradient(flat, x, y)
+        finite = torch.isfinite(loss) & torch.isfinite(grad).all(dim=1)
+        failed = failed | (active & ~finite)
+        act = active & finite
+        flat, exp_avg, exp_avg_sq, step_count = adam(flat, exp_avg, exp_avg_sq, step_count, lr, grad, act)
+        lr, best, bad, active, first_below, last_loss = end_of_epoch(loss, act, lr, best, bad, active, first_below,
+                                                                     last_loss, epoch)
         return flat, exp_avg, exp_avg_sq, step_count, lr, best, bad, active, failed, first_below, last_loss
 
-    return step
+    def minibatch_step(flat, exp_avg, exp_avg_sq, step_count, lr, best, bad, active, failed, first_below, last_loss,
+                       epoch, x, y, order):
+        if x.dim() == 2:  # one training set for all models
+            xs, ys = x[order], y[order]  # (B, n, d), (B, n, out)
+        else:  # (B, n, d): a training set per model
+            xs = x.gather(1, order[:, :, None].expand(-1, -1, x.shape[-1]))
+            ys = y.gather(1, order[:, :, None].expand(-1, -1, y.shape[-1]))
+        n = xs.shape[1]
+        for start in range(0, n, bs):  # ceil(n / bs) steps, the last one possibly partial
+            grad, loss = gradient(flat, xs[:, start : start + bs], ys[:, start : start + bs])
+            finite = torch.isfinite(loss) & torch.isfinite(grad).all(dim=1)
+            failed = failed | (active & ~finite)
+            active = active & finite
+            flat, exp_avg, exp_avg_sq, step_count = adam(flat, exp_avg, exp_avg_sq, step_count, lr, grad, active)
+        full = per_model_mse(flat.detach(), x, y)
+        finite = torch.isfinite(full)
+        failed = failed | (active & ~finite)
+        act = active & finite
+        lr, best, bad, active, first_below, last_loss = end_of_epoch(full, act, lr, best, bad, active, first_below,
+                                                                     last_loss, epoch)
+        return flat, exp_avg, exp_avg_sq, step_count, lr, best, bad, active, failed, first_below, last_loss
+
+    return full_batch_step if bs is None else minibatch_step
 
 
 @contextlib.contextmanager
@@ -148,6 +225,18 @@ class TrainConfig:
     # operation on them is slow: without this a compiled deep k=1 group went from 0.35 to
     # 0.68 ms per epoch within 8,000 epochs (measured); with it, 0.32 throughout.
     flush_denormal: bool = True
+    # Adam steps per epoch: None = one full-batch step (the reading of the paper's "epoch" this
+    # library used first); an integer b = one pass over each model's own shuffle of the training
+    # set in ceil(n / b) minibatches, the last one partial (see _make_step). A b larger than the
+    # training set is refused when training starts.
+    batch_size: int | None = None
+
+    def __post_init__(self):
+        b = self.batch_size
+        if b is not None and (isinstance(b, bool) or not isinstance(b, (int, np.integer)) or b < 1):
+            raise DLoRError(f"batch_size must be a positive integer, or None for full batch; got {b!r}")
+        if self.batch_size is not None:
+            self.batch_size = int(b)
 
 
 @dataclass
@@ -159,7 +248,17 @@ class GroupSpec:
     widths: list[int] | None
     seeds: list[int]
     tag: str = ""
-    extra: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)  # added to every model's result row
+    # per model (one entry per seed), None for all defaults: the initialisation (a dlor.nn.INITS
+    # name; deep and wide only) and fields added to that model's result row only
+    inits: list[str] | None = None
+    member_extra: list[dict] | None = None
+
+    def __post_init__(self):
+        for name in ("inits", "member_extra"):
+            value = getattr(self, name)
+            if value is not None and len(value) != len(self.seeds):
+                raise DLoRError(f"GroupSpec.{name} needs one entry per seed ({len(self.seeds)}), got {len(value)}")
 
     @property
     def name(self) -> str:
@@ -176,9 +275,10 @@ class GroupTrainer:
     def __init__(self, spec: GroupSpec, cfg: TrainConfig, dtype=torch.float64, checkpoint: Path | None = None):
         self.spec, self.cfg, self.dtype, self.checkpoint = spec, cfg, dtype, checkpoint
         modules = []
-        for seed in spec.seeds:
+        for i, seed in enumerate(spec.seeds):
             torch.manual_seed(seed)
-            modules.append(make_module(spec.arch, spec.k, spec.widths).to(dtype))
+            init = spec.inits[i] if spec.inits is not None else None
+            modules.append(make_module(spec.arch, spec.k, spec.widths, init=init).to(dtype))
         self.template = modules[0]
         P = stack_modules(modules)
         self.names = list(P)
@@ -199,6 +299,8 @@ class GroupTrainer:
         self.last_loss = torch.full((B,), math.nan, dtype=dtype)
         self.test_at: dict[int, Tensor] = {}
         self.epoch = 0
+        self._orders: Tensor | None = None  # (B, 64, n): the shuffles of the current chunk of epochs
+        self._orders_chunk = -1
         self.n_layers = len(spec.widths) - 1 if spec.widths else None
         layout = (spec.arch, spec.k, self.n_layers, self.names, self.shapes, self.sizes, cfg)
         self._step = _make_step(*layout, functional=False)
@@ -216,29 +318,51 @@ class GroupTrainer:
             return ((self.forward(x) - y) ** 2).mean(dim=(1, 2))
 
     # ------------------------------------------------------------------ one epoch
+    def _order(self, n: int) -> Tensor:
+        """Each model's order of its ``n`` training points in epoch ``self.epoch``: ``(B, n)``."""
+        chunk = (self.epoch - 1) // _ORDER_CHUNK
+        if chunk != self._orders_chunk or self._orders is None or self._orders.shape[-1] != n:
+            self._orders = torch.stack([_chunk_orders(seed, n, chunk) for seed in self.spec.seeds])
+            self._orders_chunk = chunk
+        return self._orders[:, (self.epoch - 1) % _ORDER_CHUNK].contiguous()
+
     def _epoch(self, x: Tensor, y: Tensor) -> None:
         self.epoch += 1
         state = tuple(getattr(self, n).detach() for n in _STATE)
         epoch = torch.tensor(self.epoch, dtype=torch.long)
+        order = self._order(x.shape[-2]) if self.cfg.batch_size is not None else None
         with torch.no_grad():
-            out = self._run_step(state, epoch, x, y)
+            out = self._run_step(state, epoch, x, y, order)
         for n, value in zip(_STATE, out):
             setattr(self, n, value)
 
-    def _run_step(self, state, epoch, x, y):
+    def _run_step(self, state, epoch, x, y, order):
         if self._step_compiled is not None:
             try:
-                return self._step_compiled(*state, epoch, x, y)
+                return self._step_compiled(*state, epoch, x, y, order)
             except Exception as err:  # no C++ compiler, unsupported platform, ...
                 warnings.warn(f"torch.compile failed ({type(err).__name__}: {err}); training {self.spec.name} "
                               f"eagerly instead (same arithmetic, slower)", RuntimeWarning, stacklevel=3)
                 self._step_compiled = None
-        return self._step(*state, epoch, x, y)
+        return self._step(*state, epoch, x, y, order)
 
     def run(self, x: Tensor, y: Tensor, x_test: Tensor, y_test: Tensor, epochs: int | None = None, on_epoch=None) -> list[dict]:
-        """Train to ``epochs`` (default ``cfg.epochs``) and return one result dict per model."""
+        """Train to ``epochs`` (default ``cfg.epochs``) and return one result dict per model.
+
+        ``x`` ``(n, d)`` and ``y`` ``(n, out)`` are one training set for every model, or ``(B, n, d)``
+        and ``(B, n, out)`` one per model (likewise the test set).
+        """
         total = self.cfg.epochs if epochs is None else epochs
         x, y, x_test, y_test = (t.to(self.dtype) for t in (x, y, x_test, y_test))
+        B = len(self.spec.seeds)
+        for name, t in (("x", x), ("y", y), ("x_test", x_test), ("y_test", y_test)):
+            if t.dim() not in (2, 3) or (t.dim() == 3 and t.shape[0] != B):
+                raise DLoRError(f"{name} must be (n, features) or ({B}, n, features) for this group of {B} models, "
+                                f"got shape {tuple(t.shape)}")
+        n = x.shape[-2]
+        if self.cfg.batch_size is not None and self.cfg.batch_size > n:
+            raise DLoRError(f"batch_size {self.cfg.batch_size} is larger than the training set ({n} points); "
+                            f"use batch_size <= {n}, or None for full-batch epochs")
         self._maybe_resume()
         with _flushing_denormals(self.cfg.flush_denormal):
             self._train_until(total, x, y, x_test, y_test, on_epoch)
@@ -268,6 +392,11 @@ class GroupTrainer:
             for e, t in self.test_at.items():
                 row[f"test_mse_at_{e}"] = float(t[i])
             row |= self.spec.extra
+            if self.spec.member_extra is not None:
+                row |= self.spec.member_extra[i]
+            if self.spec.inits is not None and self.spec.arch != "dense":
+                row["init"] = self.spec.inits[i]
+            row["batch_size"] = self.cfg.batch_size if self.cfg.batch_size is not None else "full"
             rows.append(row)
         return rows
 
