@@ -21,6 +21,7 @@ EXPERIMENTS: dict[str, str | None] = {
     "fig6": "training",
     "spectral": "spectral",  # Figures 2(c) and 3(c)
     "realdata": "realdata",  # Appendix G on scikit-learn's digits
+    "protocol": "protocol",  # Section 6.2 under every reading of what the paper leaves open
 }
 
 
@@ -33,19 +34,42 @@ def add_parser(sub) -> None:
     p.add_argument("--seeds", type=int, default=None, help="override the number of seeds")
     p.add_argument("--workers", type=int, default=None,
                    help="processes for the training sweep (default: one per CPU core)")
+    p.add_argument("--batch-size", default=None, metavar="B|full",
+                   help="minibatch size of the training sweep's epochs, or 'full' for one full-batch step per epoch "
+                        "(default: the sweep's documented default)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--force", action="store_true", help="recompute experiments whose results exist")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=run)
 
 
-def _load_summary(path: Path, budget: str, seeds: int | None):
-    """A finished experiment's summary, if it was made at this budget (and seed count)."""
+def _batch_size(text: str | None):
+    """``--batch-size``: a positive integer or "full" (None: not given)."""
+    if text is None:
+        return _NOT_GIVEN
+    if text.strip().lower() == "full":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise CLIError(f"--batch-size must be a positive integer or 'full', got {text!r}") from None
+    if value < 1:
+        raise CLIError(f"--batch-size must be a positive integer or 'full', got {value}")
+    return value
+
+
+_NOT_GIVEN = object()
+
+
+def _load_summary(path: Path, budget: str, seeds: int | None, batch_size=_NOT_GIVEN):
+    """A finished experiment's summary, if it was made at this budget (seed count, batch size)."""
     from ..experiments._common import Claim, Summary
 
     data = json.loads(path.read_text())
     cfg = data.get("config", {})
     if cfg.get("budget") != budget or (seeds is not None and cfg.get("seeds") != seeds):
+        return None
+    if batch_size is not _NOT_GIVEN and "batch_size" in cfg and cfg["batch_size"] != batch_size:
         return None
     data["claims"] = [Claim(**c) for c in data["claims"]]
     return Summary(**data)
@@ -62,6 +86,7 @@ def run(args) -> int:
         raise CLIError(f"--workers must be >= 1, got {args.workers}")
     if args.seeds is not None and args.seeds < 1:
         raise CLIError(f"--seeds must be >= 1, got {args.seeds}")
+    batch_size = _batch_size(args.batch_size)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise CLIError(f"--out {out} exists and is not a folder")
@@ -82,7 +107,7 @@ def run(args) -> int:
         name = module
         done = out / name / "summary.json"
         if done.exists() and not args.force:
-            kept = _load_summary(done, args.budget, args.seeds)
+            kept = _load_summary(done, args.budget, args.seeds, batch_size)
             if kept is not None:
                 summaries.append(kept)
                 print(f"[{name}] kept finished results from {done} (use --force to recompute)")
@@ -90,7 +115,10 @@ def run(args) -> int:
         t0 = time.perf_counter()
         print(f"[{name}] running at the {args.budget} budget ...", flush=True)
         mod = import_module(f"dlor.experiments.{module}")
-        extra = {"workers": args.workers} if args.workers is not None and "workers" in signature(mod.run).parameters else {}
+        params = signature(mod.run).parameters
+        extra = {"workers": args.workers} if args.workers is not None and "workers" in params else {}
+        if batch_size is not _NOT_GIVEN and "batch_size" in params:
+            extra["batch_size"] = batch_size
         summary = mod.run(out, budget=args.budget, seeds=args.seeds, progress=not args.quiet, **extra)
         summaries.append(summary)
         for c in summary.claims:

@@ -35,10 +35,27 @@ _progress_queue = None  # set in each worker process
 _parent_pid = None  # the sweep's main process, as each worker saw it at start
 
 
-def _train_one(group: GroupSpec, tcfg: TrainConfig, dtype: str, folder: Path, on_epoch) -> None:
-    data = sawtooth_data()
+def group_data(group: GroupSpec) -> dict[str, torch.Tensor]:
+    """The sawtooth data of each model of ``group``: its ``split`` and ``split_seed`` come from
+    ``group.member_extra`` (default: the random split of seed 0). One shared ``(n, 1)`` set when
+    all models agree, else ``(B, n, 1)``, one per model."""
+    members = group.member_extra or [{}] * len(group.seeds)
+    keys = [(m.get("split", "random"), m.get("split_seed", 0)) for m in members]
+    sets = {key: sawtooth_data(split=key[0], seed=key[1]) for key in dict.fromkeys(keys)}
+    names = ("x_train", "y_train", "x_test", "y_test")
+    if len(sets) == 1:
+        return {n: next(iter(sets.values()))[n] for n in names}
+    return {n: torch.stack([sets[key][n] for key in keys]) for n in names}
+
+
+def _config_of(group: GroupSpec, tcfg) -> TrainConfig:
+    return tcfg[group.name] if isinstance(tcfg, dict) else tcfg
+
+
+def _train_one(group: GroupSpec, tcfg, dtype: str, folder: Path, on_epoch) -> None:
+    data = group_data(group)
     checkpoint = folder / f"{group.name}.ckpt"
-    trainer = GroupTrainer(group, tcfg, dtype=getattr(torch, dtype), checkpoint=checkpoint)
+    trainer = GroupTrainer(group, _config_of(group, tcfg), dtype=getattr(torch, dtype), checkpoint=checkpoint)
     start = time.perf_counter()
     result = trainer.run(data["x_train"], data["y_train"], data["x_test"], data["y_test"], on_epoch=on_epoch)
     for r in result:
@@ -54,7 +71,7 @@ def _init_worker(threads: int, progress_queue) -> None:
     _parent_pid = os.getppid()
 
 
-def _worker(group: GroupSpec, tcfg: TrainConfig, dtype: str, folder: Path) -> str:
+def _worker(group: GroupSpec, tcfg, dtype: str, folder: Path) -> str:
     pending = 0
 
     def on_epoch(n: int) -> None:
@@ -81,15 +98,20 @@ def available_cores() -> int:
 
 
 def _cost(group: GroupSpec) -> int:
-    return group.k if group.k is not None else 1
+    """Relative cost of a group (deep/wide: about k; scaled by the models it trains together)."""
+    return (group.k if group.k is not None else 1) * len(group.seeds)
 
 
-def train_groups(folder: Path, groups: list[GroupSpec], tcfg: TrainConfig, dtype: str, workers: int = 1,
-                 progress: bool = True) -> None:
-    """Train every group of ``groups`` whose JSON file is not in ``folder`` yet."""
+def train_groups(folder: Path, groups: list[GroupSpec], tcfg: TrainConfig | dict[str, TrainConfig], dtype: str,
+                 workers: int = 1, progress: bool = True) -> None:
+    """Train every group of ``groups`` whose JSON file is not in ``folder`` yet.
+
+    ``tcfg``: the trainer settings of every group, or a dict ``{group.name: TrainConfig}``.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     todo = [g for g in groups if not (folder / f"{g.name}.json").exists()]
-    bar = tqdm(total=len(todo) * tcfg.epochs, desc="training sweep", unit="epoch", disable=not progress)
+    total = sum(_config_of(g, tcfg).epochs for g in todo)
+    bar = tqdm(total=total, desc="training sweep", unit="epoch", disable=not progress)
     try:
         workers = min(workers, len(todo))
         if workers <= 1:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ._common import Summary
 
-VERDICT_COLOURS = {"confirmed": "#1a7f37", "partially confirmed": "#9a6700", "not confirmed": "#cf222e"}
+VERDICT_COLOURS = {"confirmed": "#1a7f37", "partially confirmed": "#9a6700", "not confirmed": "#cf222e", "not judged": "#57606a"}
 
 
 def _claims_rows(summaries: list[Summary]):
