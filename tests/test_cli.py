@@ -92,6 +92,12 @@ def test_decompose_and_construct(tmp_path):
     (["reproduce", "--out", "{file}", "--budget", "tiny"], "not a folder"),
     (["reproduce", "--budget", "tiny", "--seeds", "0"], "--seeds"),
     (["reproduce", "--budget", "tiny", "--workers", "0"], "--workers"),
+    (["reproduce", "fig4", "--budget", "tiny", "--batch-size", "0"], "--batch-size must be a positive integer"),
+    (["reproduce", "fig4", "--budget", "tiny", "--batch-size", "-3"], "--batch-size must be a positive integer"),
+    (["reproduce", "fig4", "--budget", "tiny", "--batch-size", "2.5"], "--batch-size must be a positive integer"),
+    (["reproduce", "fig4", "--budget", "tiny", "--batch-size", "500"], "exceeds the 200 training points"),
+    (["reproduce", "fig4", "--budget", "tiny", "--init", "xavier"], "unknown init"),
+    (["reproduce", "fig4", "--budget", "tiny", "--split", "odd"], "unknown split"),
 ])
 def test_bad_input_one_line_errors(tmp_path, args, msg):
     (tmp_path / "a.txt").write_text("x")

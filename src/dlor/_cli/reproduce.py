@@ -37,6 +37,10 @@ def add_parser(sub) -> None:
     p.add_argument("--batch-size", default=None, metavar="B|full",
                    help="minibatch size of the training sweep's epochs, or 'full' for one full-batch step per epoch "
                         "(default: the sweep's documented default)")
+    p.add_argument("--init", default=None, metavar="NAME",
+                   help="initialisation of the deep and wide models of the training sweep: library | h1-linear")
+    p.add_argument("--split", default=None, metavar="NAME",
+                   help="train/test split of the 400 sawtooth points: random | interleaved")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--force", action="store_true", help="recompute experiments whose results exist")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -87,6 +91,14 @@ def run(args) -> int:
     if args.seeds is not None and args.seeds < 1:
         raise CLIError(f"--seeds must be >= 1, got {args.seeds}")
     batch_size = _batch_size(args.batch_size)
+    if args.init is not None:
+        from ..nn._families import family_init
+
+        family_init(args.init)
+    if args.split is not None:
+        from ..experiments._data import check_split
+
+        check_split(args.split)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise CLIError(f"--out {out} exists and is not a folder")
@@ -119,6 +131,8 @@ def run(args) -> int:
         extra = {"workers": args.workers} if args.workers is not None and "workers" in params else {}
         if batch_size is not _NOT_GIVEN and "batch_size" in params:
             extra["batch_size"] = batch_size
+        extra |= {name: getattr(args, name) for name in ("init", "split")
+                  if getattr(args, name) is not None and name in params}
         summary = mod.run(out, budget=args.budget, seeds=args.seeds, progress=not args.quiet, **extra)
         summaries.append(summary)
         for c in summary.claims:

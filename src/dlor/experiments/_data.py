@@ -12,6 +12,7 @@ TARGET_VARIANCE = 1.0 / 12.0  # of the sawtooth (uniform on [0, 1]): the MSE of 
 # "split evenly into the training and test dataset" (Appendix H.1) leaves open how:
 # "random": a random half of the grid for training (seeded); "interleaved": every other point.
 SPLITS = ("random", "interleaved")
+N_TRAIN = 200  # training points of the default 400-point grid
 
 
 def sawtooth(x: Tensor, frequency: float = FREQUENCY) -> Tensor:

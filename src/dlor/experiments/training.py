@@ -75,7 +75,13 @@ class SweepConfig:
         from ..nn._families import family_init
         from ._data import check_split
 
+        from .._errors import DLoRError
+        from ._data import N_TRAIN
+
         TrainConfig(batch_size=self.batch_size)  # validates it
+        if self.batch_size is not None and self.batch_size > N_TRAIN:
+            raise DLoRError(f"batch size {self.batch_size} exceeds the {N_TRAIN} training points of the sawtooth; "
+                            f"use at most {N_TRAIN}, or full batch")
         check_split(self.split)
         family_init(self.init)
 
@@ -150,17 +156,20 @@ _UNSET = object()
 
 
 def run(out: Path, budget: str = "quick", seeds: int | None = None, progress: bool = True,
-        workers: int | None = None, batch_size=_UNSET) -> Summary:
+        workers: int | None = None, batch_size=_UNSET, init: str | None = None, split: str | None = None) -> Summary:
     """Train the sweep of ``budget`` and write Figures 4(a-d), 6, Table 1 and the claims.
 
     ``workers``: processes that train groups side by side (default: one per CPU core, or 1 at
     the tiny budget); the results do not depend on it beyond float rounding. ``batch_size``:
-    overrides :attr:`SweepConfig.batch_size` (``None``: full batch).
+    overrides :attr:`SweepConfig.batch_size` (``None``: full batch); ``init`` and ``split``
+    override those fields.
     """
     cfg = SweepConfig.for_budget(budget, seeds)
     if batch_size is not _UNSET:
         cfg.batch_size = batch_size
-        cfg.__post_init__()
+    cfg.init = init if init is not None else cfg.init
+    cfg.split = split if split is not None else cfg.split
+    cfg.__post_init__()
     if workers is not None:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")

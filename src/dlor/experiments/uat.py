@@ -1,8 +1,11 @@
 r"""Section 6.1 / Appendix H.1: compile a trained sawtooth MLP into deep and wide DLoR networks.
 
 Figures 2(a), 2(b), 3(a), 3(b). The dense MLP (1 -> 16 -> 16 -> 16 -> 16 -> 1, softplus) is
-trained with Adam (lr 0.01, 2000 full-batch epochs, MSE). Its three 16 x 16 hidden layers are
-compiled with rank 6 and c = 0.5:
+trained with Adam (lr 0.01, 2000 epochs, MSE) from ``candidates`` seeds at once (the vectorized
+trainer, float64), and the one with the lowest *training* MSE is kept: the paper reports one
+MLP and not its seed, and Section 6.1 needs an MLP that approximates the sawtooth before
+anything is compiled from it. Whether it does is a verdict with a stated threshold
+(``approximates_mse``). Its three 16 x 16 hidden layers are compiled with rank 6 and c = 0.5:
 
 * paper-faithful: the literal Appendix C.3 decomposition (random basis), alpha = 0.8, the
   first-order scheme; deep over h = 1e-2 .. 1e-8, wide over h = 1e-1 .. 1e-6 with
@@ -25,8 +28,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..construct import max_abs_error, to_deep, to_wide
+from ..train import GroupSpec, GroupTrainer, TrainConfig
+from ..train._batched import unstack_to_module
 from ._common import Claim, Summary, check_budget, plt, save_figure, write_csv, write_json
-from ._data import sawtooth_data
+from ._data import TARGET_VARIANCE, check_split, sawtooth_data
 
 
 @dataclass
@@ -40,11 +45,32 @@ class UATConfig:
     rank: int = 6
     c: float = 0.5
     alpha: float = 0.8  # paper-faithful deep construction
-    seed: int = 0
+    candidates: int = 5  # MLP seeds 0..candidates-1; the lowest training MSE is kept (the paper names no seed)
+    # "2000 epochs" (H.1), batch size not stated: None = one full-batch step per epoch, b = shuffled
+    # minibatches of b points; the same reading as the Section 6.2 sweep (SweepConfig.batch_size)
+    batch_size: int | None = None
+    split: str = "random"  # "split evenly into the training and test dataset": see dlor.experiments._data
+    split_seed: int = 0
+    approximates_mse: float = 5e-3  # "the MLP approximates the sawtooth": test MSE <= 6% of its variance 1/12
+
+    def __post_init__(self):
+        from .._errors import DLoRError
+        from ._data import N_TRAIN
+
+        TrainConfig(batch_size=self.batch_size)
+        if self.batch_size is not None and self.batch_size > N_TRAIN:
+            raise DLoRError(f"batch size {self.batch_size} exceeds the {N_TRAIN} training points of the sawtooth; "
+                            f"use at most {N_TRAIN}, or full batch")
+        check_split(self.split)
 
     @classmethod
     def for_budget(cls, budget: str) -> UATConfig:
-        return cls(epochs=100) if check_budget(budget) == "tiny" else cls()  # H.1 is cheap: quick = paper
+        from .training import SweepConfig
+
+        bs = SweepConfig().batch_size  # one reading of "epoch" for Sections 6.1 and 6.2
+        if check_budget(budget) == "tiny":
+            return cls(epochs=100, candidates=2, batch_size=bs)
+        return cls(batch_size=bs)  # H.1 is cheap: quick = paper
 
 
 DEEP_H = [float(x) for x in 10.0 ** np.arange(-2.0, -8.01, -0.5)]
@@ -52,27 +78,54 @@ WIDE_H = [float(x) for x in 10.0 ** np.arange(-1.0, -6.01, -0.5)]
 BEST_H = [float(x) for x in 10.0 ** np.arange(-0.5, -8.01, -0.5)]
 
 
-def train_mlp(cfg: UATConfig, data, progress: bool) -> nn.Sequential:
-    torch.manual_seed(cfg.seed)
+def _sequential(cfg: UATConfig) -> nn.Sequential:
     layers: list[nn.Module] = [nn.Linear(1, cfg.width), nn.Softplus()]
     for _ in range(cfg.hidden - 1):
         layers += [nn.Linear(cfg.width, cfg.width), nn.Softplus()]
     layers.append(nn.Linear(cfg.width, 1))
-    mlp = nn.Sequential(*layers).double()
-    opt = torch.optim.Adam(mlp.parameters(), lr=cfg.lr)
-    for _ in tqdm(range(cfg.epochs), desc="uat: training the dense MLP", disable=not progress, leave=False):
-        opt.zero_grad(set_to_none=True)
-        nn.functional.mse_loss(mlp(data["x_train"]), data["y_train"]).backward()
-        opt.step()
-    return mlp
+    return nn.Sequential(*layers).double()
 
 
-def run(out: Path, budget: str = "quick", seeds: int | None = None, progress: bool = True) -> Summary:
+def train_mlp(cfg: UATConfig, data, progress: bool) -> tuple[nn.Sequential, list[dict]]:
+    """Train ``cfg.candidates`` MLPs and return the one with the lowest training MSE, and one
+    row per candidate (seed, training and test MSE, kept or not)."""
+    widths = [1] + [cfg.width] * cfg.hidden + [1]
+    spec = GroupSpec("dense", None, widths, list(range(cfg.candidates)), tag="h1")
+    tcfg = TrainConfig(epochs=cfg.epochs, lr=cfg.lr, patience=10**9, eval_epochs=(), batch_size=cfg.batch_size)
+    trainer = GroupTrainer(spec, tcfg, dtype=torch.float64)
+    bar = tqdm(total=cfg.epochs, desc="uat: training the dense MLPs", disable=not progress, leave=False)
+    rows = trainer.run(data["x_train"], data["y_train"], data["x_test"], data["y_test"], on_epoch=bar.update)
+    bar.close()
+    train = [r["train_mse_final"] if np.isfinite(r["train_mse_final"]) else np.inf for r in rows]
+    best = int(np.argmin(train))
+    candidates = [{"seed": r["seed"], "train_mse": r["train_mse_final"], "test_mse": r["test_mse_final"],
+                   "kept": i == best} for i, r in enumerate(rows)]
+    mlp = _sequential(cfg)
+    P = trainer.params()
+    with torch.no_grad():  # nn.Sequential's parameters in the order of MLP's (Linear weight, bias, ...)
+        for p, name in zip(mlp.parameters(), P):
+            p.copy_(P[name][best])
+    return mlp, candidates
+
+
+_UNSET = object()
+
+
+def run(out: Path, budget: str = "quick", seeds: int | None = None, progress: bool = True, batch_size=_UNSET,
+        split: str | None = None) -> Summary:
+    """Train the H.1 MLP, compile it over the h grids, write Figures 2(a,b), 3(a,b) and the claims.
+
+    ``batch_size`` (``None``: full batch) and ``split`` override :class:`UATConfig`'s fields.
+    """
     cfg = UATConfig.for_budget(budget)
+    if batch_size is not _UNSET:
+        cfg.batch_size = batch_size
+    cfg.split = split if split is not None else cfg.split
+    cfg.__post_init__()
     t0 = time.perf_counter()
     folder = Path(out) / "uat"
-    data = sawtooth_data()
-    mlp = train_mlp(cfg, data, progress)
+    data = sawtooth_data(split=cfg.split, seed=cfg.split_seed)
+    mlp, candidates = train_mlp(cfg, data, progress)
     X = data["x_all"]
     with torch.no_grad():
         mlp_test_mse = float(nn.functional.mse_loss(mlp(data["x_test"]), data["y_test"]))
@@ -111,7 +164,12 @@ def run(out: Path, budget: str = "quick", seeds: int | None = None, progress: bo
     _plot_errors(curves, "wide", folder / "fig3a_wide_error_vs_h.png")
     _plot_outputs(mlp, cfg, data, "deep", folder / "fig2b_deep_outputs.png")
     _plot_outputs(mlp, cfg, data, "wide", folder / "fig3b_wide_outputs.png")
-    claims = _claims(curves, tables, mlp_test_mse)
+    with torch.no_grad():  # the paper-faithful constructions at their best h, on the sawtooth's test set
+        constructed = {arch: float(nn.functional.mse_loss(
+            (to_deep(mlp, cfg.rank, best_h, c=cfg.c, alpha=cfg.alpha, decomposition="paper") if arch == "deep"
+             else to_wide(mlp, cfg.rank, best_h, c=cfg.c))(data["x_test"]), data["y_test"]))
+            for arch, best_h in ((a, _best(tables, "float64", a, "paper")["best_h"]) for a in ("deep", "wide"))}
+    claims = _claims(curves, tables, mlp_test_mse, constructed, cfg, candidates)
     summary = Summary(
         name="uat",
         title="Figures 2(a,b) and 3(a,b): compiling a trained sawtooth MLP into deep and wide DLoR networks",
@@ -119,8 +177,9 @@ def run(out: Path, budget: str = "quick", seeds: int | None = None, progress: bo
                  "uat/fig3a_wide_error_vs_h.png", "uat/fig3b_wide_outputs.png"],
         data=["uat/uat_errors_vs_h.csv", "uat/uat_best_errors.csv", "uat/summary.json"],
         claims=claims,
-        tables={"best max-abs error over h": tables},
-        config=asdict(cfg) | {"budget": budget, "mlp_test_mse": mlp_test_mse, "seeds": 1},
+        tables={"best max-abs error over h": tables, "H.1 MLP candidates (the lowest training MSE is kept)": candidates},
+        config=asdict(cfg) | {"budget": budget, "mlp_test_mse": mlp_test_mse, "seeds": cfg.candidates,
+                              "constructed_test_mse": constructed},
         seconds=time.perf_counter() - t0,
     )
     write_json(folder / "summary.json", summary)
@@ -139,7 +198,7 @@ def _decreasing_decades(grid, errs) -> float:
     return float(np.log10(grid[0] / grid[k])) if k else 0.0
 
 
-def _claims(curves, tables, mlp_mse):
+def _claims(curves, tables, mlp_mse, constructed, cfg, candidates):
     claims = []
     for arch, fig in (("deep", "Figure 2(a), Theorem 5"), ("wide", "Figure 3(a), Theorem 6")):
         grid, errs = curves[("float64", arch, "paper")]
@@ -160,13 +219,25 @@ def _claims(curves, tables, mlp_mse):
             f"h='auto' reaches {best['auto_error']:.2e} ({best['auto_error'] / best['best_error']:.2f}x the grid best)",
             "confirmed" if ratio >= 10 and best["auto_error"] <= 3 * best["best_error"] else "not confirmed",
         ))
-    paper_deep = _best(tables, "float64", "deep", "paper")["best_error"]
+    kept = next(c for c in candidates if c["kept"])
+    tests = ", ".join(f"{c['test_mse']:.1e}" for c in candidates)
+    approximates = mlp_mse <= cfg.approximates_mse
+    claims.append(Claim(
+        "The trained H.1 MLP approximates the sawtooth (the premise of Figures 2(b), 3(b))",
+        "Section 6.1, Appendix H.1",
+        f"test MSE {mlp_mse:.2e} (seed {kept['seed']}, the lowest training MSE of {len(candidates)} seeds; test MSEs "
+        f"{tests}); threshold {cfg.approximates_mse:g}, "
+        f"target variance {TARGET_VARIANCE:.3f}",
+        "confirmed" if approximates else "not confirmed",
+    ))
+    worst = max(constructed.values())
     claims.append(Claim(
         "Once the MLP approximates the sawtooth, the constructed networks approximate it too",
         "Figures 2(b), 3(b)",
-        f"MLP test MSE {mlp_mse:.2e}; the constructed networks differ from the MLP by at most {paper_deep:.1e} (deep, "
-        f"paper-faithful), so their test MSE equals the MLP's to that precision",
-        "confirmed" if paper_deep < 1e-2 else "not confirmed",
+        f"paper-faithful constructions at their best h: test MSE deep {constructed['deep']:.2e}, wide "
+        f"{constructed['wide']:.2e} (MLP {mlp_mse:.2e}); threshold {cfg.approximates_mse:g}"
+        + ("" if approximates else "; not judged: the MLP itself does not approximate the sawtooth"),
+        ("confirmed" if worst <= cfg.approximates_mse else "not confirmed") if approximates else "not judged",
     ))
     return claims
 

@@ -1,0 +1,38 @@
+"""The protocol-sensitivity study: it runs, writes its figure and table, and picks its default
+by the stated criteria and preference only."""
+
+import csv
+
+from dlor.experiments import protocol
+
+
+def test_protocol_tiny_writes_figure_table_and_claims(tmp_path):
+    summary = protocol.run(tmp_path, budget="tiny", progress=False)
+    cfg = protocol.ProtocolConfig.for_budget("tiny")
+    table = list(csv.DictReader((tmp_path / "protocol" / "protocol_table.csv").open()))
+    assert len(table) == len(cfg.batch_sizes) * len(cfg.splits) * len(cfg.inits)
+    assert {(r["batch_size"], r["split"], r["init"]) for r in table} == {
+        ("full" if b is None else str(b), s, i) for b in cfg.batch_sizes for s in cfg.splits for i in cfg.inits}
+    assert (tmp_path / "protocol" / "protocol_grid.png").stat().st_size > 10_000
+    rows = list(csv.DictReader((tmp_path / "protocol" / "runs.csv").open()))
+    # every reading trained deep, wide (each init) and dense (inits do not apply) with its seeds
+    per_reading = len(cfg.ks) * 2 * len(cfg.inits) * cfg.seeds + cfg.seeds + cfg.h1_candidates
+    assert len(rows) == len(cfg.batch_sizes) * len(cfg.splits) * per_reading
+    assert len(summary.claims) == 5
+    for c in summary.claims[1:]:  # no model comparison is judged when no reading qualifies
+        assert (c.verdict == "not judged") == (summary.config["default"] is None)
+    for r in table:  # a reading qualifies exactly when both of its checks pass
+        assert (r["qualifies"] == "True") == (r["h1_approximates"] == "True" and r["dense_learns"] == "True")
+
+
+def _reading(bs, split, init, ok):
+    return {"batch_size": bs, "split": split, "init": init, "qualifies": ok}
+
+
+def test_default_is_the_first_qualifying_reading_in_the_preference_order():
+    table = [_reading("full", "random", "library", True), _reading("16", "random", "library", True),
+             _reading("32", "interleaved", "h1-linear", True), _reading("32", "random", "library", False),
+             _reading("64", "random", "library", True)]
+    assert protocol.choose_default(table)["batch_size"] == "32"  # 32 first, even with a less preferred split
+    assert protocol.choose_default(table)["split"] == "interleaved"
+    assert protocol.choose_default([_reading("full", "random", "library", False)]) is None
