@@ -180,7 +180,7 @@ def _make_step(arch: str, k, n_layers, names, shapes, sizes, cfg: "TrainConfig",
 
     if compile_name is not None:  # one graph per function (two shapes of minibatch at most), not one per epoch:
         # an epoch unrolled into a single graph compiled 5-10x slower (3 minutes for deep k=16 at
-        # batch size 16, measured) and ran only 1.2-1.6x faster
+        # batch size 16, measured) and ran only 1.03-1.6x faster
         full_batch_step = _compiled(full_batch_step, compile_name)
         minibatch_update = _compiled(minibatch_update, compile_name + "_update")
         minibatch_end = _compiled(minibatch_end, compile_name + "_end")
