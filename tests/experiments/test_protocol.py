@@ -25,8 +25,8 @@ def test_protocol_tiny_writes_figure_table_and_claims(tmp_path):
         assert (r["qualifies"] == "True") == (r["h1_approximates"] == "True" and r["dense_learns"] == "True")
 
 
-def _reading(bs, split, init, ok):
-    return {"batch_size": bs, "split": split, "init": init, "qualifies": ok}
+def _reading(bs, split, init, ok, h1=None):
+    return {"batch_size": bs, "split": split, "init": init, "qualifies": ok, "h1_approximates": ok if h1 is None else h1}
 
 
 def test_default_is_the_first_qualifying_reading_in_the_preference_order():
@@ -35,4 +35,10 @@ def test_default_is_the_first_qualifying_reading_in_the_preference_order():
              _reading("64", "random", "library", True)]
     assert protocol.choose_default(table)["batch_size"] == "32"  # 32 first, even with a less preferred split
     assert protocol.choose_default(table)["split"] == "interleaved"
+    assert protocol.choose_default(table)["rule"] == "H.1 MLP approximates and dense learns"
     assert protocol.choose_default([_reading("full", "random", "library", False)]) is None
+    # no reading lets dense learn: fall back to the readings whose H.1 MLP approximates
+    fallback = protocol.choose_default([_reading("full", "random", "library", False, h1=True),
+                                        _reading("64", "random", "library", False, h1=True),
+                                        _reading("32", "random", "library", False, h1=False)])
+    assert fallback["batch_size"] == "64" and fallback["rule"].startswith("H.1 MLP approximates (")

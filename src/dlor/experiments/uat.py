@@ -67,10 +67,11 @@ class UATConfig:
     def for_budget(cls, budget: str) -> UATConfig:
         from .training import SweepConfig
 
-        bs = SweepConfig().batch_size  # one reading of "epoch" for Sections 6.1 and 6.2
+        sweep = SweepConfig()  # one reading of "epoch" and of the split for Sections 6.1 and 6.2
+        reading = {"batch_size": sweep.batch_size, "split": sweep.split, "split_seed": sweep.split_seed}
         if check_budget(budget) == "tiny":
-            return cls(epochs=100, candidates=2, batch_size=bs)
-        return cls(batch_size=bs)  # H.1 is cheap: quick = paper
+            return cls(epochs=100, candidates=2, **reading)
+        return cls(**reading)  # H.1 is cheap: quick = paper
 
 
 DEEP_H = [float(x) for x in 10.0 ** np.arange(-2.0, -8.01, -0.5)]
