@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from .._matrix import DLoR
 from ..decompose import spectral_contributions
 from ..nn import DeepDLoR, WideDLoR
+from ..train import epoch_orders
 from ._common import Claim, Summary, check_budget, plt, save_figure, write_csv, write_json
 from ._data import sawtooth_data
 
@@ -36,22 +37,43 @@ class SpectralConfig:
     lr: float = 0.005
     seed: int = 0
     layer: int = 1  # the second deep layer (0-based), as in Figure 2(c)
+    # the reading of Section 6.2 (see SweepConfig): minibatch size (None: full batch), split, init
+    batch_size: int | None = None
+    split: str = "random"
+    init: str = "library"
 
     @classmethod
     def for_budget(cls, budget: str) -> SpectralConfig:
+        from .training import SweepConfig
+
         budget = check_budget(budget)
-        return cls() if budget == "paper" else cls(epochs=3_000 if budget == "quick" else 30)
+        sweep = SweepConfig()
+        reading = {"batch_size": sweep.batch_size, "split": sweep.split, "init": sweep.init}
+        return cls(**reading) if budget == "paper" else cls(epochs=3_000 if budget == "quick" else 30, **reading)
 
 
 def _train(model: nn.Module, data, cfg: SpectralConfig, progress: bool, label: str) -> float:
+    """Adam + ReduceLROnPlateau, full batch or shuffled minibatches (the orders of
+    :func:`dlor.train.epoch_orders`, the schedule on the full training MSE), as the sweep."""
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=200, min_lr=1e-5)
-    for _ in tqdm(range(cfg.epochs), desc=f"spectral: training {label}", disable=not progress, leave=False):
-        opt.zero_grad(set_to_none=True)
-        loss = nn.functional.mse_loss(model(data["x_train"]), data["y_train"])
-        loss.backward()
-        opt.step()
-        sched.step(loss.item())
+    x, y = data["x_train"], data["y_train"]
+    for epoch in tqdm(range(cfg.epochs), desc=f"spectral: training {label}", disable=not progress, leave=False):
+        if cfg.batch_size is None:
+            opt.zero_grad(set_to_none=True)
+            loss = nn.functional.mse_loss(model(x), y)
+            loss.backward()
+            opt.step()
+            sched.step(loss.item())
+            continue
+        if epoch % 64 == 0:
+            orders = epoch_orders(cfg.seed, len(x), epoch + 1, 64)
+        for idx in orders[epoch % 64].split(cfg.batch_size):
+            opt.zero_grad(set_to_none=True)
+            nn.functional.mse_loss(model(x[idx]), y[idx]).backward()
+            opt.step()
+        with torch.no_grad():
+            sched.step(nn.functional.mse_loss(model(x), y).item())
     with torch.no_grad():
         return float(nn.functional.mse_loss(model(data["x_test"]), data["y_test"]))
 
@@ -60,12 +82,12 @@ def run(out: Path, budget: str = "quick", seeds: int | None = None, progress: bo
     cfg = SpectralConfig.for_budget(budget)
     t0 = time.perf_counter()
     folder = Path(out) / "spectral"
-    data = sawtooth_data(dtype=torch.float32)
+    data = sawtooth_data(dtype=torch.float32, split=cfg.split)
     torch.manual_seed(cfg.seed)
-    deep = DeepDLoR(cfg.k, width=cfg.width)
+    deep = DeepDLoR(cfg.k, width=cfg.width, init=cfg.init)
     deep_mse = _train(deep, data, cfg, progress, "deep")
     torch.manual_seed(cfg.seed)
-    wide = WideDLoR(cfg.k, width=cfg.width)
+    wide = WideDLoR(cfg.k, width=cfg.width, init=cfg.init)
     wide_mse = _train(wide, data, cfg, progress, "wide")
     l = cfg.layer
     M = DLoR(deep.alpha.detach(), deep.U[l].detach(), deep.V[l].detach())
