@@ -18,3 +18,17 @@ def test_uat_goals(tmp_path):
         assert ("float32", arch, "best") in best  # the single-precision table is reported too
     for fig in summary.figures:
         assert (tmp_path / fig).stat().st_size > 10_000
+
+
+def test_h1_verdicts_follow_their_stated_thresholds(tmp_path):
+    """The H.1 rows name their threshold, and the verdict agrees with the number."""
+    summary = uat.run(tmp_path, budget="tiny", progress=False)
+    cfg = uat.UATConfig.for_budget("tiny")
+    rows = {c.claim: c for c in summary.claims}
+    approx = next(c for k, c in rows.items() if k.startswith("The trained H.1 MLP approximates"))
+    follow = next(c for k, c in rows.items() if k.startswith("Once the MLP approximates"))
+    mse = summary.config["mlp_test_mse"]
+    assert f"threshold {cfg.approximates_mse:g}" in approx.measured
+    assert (approx.verdict == "confirmed") == (mse <= cfg.approximates_mse)
+    assert (follow.verdict == "not judged") == (mse > cfg.approximates_mse)
+    assert len(summary.tables["H.1 MLP candidates (the lowest training MSE is kept)"]) == cfg.candidates
