@@ -132,6 +132,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2,
                         help="also time the compiled trainer in this many single-threaded processes (1: skip)")
     parser.add_argument("--batch-size", default="32", help="minibatch size of both sides, or 'full'")
+    parser.add_argument("--modes", default="eager,compiled", help="single-process modes to time: eager, compiled, "
+                        "both or none ('' skips them; the worker-process timing still runs when --workers > 1)")
     args = parser.parse_args()
     bs = None if args.batch_size == "full" else int(args.batch_size)
     dtype = getattr(torch, args.dtype)
@@ -171,7 +173,8 @@ def main() -> None:
         print(f"{label:<26} {vec * 1e3:8.1f} ms per grid-epoch, ratio {naive_total / vec:5.1f}x ({goal}); "
               f"paper sweep {(vec * 5e4 + warm) / 60:.1f} min incl. {warm:.0f} s warm-up/compile")
 
-    for compiled in (False, True):
+    modes = [m for m in args.modes.split(",") if m]
+    for compiled in [m == "compiled" for m in ("eager", "compiled") if m in modes]:
         cfg = TrainConfig(epochs=args.epochs, compile=compiled, batch_size=bs)
         warm = vec = 0.0
         for spec in specs:  # group after group, as the sweep runs them
