@@ -23,6 +23,14 @@ def median(values) -> float:
     return float(np.median(v)) if v else math.nan
 
 
+def median_iqr(values) -> tuple[float, float, float]:
+    """Median, 25th and 75th percentile of the finite values (NaN when there are none)."""
+    v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=float)
+    if v.size == 0:
+        return (math.nan,) * 3
+    return float(np.median(v)), float(np.percentile(v, 25)), float(np.percentile(v, 75))
+
+
 def success_rate(rows, arch: str) -> float:
     sel = [r["first_epoch_below_threshold"] > 0 for r in rows if r["arch"] == arch and "matched_k" not in r]
     return float(np.mean(sel)) if sel else math.nan

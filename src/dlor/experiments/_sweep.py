@@ -16,6 +16,7 @@ against one process with two threads: 12 compiled groups x 3,000 epochs took 108
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import queue as queue_module
@@ -29,7 +30,7 @@ from ..train import GroupSpec, GroupTrainer, TrainConfig
 from ._common import write_json
 from ._data import sawtooth_data
 
-__all__ = ["train_groups", "available_cores"]
+__all__ = ["train_groups", "available_cores", "read_group_rows"]
 
 _progress_queue = None  # set in each worker process
 _parent_pid = None  # the sweep's main process, as each worker saw it at start
@@ -142,6 +143,11 @@ def train_groups(folder: Path, groups: list[GroupSpec], tcfg: TrainConfig | dict
         _drain(progress_queue, bar)
     finally:
         bar.close()
+
+
+def read_group_rows(folder: Path, groups: list[GroupSpec]) -> list[dict]:
+    """The per-model rows of finished ``groups``, in their order, from ``folder/<group>.json``."""
+    return [row for g in groups for row in json.loads((folder / f"{g.name}.json").read_text())]
 
 
 def _drain(progress_queue, bar) -> None:

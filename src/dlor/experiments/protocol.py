@@ -36,7 +36,7 @@ from ..train import GroupSpec, TrainConfig
 from . import _figure4 as f4
 from ._common import Claim, Summary, check_budget, plt, save_figure, write_csv, write_json
 from ._data import TARGET_VARIANCE, check_split
-from ._sweep import available_cores, train_groups
+from ._sweep import available_cores, read_group_rows, train_groups
 
 # Preference among qualifying readings, most preferred first. Batch size 32 is the most common
 # minibatch size (Keras' fit default, PyTorch tutorials); an "epoch" in PyTorch practice is a pass
@@ -129,19 +129,6 @@ def _groups(cfg: ProtocolConfig) -> tuple[list[GroupSpec], dict[str, TrainConfig
     return groups, tcfgs, h1, h1cfgs
 
 
-def _read_rows(folder: Path, groups: list[GroupSpec]) -> list[dict]:
-    import json
-
-    return [row for g in groups for row in json.loads((folder / f"{g.name}.json").read_text())]
-
-
-def _iqr(values) -> tuple[float, float, float]:
-    v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=float)
-    if v.size == 0:
-        return (math.nan,) * 3
-    return float(np.median(v)), float(np.percentile(v, 25)), float(np.percentile(v, 75))
-
-
 def _analyse(cfg: ProtocolConfig, rows: list[dict], h1_rows: list[dict]) -> tuple[list[dict], list[dict], dict]:
     """Per-reading table, per-(reading, arch, k) table and the claims of every reading."""
     table, per_k, verdicts = [], [], {}
@@ -151,7 +138,7 @@ def _analyse(cfg: ProtocolConfig, rows: list[dict], h1_rows: list[dict]) -> tupl
             h1 = [r for r in h1_rows if str(r["batch_size"]) == _bs_name(bs) and r["split"] == split]
             best = min(h1, key=lambda r: r["train_mse_final"] if math.isfinite(r["train_mse_final"]) else math.inf)
             dense = [r for r in rows if r["arch"] == "dense" and str(r["batch_size"]) == _bs_name(bs) and r["split"] == split]
-            d_med, d_q1, d_q3 = _iqr(r["test_mse_final"] for r in dense)
+            d_med, d_q1, d_q3 = f4.median_iqr(r["test_mse_final"] for r in dense)
             for init in cfg.inits:
                 sel = [r for r in rows if r["arch"] != "dense" and str(r["batch_size"]) == _bs_name(bs)
                        and r["split"] == split and r["init"] == init]
@@ -165,11 +152,11 @@ def _analyse(cfg: ProtocolConfig, rows: list[dict], h1_rows: list[dict]) -> tupl
                          "dense_median": d_med, "dense_q1": d_q1, "dense_q3": d_q3,
                          "dense_learns": d_med <= learned_mse}
                 for arch in ("deep", "wide"):
-                    med, q1, q3 = _iqr(r["test_mse_final"] for r in sel if r["arch"] == arch)
+                    med, q1, q3 = f4.median_iqr(r["test_mse_final"] for r in sel if r["arch"] == arch)
                     entry |= {f"{arch}_median": med, f"{arch}_q1": q1, f"{arch}_q3": q3}
                     for k in cfg.ks:
                         kk = [r for r in sel if r["arch"] == arch and r["k"] == k]
-                        m, a, b = _iqr(r["test_mse_final"] for r in kk)
+                        m, a, b = f4.median_iqr(r["test_mse_final"] for r in kk)
                         per_k.append({"batch_size": _bs_name(bs), "split": split, "init": init, "arch": arch, "k": k,
                                       "median": m, "q1": a, "q3": b, "success_rate": f4.success_rate(kk, arch)})
                 for arch in ("deep", "wide", "dense"):
@@ -210,7 +197,7 @@ def run(out: Path, budget: str = "quick", seeds: int | None = None, progress: bo
     groups, tcfgs, h1, h1cfgs = _groups(cfg)
     train_groups(folder / "runs", h1, h1cfgs, "float64", workers=cfg.workers, progress=progress)
     train_groups(folder / "runs", groups, tcfgs, cfg.dtype, workers=cfg.workers, progress=progress)
-    rows, h1_rows = _read_rows(folder / "runs", groups), _read_rows(folder / "runs", h1)
+    rows, h1_rows = read_group_rows(folder / "runs", groups), read_group_rows(folder / "runs", h1)
     write_csv(folder / "runs.csv", rows + h1_rows)
     table, per_k, verdicts = _analyse(cfg, rows, h1_rows)
     write_csv(folder / "protocol_table.csv", table)

@@ -66,9 +66,7 @@ def _train(model: nn.Module, data, cfg: SpectralConfig, progress: bool, label: s
             opt.step()
             sched.step(loss.item())
             continue
-        if epoch % 64 == 0:
-            orders = epoch_orders(cfg.seed, len(x), epoch + 1, 64)
-        for idx in orders[epoch % 64].split(cfg.batch_size):
+        for idx in epoch_orders(cfg.seed, len(x), epoch + 1, 1)[0].split(cfg.batch_size):
             opt.zero_grad(set_to_none=True)
             nn.functional.mse_loss(model(x[idx]), y[idx]).backward()
             opt.step()

@@ -16,7 +16,6 @@ finishes; an interrupted sweep resumes from those files and from per-group check
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -27,7 +26,7 @@ import numpy as np
 from ..train import GroupSpec, TrainConfig
 from . import _figure4 as f4
 from ._common import Claim, Summary, check_budget, plt, save_figure, write_csv, write_json
-from ._sweep import available_cores, train_groups
+from ._sweep import available_cores, read_group_rows, train_groups
 
 PAPER_TABLE1 = {  # Table 1 of the paper: parameter counts
     1: {"dense": 573, "deep": 578, "wide": 594},
@@ -146,14 +145,7 @@ def run_sweep(out: Path, cfg: SweepConfig, progress: bool) -> list[dict]:
     folder = Path(out) / "training" / "runs"
     groups = _groups(cfg)
     train_groups(folder, groups, _train_config(cfg), cfg.dtype, workers=cfg.workers, progress=progress)
-    return [row for g in groups for row in json.loads((folder / f"{g.name}.json").read_text())]
-
-
-def _stats(values) -> tuple[float, float, float]:
-    v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=float)
-    if v.size == 0:
-        return (math.nan,) * 3
-    return float(np.median(v)), float(np.percentile(v, 25)), float(np.percentile(v, 75))
+    return read_group_rows(folder, groups)
 
 
 _UNSET = object()
@@ -191,9 +183,9 @@ def run(out: Path, budget: str = "quick", seeds: int | None = None, progress: bo
             if not sel:
                 continue
             succ = [r for r in sel if r["first_epoch_below_threshold"] > 0]
-            med_s, q1_s, q3_s = _stats(r.get(short_key) for r in sel)
-            med_l, q1_l, q3_l = _stats(r["test_mse_final"] for r in sel)
-            med_e, q1_e, q3_e = _stats(r["first_epoch_below_threshold"] for r in succ)
+            med_s, q1_s, q3_s = f4.median_iqr(r.get(short_key) for r in sel)
+            med_l, q1_l, q3_l = f4.median_iqr(r["test_mse_final"] for r in sel)
+            med_e, q1_e, q3_e = f4.median_iqr(r["first_epoch_below_threshold"] for r in succ)
             per_k.append({"arch": arch, "k": k, "seeds": len(sel),
                           "short_median": med_s, "short_q1": q1_s, "short_q3": q3_s,
                           "long_median": med_l, "long_q1": q1_l, "long_q3": q3_l,
@@ -226,10 +218,10 @@ def _matched(rows, cfg) -> list[dict]:
         entry = {"k": k}
         for arch in ("deep", "wide"):
             sel = [r for r in rows if r["arch"] == arch and r.get("k") == k and r["seed"] < cfg.matched_seeds]
-            med, q1, q3 = _stats(r["test_mse_final"] for r in sel)
+            med, q1, q3 = f4.median_iqr(r["test_mse_final"] for r in sel)
             entry |= {f"{arch}_median": med, f"{arch}_q1": q1, f"{arch}_q3": q3, f"{arch}_params": sel[0]["params"] if sel else None}
         sel = [r for r in rows if r.get("matched_k") == k]
-        med, q1, q3 = _stats(r["test_mse_final"] for r in sel)
+        med, q1, q3 = f4.median_iqr(r["test_mse_final"] for r in sel)
         entry |= {"dense_median": med, "dense_q1": q1, "dense_q3": q3, "dense_params": sel[0]["params"] if sel else None,
                   "dense_width": MATCHED_WIDTH[k]}
         out.append(entry)
