@@ -3,7 +3,8 @@ by the stated criteria and preference only."""
 
 import csv
 
-from dlor.experiments import protocol
+from dlor.experiments import protocol, uat
+from dlor.experiments._data import sawtooth_data
 
 
 def test_protocol_tiny_writes_figure_table_and_claims(tmp_path):
@@ -23,6 +24,14 @@ def test_protocol_tiny_writes_figure_table_and_claims(tmp_path):
         assert (c.verdict == "not judged") == (summary.config["default"] is None)
     for r in table:  # a reading qualifies exactly when both of its checks pass
         assert (r["qualifies"] == "True") == (r["h1_approximates"] == "True" and r["dense_learns"] == "True")
+    # the H.1 check judges the very MLPs that Figure 2 trains under that reading, to the last bit
+    for bs in cfg.batch_sizes:
+        uat_cfg = uat.UATConfig(epochs=cfg.h1_epochs, lr=cfg.h1_lr, candidates=cfg.h1_candidates,
+                                batch_size=bs, split="random", split_seed=cfg.split_seed)
+        _, candidates = uat.train_mlp(uat_cfg, sawtooth_data(split="random", seed=cfg.split_seed), progress=False)
+        h1 = [r for r in rows if r.get("h1") == "True" and r["split"] == "random"
+              and r["batch_size"] == ("full" if bs is None else str(bs))]
+        assert [float(r["train_mse_final"]) for r in h1] == [c["train_mse"] for c in candidates]
 
 
 def _reading(bs, split, init, ok, h1=None):
@@ -42,3 +51,12 @@ def test_default_is_the_first_qualifying_reading_in_the_preference_order():
                                         _reading("64", "random", "library", False, h1=True),
                                         _reading("32", "random", "library", False, h1=False)])
     assert fallback["batch_size"] == "64" and fallback["rule"].startswith("H.1 MLP approximates (")
+
+
+def test_every_experiment_defaults_to_the_sweeps_reading():
+    from dlor.experiments.spectral import SpectralConfig
+    from dlor.experiments.training import SweepConfig
+
+    sweep = SweepConfig()
+    for cfg in (uat.UATConfig(), SpectralConfig(), uat.UATConfig.for_budget("paper"), SpectralConfig.for_budget("paper")):
+        assert (cfg.batch_size, cfg.split) == (sweep.batch_size, sweep.split)

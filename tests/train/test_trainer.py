@@ -282,3 +282,26 @@ def test_workers_stop_when_the_main_process_is_killed(tmp_path):
     while any(alive(p) for p in children) and time.time() < deadline:
         time.sleep(1)
     assert not any(alive(p) for p in children)
+
+
+def test_minibatch_rows_count_epochs_and_adam_steps_apart():
+    data = sawtooth_data()  # 200 training points: batches of 64 take ceil(200 / 64) = 4 steps an epoch
+    rows = GroupTrainer(GroupSpec("deep", 1, None, [0]), TrainConfig(epochs=3, batch_size=64)).run(
+        data["x_train"], data["y_train"], data["x_test"], data["y_test"])
+    assert rows[0]["epochs_trained"] == 3 and rows[0]["adam_steps"] == 12
+
+
+def test_threads_setting_applies_while_training_and_is_restored():
+    data = sawtooth_data()
+    before = torch.get_num_threads()
+    seen = []
+    trainer = GroupTrainer(GroupSpec("dense", None, [1, 4, 1], [0]), TrainConfig(epochs=2, threads=1))
+    trainer.run(data["x_train"], data["y_train"], data["x_test"], data["y_test"],
+                on_epoch=lambda n: seen.append(torch.get_num_threads()))
+    assert seen == [1, 1] and torch.get_num_threads() == before
+
+
+@pytest.mark.parametrize("threads", [0, -1, 1.5, True, "2"])
+def test_bad_threads_are_refused(threads):
+    with pytest.raises(DLoRError, match="threads must be a positive integer"):
+        TrainConfig(threads=threads)

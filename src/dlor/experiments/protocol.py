@@ -37,6 +37,7 @@ from . import _figure4 as f4
 from ._common import Claim, Summary, check_budget, plt, save_figure, write_csv, write_json
 from ._data import TARGET_VARIANCE, check_split
 from ._sweep import available_cores, read_group_rows, train_groups
+from .uat import UATConfig, h1_group, keep_lowest_training_mse
 
 # Preference among qualifying readings, most preferred first. Batch size 32 is the most common
 # minibatch size (Keras' fit default, PyTorch tutorials); an "epoch" in PyTorch practice is a pass
@@ -120,12 +121,12 @@ def _groups(cfg: ProtocolConfig) -> tuple[list[GroupSpec], dict[str, TrainConfig
                       member_extra=[{"split": sp, "split_seed": cfg.split_seed} for sp, _ in dense_members])
         groups.append(g)
         tcfgs[g.name] = tcfg
-        h1_members = [(split, s) for split in cfg.splits for s in range(cfg.h1_candidates)]
-        g = GroupSpec("dense", None, [1, 16, 16, 16, 16, 1], [s for _, s in h1_members], tag=f"h1_{tag}",
-                      member_extra=[{"split": sp, "split_seed": cfg.split_seed, "h1": True} for sp, _ in h1_members])
-        h1.append(g)
-        h1cfgs[g.name] = TrainConfig(epochs=cfg.h1_epochs, lr=cfg.h1_lr, patience=10**9, eval_epochs=(),
-                                     checkpoint_every=max(cfg.h1_epochs // 2, 1), compile=cfg.compile, batch_size=bs)
+        for split in cfg.splits:  # exactly the group that Figure 2 trains under this reading
+            g, h1cfg = h1_group(UATConfig(epochs=cfg.h1_epochs, lr=cfg.h1_lr, candidates=cfg.h1_candidates,
+                                          batch_size=bs, split=split, split_seed=cfg.split_seed),
+                                tag=f"h1_{tag}_{split}")
+            h1.append(g)
+            h1cfgs[g.name] = h1cfg
     return groups, tcfgs, h1, h1cfgs
 
 
@@ -136,7 +137,7 @@ def _analyse(cfg: ProtocolConfig, rows: list[dict], h1_rows: list[dict]) -> tupl
     for bs in cfg.batch_sizes:
         for split in cfg.splits:
             h1 = [r for r in h1_rows if str(r["batch_size"]) == _bs_name(bs) and r["split"] == split]
-            best = min(h1, key=lambda r: r["train_mse_final"] if math.isfinite(r["train_mse_final"]) else math.inf)
+            best = h1[keep_lowest_training_mse(h1)]
             dense = [r for r in rows if r["arch"] == "dense" and str(r["batch_size"]) == _bs_name(bs) and r["split"] == split]
             d_med, d_q1, d_q3 = f4.median_iqr(r["test_mse_final"] for r in dense)
             for init in cfg.inits:

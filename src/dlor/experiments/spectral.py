@@ -38,8 +38,8 @@ class SpectralConfig:
     seed: int = 0
     layer: int = 1  # the second deep layer (0-based), as in Figure 2(c)
     # the reading of Section 6.2 (see SweepConfig): minibatch size (None: full batch), split, init
-    batch_size: int | None = None
-    split: str = "random"
+    batch_size: int | None = 32
+    split: str = "interleaved"
     init: str = "library"
 
     @classmethod

@@ -55,14 +55,17 @@ class SweepConfig:
     dtype: str = "float32"  # not stated; float32 is PyTorch's default
     # "epochs", batch size not stated. None: one full-batch Adam step per epoch; b: shuffled
     # minibatches of b points (ceil(200 / b) Adam steps per epoch, the last one partial).
-    # 32: chosen by `dlor reproduce protocol` at the paper budget (docs/paper-run/protocol): no
-    # reading let the dense baseline learn, so the rule fell back to the readings whose H.1 MLP
-    # approximates the sawtooth, and 32/random/library comes first among them in the stated
-    # preference (README, "Which reading of Section 6.2"). Full batch was this library's first reading.
+    # 32 and the interleaved split: chosen by `dlor reproduce protocol` at the paper budget
+    # (docs/paper-run/protocol): no reading let the dense baseline learn, so the rule fell back to
+    # the readings whose H.1 MLP approximates the sawtooth. Under the random split it does at no
+    # batch size (test MSE 5.5e-3 to 2.6e-2: the test points in the split's gaps of up to 7 grid
+    # points dominate); under the interleaved split at every one (9.6e-4 to 2.2e-3), and
+    # 32/interleaved/library comes first among those in the stated preference (README, "Which
+    # reading of Section 6.2"). Full batch and the random split were this library's first reading.
     batch_size: int | None = 32
     # "split evenly into the training and test dataset" (H.1), "the same training set" (6.2):
     # "random" (a random half, from split_seed) or "interleaved" (every other grid point)
-    split: str = "random"
+    split: str = "interleaved"
     split_seed: int = 0
     # initialisation of alpha, alpha_l, U, V and the DLoR biases, not stated: a dlor.nn.INITS name
     # ("library": alpha = 1, alpha_l = 1/k, scaled normal factors; "h1-linear": alpha = 0.8,

@@ -48,8 +48,8 @@ class UATConfig:
     candidates: int = 5  # MLP seeds 0..candidates-1; the lowest training MSE is kept (the paper names no seed)
     # "2000 epochs" (H.1), batch size not stated: None = one full-batch step per epoch, b = shuffled
     # minibatches of b points; the same reading as the Section 6.2 sweep (SweepConfig.batch_size)
-    batch_size: int | None = None
-    split: str = "random"  # "split evenly into the training and test dataset": see dlor.experiments._data
+    batch_size: int | None = 32  # SweepConfig's default reading (for_budget copies it from there)
+    split: str = "interleaved"  # "split evenly into the training and test dataset": see dlor.experiments._data
     split_seed: int = 0
     approximates_mse: float = 5e-3  # "the MLP approximates the sawtooth": test MSE <= 6% of its variance 1/12
 
@@ -87,18 +87,37 @@ def _sequential(cfg: UATConfig) -> nn.Sequential:
     return nn.Sequential(*layers).double()
 
 
+def h1_group(cfg: UATConfig, tag: str = "h1") -> tuple[GroupSpec, TrainConfig]:
+    """The H.1 MLP candidates (seeds ``0 .. cfg.candidates - 1``) as one trainer group and its settings.
+
+    Eager, float64, one intra-op thread: the same group gives the same MLPs in any process,
+    so ``dlor reproduce protocol`` (which trains this group for each reading) and Figure 2
+    judge the very same MLP.
+    """
+    widths = [1] + [cfg.width] * cfg.hidden + [1]
+    seeds = list(range(cfg.candidates))
+    reading = {"split": cfg.split, "split_seed": cfg.split_seed}
+    spec = GroupSpec("dense", None, widths, seeds, tag=tag, extra={"h1": True},
+                     member_extra=[dict(reading) for _ in seeds])
+    tcfg = TrainConfig(epochs=cfg.epochs, lr=cfg.lr, patience=10**9, eval_epochs=(), batch_size=cfg.batch_size,
+                       checkpoint_every=max(cfg.epochs // 2, 1), threads=1)
+    return spec, tcfg
+
+
+def keep_lowest_training_mse(rows: list[dict]) -> int:
+    """Index of the candidate with the lowest final training MSE (non-finite ones never win)."""
+    return int(np.argmin([r["train_mse_final"] if np.isfinite(r["train_mse_final"]) else np.inf for r in rows]))
+
+
 def train_mlp(cfg: UATConfig, data, progress: bool) -> tuple[nn.Sequential, list[dict]]:
     """Train ``cfg.candidates`` MLPs and return the one with the lowest training MSE, and one
     row per candidate (seed, training and test MSE, kept or not)."""
-    widths = [1] + [cfg.width] * cfg.hidden + [1]
-    spec = GroupSpec("dense", None, widths, list(range(cfg.candidates)), tag="h1")
-    tcfg = TrainConfig(epochs=cfg.epochs, lr=cfg.lr, patience=10**9, eval_epochs=(), batch_size=cfg.batch_size)
+    spec, tcfg = h1_group(cfg)
     trainer = GroupTrainer(spec, tcfg, dtype=torch.float64)
     bar = tqdm(total=cfg.epochs, desc="uat: training the dense MLPs", disable=not progress, leave=False)
     rows = trainer.run(data["x_train"], data["y_train"], data["x_test"], data["y_test"], on_epoch=bar.update)
     bar.close()
-    train = [r["train_mse_final"] if np.isfinite(r["train_mse_final"]) else np.inf for r in rows]
-    best = int(np.argmin(train))
+    best = keep_lowest_training_mse(rows)
     candidates = [{"seed": r["seed"], "train_mse": r["train_mse_final"], "test_mse": r["test_mse_final"],
                    "kept": i == best} for i, r in enumerate(rows)]
     mlp = _sequential(cfg)
