@@ -152,26 +152,37 @@ def main() -> None:
         for k in KS:
             lo = max(s for s in subset if s <= k)
             hi = min(s for s in subset if s >= k)
-            c = naive[(arch, lo)] if lo == hi else naive[(arch, lo)] + (naive[(arch, hi)] - naive[(arch, lo)]) * (k - lo) / (hi - lo)
+            a, b = naive[(arch, lo)], naive[(arch, hi)]
+            c = a if lo == hi else a + (b - a) * (k - lo) / (hi - lo)
             naive_total += SEEDS * c
-    print("naive per-model epoch cost (ms): " + ", ".join(f"{a} k={k}: {v * 1e3:.2f}" for (a, k), v in naive.items())
-          + f", dense: {dense_cost * 1e3:.2f}")
+    print(
+        "naive per-model epoch cost (ms): "
+        + ", ".join(f"{a} k={k}: {v * 1e3:.2f}" for (a, k), v in naive.items())
+        + f", dense: {dense_cost * 1e3:.2f}"
+    )
     specs = [GroupSpec(a, k, None, list(range(SEEDS))) for a in ("deep", "wide") for k in KS]
     specs.append(GroupSpec("dense", None, [1, 16, 16, 1], list(range(SEEDS))))
     x, y = data["x_train"].to(dtype), data["y_train"].to(dtype)
     models = SEEDS * (2 * len(KS) + 1)
     print(f"\nfull grid: {models} models in {len(specs)} groups")
-    print(f"naive loop (extrapolated): {naive_total * 1e3:8.1f} ms per grid-epoch "
-          f"-> paper sweep (50,000 epochs) {naive_total * 5e4 / 3600:.1f} h")
+    print(
+        f"naive loop (extrapolated): {naive_total * 1e3:8.1f} ms per grid-epoch "
+        f"-> paper sweep (50,000 epochs) {naive_total * 5e4 / 3600:.1f} h"
+    )
     n_act = grid_activations(specs, len(x))
     floor = activation_floor(n_act)
-    print(f"activation floor: softplus and its derivative on the grid's {n_act / 1e6:.1f}M activations per epoch, "
-          f"compiled, 2 threads: {floor * 1e3:.1f} ms -> with this softplus no trainer can beat the naive loop by more than {naive_total / floor:.0f}x here")
+    print(
+        f"activation floor: softplus and its derivative on the grid's {n_act / 1e6:.1f}M activations per epoch, "
+        f"compiled, 2 threads: {floor * 1e3:.1f} ms -> with this softplus no trainer can beat the naive loop "
+        f"by more than {naive_total / floor:.0f}x here"
+    )
 
     def report(label: str, vec: float, warm: float) -> None:
         goal = "goal >= 50x" if bs is None else "goal >= 30x"
-        print(f"{label:<26} {vec * 1e3:8.1f} ms per grid-epoch, ratio {naive_total / vec:5.1f}x ({goal}); "
-              f"paper sweep {(vec * 5e4 + warm) / 60:.1f} min incl. {warm:.0f} s warm-up/compile")
+        print(
+            f"{label:<26} {vec * 1e3:8.1f} ms per grid-epoch, ratio {naive_total / vec:5.1f}x ({goal}); "
+            f"paper sweep {(vec * 5e4 + warm) / 60:.1f} min incl. {warm:.0f} s warm-up/compile"
+        )
 
     modes = [m for m in args.modes.split(",") if m]
     for compiled in [m == "compiled" for m in ("eager", "compiled") if m in modes]:

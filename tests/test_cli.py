@@ -14,7 +14,9 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 
 def dlor(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "dlor._cli.main", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=900)
+    return subprocess.run(
+        [sys.executable, "-m", "dlor._cli.main", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=900
+    )
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +29,21 @@ def tiny_results(tmp_path_factory):
 
 def test_reproduce_tiny_writes_everything(tiny_results):
     out, res = tiny_results
-    for rel in ["report.md", "report.html", "config.json", "fig5/fig5_surfaces.png", "uat/fig2a_deep_error_vs_h.png",
-                "uat/fig3b_wide_outputs.png", "training/fig4a_short_budget.png", "training/fig4d_success_rate.png",
-                "training/fig6_parameter_matched.png", "training/table1.csv", "training/runs.csv",
-                "spectral/fig2c_deep_spectral.png", "spectral/fig3c_wide_spectral.png"]:
+    for rel in [
+        "report.md",
+        "report.html",
+        "config.json",
+        "fig5/fig5_surfaces.png",
+        "uat/fig2a_deep_error_vs_h.png",
+        "uat/fig3b_wide_outputs.png",
+        "training/fig4a_short_budget.png",
+        "training/fig4d_success_rate.png",
+        "training/fig6_parameter_matched.png",
+        "training/table1.csv",
+        "training/runs.csv",
+        "spectral/fig2c_deep_spectral.png",
+        "spectral/fig3c_wide_spectral.png",
+    ]:
         assert (out / rel).exists(), rel
     report = (out / "report.md").read_text()
     pngs = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png"))
@@ -47,7 +60,9 @@ def test_reproduce_resumes(tiny_results):
     assert res.returncode == 0 and "kept finished results" in res.stdout
 
 
-@pytest.mark.skipif(not __import__("shutil").which("chromium"), reason="headless Chromium not installed (apt-get install chromium)")
+@pytest.mark.skipif(
+    not __import__("shutil").which("chromium"), reason="headless Chromium not installed (apt-get install chromium)"
+)
 def test_report_renders_in_chromium(tiny_results, tmp_path):
     from check_report_in_browser import check
 
@@ -79,26 +94,31 @@ def test_decompose_and_construct(tmp_path):
     assert (tmp_path / "mlp.deep.pt").exists()
 
 
-@pytest.mark.parametrize("args,msg", [
-    (["decompose", "missing.npy", "--rank", "2", "--mode", "additive"], "no such file"),
-    (["decompose", "{bad_ext}", "--rank", "2", "--mode", "additive"], "unsupported matrix file"),
-    (["decompose", "{vec}", "--rank", "2", "--mode", "additive"], "2-D"),
-    (["decompose", "{sing}", "--rank", "2", "--mode", "multiplicative"], "perturb"),
-    (["decompose", "{mat}", "--rank", "0", "--mode", "additive"], "rank"),
-    (["construct", "missing.pt", "--mode", "deep"], "no such file"),
-    (["construct", "{notmodel}", "--mode", "deep"], "not an nn.Sequential"),
-    (["construct", "{model}", "--mode", "deep", "--h", "-3"], "positive"),
-    (["construct", "{model}", "--mode", "deep", "--box", "1", "0"], "LOW < HIGH"),
-    (["reproduce", "--out", "{file}", "--budget", "tiny"], "not a folder"),
-    (["reproduce", "--budget", "tiny", "--seeds", "0"], "--seeds"),
-    (["reproduce", "--budget", "tiny", "--workers", "0"], "--workers"),
-    (["reproduce", "fig4", "--budget", "tiny", "--batch-size", "0"], "--batch-size must be a positive integer"),
-    (["reproduce", "fig4", "--budget", "tiny", "--batch-size", "-3"], "--batch-size must be a positive integer"),
-    (["reproduce", "fig4", "--budget", "tiny", "--batch-size", "2.5"], "--batch-size must be a positive integer"),
-    (["reproduce", "fig4", "--budget", "tiny", "--batch-size", "500"], "exceeds the 200 training points"),
-    (["reproduce", "fig4", "--budget", "tiny", "--init", "xavier"], "unknown init"),
-    (["reproduce", "fig4", "--budget", "tiny", "--split", "odd"], "unknown split"),
-])
+@pytest.mark.parametrize(
+    "args,msg",
+    [
+        (["decompose", "missing.npy", "--rank", "2", "--mode", "additive"], "no such file"),
+        (["decompose", "{bad_ext}", "--rank", "2", "--mode", "additive"], "unsupported matrix file"),
+        (["decompose", "{vec}", "--rank", "2", "--mode", "additive"], "2-D"),
+        (["decompose", "{sing}", "--rank", "2", "--mode", "multiplicative"], "perturb"),
+        (["decompose", "{mat}", "--rank", "0", "--mode", "additive"], "rank"),
+        (["construct", "missing.pt", "--mode", "deep"], "no such file"),
+        (["construct", "{notmodel}", "--mode", "deep"], "not an nn.Sequential"),
+        (["construct", "{model}", "--mode", "deep", "--h", "-3"], "positive"),
+        (["construct", "{model}", "--mode", "deep", "--box", "1", "0"], "LOW < HIGH"),
+        (["reproduce", "--out", "{file}", "--budget", "tiny"], "not a folder"),
+        (["reproduce", "--budget", "tiny", "--seeds", "0"], "--seeds"),
+        (["reproduce", "--budget", "tiny", "--workers", "0"], "--workers"),
+        (["reproduce", "fig4", "--budget", "tiny", "--batch-size", "0"], "--batch-size must be a positive integer"),
+        (["reproduce", "fig4", "--budget", "tiny", "--batch-size", "-3"], "--batch-size must be a positive integer"),
+        (["reproduce", "fig4", "--budget", "tiny", "--batch-size", "2.5"], "--batch-size must be a positive integer"),
+        (["reproduce", "fig4", "--budget", "tiny", "--batch-size", "500"], "exceeds the 200 training points"),
+        (["reproduce", "fig4", "--budget", "tiny", "--init", "xavier"], "unknown init"),
+        (["reproduce", "fig4", "--budget", "tiny", "--split", "odd"], "unknown split"),
+        (["reproduce", "fig4", "--budget", "tiny", "--device", "tpu"], "--device must be cpu, cuda or cuda:N"),
+        (["reproduce", "fig4", "--budget", "tiny", "--device", "cuda:x"], "--device must be cpu, cuda or cuda:N"),
+    ],
+)
 def test_bad_input_one_line_errors(tmp_path, args, msg):
     (tmp_path / "a.txt").write_text("x")
     np.save(tmp_path / "v.npy", np.ones(3))
@@ -106,14 +126,30 @@ def test_bad_input_one_line_errors(tmp_path, args, msg):
     np.save(tmp_path / "s.npy", np.zeros((3, 3)))
     torch.save({"not": "a model"}, tmp_path / "nm.pt")
     torch.save(nn.Sequential(nn.Linear(2, 2), nn.Tanh(), nn.Linear(2, 1)), tmp_path / "model.pt")
-    subs = {"{bad_ext}": tmp_path / "a.txt", "{vec}": tmp_path / "v.npy", "{sing}": tmp_path / "s.npy",
-            "{mat}": tmp_path / "m.npy", "{notmodel}": tmp_path / "nm.pt", "{model}": tmp_path / "model.pt",
-            "{file}": tmp_path / "a.txt"}
+    subs = {
+        "{bad_ext}": tmp_path / "a.txt",
+        "{vec}": tmp_path / "v.npy",
+        "{sing}": tmp_path / "s.npy",
+        "{mat}": tmp_path / "m.npy",
+        "{notmodel}": tmp_path / "nm.pt",
+        "{model}": tmp_path / "model.pt",
+        "{file}": tmp_path / "a.txt",
+    }
     res = dlor(*[str(subs.get(a, a)) for a in args], cwd=tmp_path)
     assert res.returncode != 0
     lines = [line for line in res.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and msg in lines[0], res.stderr
     assert "Traceback" not in res.stderr
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+@pytest.mark.parametrize("device", ["cuda", "cuda:0", "cuda:3"])
+def test_cuda_on_a_machine_without_it_is_one_line_and_exit_2(tmp_path, device):
+    res = dlor("reproduce", "fig4", "--budget", "tiny", "--device", device, "--out", tmp_path)
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert res.returncode == 2 and len(lines) == 1, res.stderr
+    assert "CUDA is not available" in lines[0] and "--device cpu" in lines[0]
+    assert not (tmp_path / "training").exists()  # refused before anything ran
 
 
 def test_argparse_errors_are_clean():

@@ -151,7 +151,7 @@ def test_gradients_match_dense_reference():
     g = [t.grad.clone() for t in (M.alpha, M.U, M.V)]
     a, U, V = (t.detach().clone().requires_grad_() for t in (M.alpha, M.U, M.V))
     ((a * torch.eye(7, 5, dtype=torch.float64) + U @ V.T) @ X).square().sum().backward()
-    for got, ref in zip(g, (a.grad, U.grad, V.grad)):
+    for got, ref in zip(g, (a.grad, U.grad, V.grad), strict=True):
         torch.testing.assert_close(got, ref, **tol("grad", torch.float64))
 
 

@@ -1,13 +1,15 @@
 """Compiler equivalence tests: dense MLP vs compiled DLoR network at decreasing h (PEFT-style)."""
 
+import itertools
+
 import pytest
 import torch
 from torch import nn
 
 import dlor
-from dlor.construct import AssumptionError, max_abs_error, to_augmented, to_deep, to_wide
+from dlor.construct import AssumptionError, WideDLoRBlock, max_abs_error, to_augmented, to_deep, to_wide
 from dlor.nn import DLoRLinear
-from dlor.construct import WideDLoRBlock
+from tests.tolerances import tol
 
 SMOOTH = [nn.Softplus, nn.Tanh, nn.Sigmoid, nn.GELU, nn.SiLU]
 PIECEWISE_LINEAR = [nn.ReLU, nn.LeakyReLU, nn.ELU]
@@ -34,7 +36,7 @@ def test_error_decreases_with_h_over_three_decades(builder, act, depth, width, r
     mlp = random_mlp(act, depth, width)
     X = inputs()
     errs = [max_abs_error(builder(mlp, rank, h), mlp, X) for h in (1e-1, 1e-2, 1e-3, 1e-4)]
-    assert all(a > b for a, b in zip(errs, errs[1:])), errs
+    assert all(a > b for a, b in itertools.pairwise(errs)), errs
     assert errs[-1] < errs[0] / 100
 
 
@@ -174,3 +176,48 @@ def test_custom_elementwise_module():
     X = inputs()
     errs = [max_abs_error(to_deep(mlp, 2, h, elementwise=(Atan,)), mlp, X) for h in (1e-2, 1e-3, 1e-4)]
     assert errs[0] > errs[1] > errs[2]
+
+
+# ---------------------------------------------------------------------------------------------
+# Affine stages (an nn.Identity "activation", a square readout) are factored exactly, never
+# skipped silently; whatever stays dense is named by stats() and, unless documented, warned about.
+
+
+def _affine_chain(width=5, seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(width, width), nn.Identity(), nn.Linear(width, width), nn.Identity(),
+                         nn.Linear(width, width)).double()
+
+
+@pytest.mark.parametrize("builder", [to_deep, to_wide])
+@pytest.mark.parametrize("h", [1.0, 1e-3])
+def test_an_affine_chain_is_factored_exactly_whatever_h(builder, h):
+    mlp = _affine_chain()
+    net = builder(mlp, 2, h)
+    assert not any(isinstance(m, nn.Linear) for m in net.modules()), "a square affine layer was left dense"
+    assert any(isinstance(m, DLoRLinear) for m in net.modules())
+    X = inputs(d=5)
+    with torch.no_grad():
+        torch.testing.assert_close(net(X), mlp(X), **tol("solve", torch.float64))
+    assert net.stats()["dense_layers"] == []
+
+
+@pytest.mark.parametrize("builder", [to_deep, to_wide])
+def test_identity_between_hidden_layers_compiles_every_square_layer(builder):
+    torch.manual_seed(0)
+    mlp = nn.Sequential(nn.Linear(2, 6), nn.Tanh(), nn.Linear(6, 6), nn.Identity(), nn.Linear(6, 6), nn.Tanh(),
+                        nn.Linear(6, 1)).double()
+    net = builder(mlp, 2, 1e-4)
+    square_dense = [m for m in net.modules() if isinstance(m, nn.Linear) and m.in_features == m.out_features]
+    assert square_dense == []
+    assert max_abs_error(net, mlp, inputs()) < 1e-2
+    dense = net.stats()["dense_layers"]  # the thin input and output layers, kept dense by the default
+    assert [(d["stage"], d["shape"]) for d in dense] == [(0, [6, 2]), (3, [1, 6])]
+    assert all("rectangular='dense'" in d["reason"] for d in dense)
+
+
+def test_a_layer_left_dense_without_a_documented_reason_warns_and_is_named():
+    mlp = nn.Sequential(nn.Linear(4, 4), nn.Tanh(), nn.Linear(4, 4), nn.Identity(), nn.Linear(4, 4), nn.Tanh()).double()
+    with pytest.warns(UserWarning, match="stage 1 .* left dense: affine"):
+        net = to_augmented(mlp, 1e-3)
+    assert [d["stage"] for d in net.stats()["dense_layers"]] == [1]

@@ -53,7 +53,9 @@ def test_random_and_nearest(init):
     assert torch.isfinite(out).all()
     if init == "nearest":
         lin = copy.deepcopy(encoder()).layers[0].linear1
-        assert float(enc.layers[0].linear1.alpha.detach()) == pytest.approx(float(dlor.nearest_dlor(lin.weight.detach(), 4).alpha))
+        assert float(enc.layers[0].linear1.alpha.detach()) == pytest.approx(
+            float(dlor.nearest_dlor(lin.weight.detach(), 4).alpha)
+        )
 
 
 def test_keeps_dtype_device_trainability():
@@ -93,7 +95,7 @@ def test_checkpoint_roundtrip_exact(tmp_path, suffix):
     fresh = encoder()
     dlorize(fresh, 4, include=TARGETS, init="random")
     load_checkpoint(fresh, path)
-    for (n, a), (_, b) in zip(enc.state_dict().items(), fresh.state_dict().items()):
+    for (n, a), (_, b) in zip(enc.state_dict().items(), fresh.state_dict().items(), strict=True):
         assert torch.equal(a, b), n
     x = torch.randn(2, 5, 32)
     assert torch.equal(enc(x), fresh(x))
@@ -121,8 +123,19 @@ def _torchrun_two_processes(common: list[str], out, logs):
     env = dict(os.environ, OMP_NUM_THREADS="1")
     if os.path.exists("/sys/class/net/lo"):
         env["GLOO_SOCKET_IFNAME"] = "lo"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
-           f"--master_port={_free_port()}", f"--log-dir={logs}", "--redirects=3", *common, "--out", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_addr=127.0.0.1",
+        f"--master_port={_free_port()}",
+        f"--log-dir={logs}",
+        "--redirects=3",
+        *common,
+        "--out",
+        str(out),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     worker_logs = "\n".join(f"--- {f}\n{f.read_text()[-3000:]}" for f in sorted(Path(logs).rglob("*.log")))
     return proc, worker_logs
@@ -136,11 +149,13 @@ def test_two_process_ddp_equals_single_process(tmp_path):
     if two.returncode != 0 and "Signal" in two.stderr:
         # A worker killed by a signal (seen once in CI: SIGABRT inside gloo's transport) is a
         # fault of the process launch, not of the arithmetic under test: record it and relaunch once.
-        warnings.warn(f"torchrun worker crashed, relaunching once; worker logs:\n{worker_logs}")
+        warnings.warn(f"torchrun worker crashed, relaunching once; worker logs:\n{worker_logs}", stacklevel=1)
         two, worker_logs = _torchrun_two_processes(common, tmp_path / "two.safetensors", tmp_path / "logs2")
     assert two.returncode == 0, f"{two.stderr[-1500:]}\nworker logs:\n{worker_logs}"
     assert "processes: 2" in worker_logs
-    one = subprocess.run([sys.executable, *common, "--out", str(tmp_path / "one.safetensors")], capture_output=True, text=True, timeout=600)
+    one = subprocess.run(
+        [sys.executable, *common, "--out", str(tmp_path / "one.safetensors")], capture_output=True, text=True, timeout=600
+    )
     assert one.returncode == 0, one.stderr[-2000:]
     a, b = load_file(str(tmp_path / "two.safetensors")), load_file(str(tmp_path / "one.safetensors"))
     assert set(a) == set(b)

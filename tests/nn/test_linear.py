@@ -31,8 +31,12 @@ def test_rectangular_identity_padding_and_truncation():
         with torch.no_grad():
             layer.U.zero_()
             layer.alpha.fill_(3.0)
-    torch.testing.assert_close(up(torch.tensor([1.0, 2.0], dtype=torch.float64)), torch.tensor([3.0, 6.0, 0, 0], dtype=torch.float64))
-    torch.testing.assert_close(down(torch.tensor([1.0, 2.0, 5, 7], dtype=torch.float64)), torch.tensor([3.0, 6.0], dtype=torch.float64))
+    torch.testing.assert_close(
+        up(torch.tensor([1.0, 2.0], dtype=torch.float64)), torch.tensor([3.0, 6.0, 0, 0], dtype=torch.float64)
+    )
+    torch.testing.assert_close(
+        down(torch.tensor([1.0, 2.0, 5, 7], dtype=torch.float64)), torch.tensor([3.0, 6.0], dtype=torch.float64)
+    )
 
 
 def test_no_bias_and_frozen_alpha():
@@ -55,7 +59,7 @@ def test_matrix_shares_parameters_and_gradients():
     for p in layer.parameters():
         p.grad = None
     (x @ layer.weight.T + layer.bias).sum().backward()
-    for got, p in zip(grads, (layer.alpha, layer.U, layer.V, layer.bias)):
+    for got, p in zip(grads, (layer.alpha, layer.U, layer.V, layer.bias), strict=True):
         torch.testing.assert_close(got, p.grad, **tol("grad", torch.float64))
 
 
@@ -63,9 +67,7 @@ def test_gradcheck_layer():
     layer = DLoRLinear(4, 3, 2, dtype=torch.float64)
     x = torch.randn(2, 4, dtype=torch.float64, requires_grad=True)
     params = (layer.alpha, layer.U, layer.V, layer.bias)
-    assert torch.autograd.gradcheck(
-        lambda x, a, U, V, b: dlor.dlor_linear(x, a, U, V, b), (x, *params)
-    )
+    assert torch.autograd.gradcheck(lambda x, a, U, V, b: dlor.dlor_linear(x, a, U, V, b), (x, *params))
 
 
 def test_initialisation_scale_matches_nn_linear():
@@ -119,11 +121,14 @@ def test_huge_layer_forward_backward():
     torch.testing.assert_close(y[:, i], ref.detach(), **tol("layer", torch.float32))
 
 
-@pytest.mark.parametrize("kwargs,msg", [
-    ({"in_features": 0, "out_features": 3, "rank": 1}, "in_features"),
-    ({"in_features": 3, "out_features": 3, "rank": 0}, "rank"),
-    ({"in_features": 3, "out_features": 3, "rank": 1.5}, "rank"),
-])
+@pytest.mark.parametrize(
+    "kwargs,msg",
+    [
+        ({"in_features": 0, "out_features": 3, "rank": 1}, "in_features"),
+        ({"in_features": 3, "out_features": 3, "rank": 0}, "rank"),
+        ({"in_features": 3, "out_features": 3, "rank": 1.5}, "rank"),
+    ],
+)
 def test_bad_construction(kwargs, msg):
     with pytest.raises(dlor.DLoRError, match=msg):
         DLoRLinear(**kwargs)

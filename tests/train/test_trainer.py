@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from dlor.experiments._data import sawtooth_data
-from dlor.experiments.training import PAPER_TABLE1, MATCHED_WIDTH, table1
-from dlor.nn import MLP, DeepDLoR, WideDLoR
 from dlor import DLoRError
+from dlor.experiments._data import sawtooth_data
+from dlor.experiments.training import MATCHED_WIDTH, PAPER_TABLE1, table1
+from dlor.nn import MLP, DeepDLoR, WideDLoR
 from dlor.train import GroupSpec, GroupTrainer, TrainConfig, epoch_orders
 from dlor.train._batched import batched_forward, make_module, stack_modules
 
@@ -151,7 +151,8 @@ def test_non_finite_model_fails_alone():
 def test_early_stop_threshold_and_resume(tmp_path):
     data = sawtooth_data()
     cfg = TrainConfig(epochs=40, checkpoint_every=10, stop_below=10.0)  # every model stops after epoch 1
-    rows = GroupTrainer(GroupSpec("wide", 2, None, [0]), cfg).run(data["x_train"], data["y_train"], data["x_test"], data["y_test"])
+    trainer = GroupTrainer(GroupSpec("wide", 2, None, [0]), cfg)
+    rows = trainer.run(data["x_train"], data["y_train"], data["x_test"], data["y_test"])
     assert rows[0]["epochs_trained"] == 1
     # resume: a run interrupted after a checkpoint continues to the same result
     cfg = TrainConfig(epochs=30, checkpoint_every=10)
@@ -210,7 +211,7 @@ def test_sweep_in_two_worker_processes_matches_one_process(tmp_path):
     assert len(one) == len(two) > 0
     key = lambda r: (r["arch"], r["k"], r["width"], r["seed"], r.get("matched_k"))  # noqa: E731
     assert [key(r) for r in one] == [key(r) for r in two]  # same groups, same order
-    for a, b in zip(one, two):
+    for a, b in zip(one, two, strict=True):
         assert a["epochs_trained"] == b["epochs_trained"]
         # workers use one thread each: float32 reductions may round differently, nothing more
         assert b["train_mse_final"] == pytest.approx(a["train_mse_final"], rel=1e-4)
@@ -238,8 +239,7 @@ def test_a_failing_worker_stops_the_whole_sweep_at_once(tmp_path):
     groups = [GroupSpec("deep", 4, None, [0]), GroupSpec("bogus", 1, None, [0])]
     t0 = time.perf_counter()
     with pytest.raises(ValueError, match="unknown architecture"):
-        train_groups(tmp_path, groups, TrainConfig(epochs=10**6, checkpoint_every=10**6), "float32",
-                     workers=2, progress=False)
+        train_groups(tmp_path, groups, TrainConfig(epochs=10**6, checkpoint_every=10**6), "float32", workers=2, progress=False)
     assert time.perf_counter() - t0 < 120
     assert not (tmp_path / "deep_k4.json").exists()
 
@@ -259,7 +259,8 @@ def test_workers_stop_when_the_main_process_is_killed(tmp_path):
         "if __name__ == '__main__':\n"
         "    groups = [GroupSpec('deep', 4, None, [0]), GroupSpec('deep', 2, None, [0])]\n"
         "    train_groups(Path(sys.argv[1]), groups, TrainConfig(epochs=10**6, checkpoint_every=10**6), 'float32',\n"
-        "                 workers=2, progress=False)\n")
+        "                 workers=2, progress=False)\n"
+    )
     main = subprocess.Popen([sys.executable, str(script), str(tmp_path / "runs")], stderr=subprocess.DEVNULL)
     children: set[int] = set()
     deadline = time.time() + 60
@@ -287,7 +288,8 @@ def test_workers_stop_when_the_main_process_is_killed(tmp_path):
 def test_minibatch_rows_count_epochs_and_adam_steps_apart():
     data = sawtooth_data()  # 200 training points: batches of 64 take ceil(200 / 64) = 4 steps an epoch
     rows = GroupTrainer(GroupSpec("deep", 1, None, [0]), TrainConfig(epochs=3, batch_size=64)).run(
-        data["x_train"], data["y_train"], data["x_test"], data["y_test"])
+        data["x_train"], data["y_train"], data["x_test"], data["y_test"]
+    )
     assert rows[0]["epochs_trained"] == 3 and rows[0]["adam_steps"] == 12
 
 
@@ -296,8 +298,9 @@ def test_threads_setting_applies_while_training_and_is_restored():
     before = torch.get_num_threads()
     seen = []
     trainer = GroupTrainer(GroupSpec("dense", None, [1, 4, 1], [0]), TrainConfig(epochs=2, threads=1))
-    trainer.run(data["x_train"], data["y_train"], data["x_test"], data["y_test"],
-                on_epoch=lambda n: seen.append(torch.get_num_threads()))
+    trainer.run(
+        data["x_train"], data["y_train"], data["x_test"], data["y_test"], on_epoch=lambda n: seen.append(torch.get_num_threads())
+    )
     assert seen == [1, 1] and torch.get_num_threads() == before
 
 

@@ -42,7 +42,9 @@ def load_matrix(path: str, key: str | None = None) -> torch.Tensor:
     if not isinstance(value, torch.Tensor):
         raise DLoRError(f"{path} does not hold a tensor")
     if not value.dtype.is_floating_point:
-        value = value.to(torch.float64) if value.dtype in (torch.int32, torch.int64, torch.int16, torch.int8, torch.uint8) else value
+        value = (
+            value.to(torch.float64) if value.dtype in (torch.int32, torch.int64, torch.int16, torch.int8, torch.uint8) else value
+        )
     return value
 
 

@@ -17,7 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Diagonal-plus-Low-Rank neural networks (arXiv 2605.05659).",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, module in SUBCOMMANDS.items():
+    for module in SUBCOMMANDS.values():
         module.add_parser(sub)
     return parser
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import time
 from importlib import import_module
 from inspect import signature
 from pathlib import Path
 
+from ..experiments import _ranks as ranks
 from . import CLIError
 from .info import environment
 
@@ -41,10 +41,34 @@ def add_parser(sub) -> None:
                    help="initialisation of the deep and wide models of the training sweep: library | h1-linear")
     p.add_argument("--split", default=None, metavar="NAME",
                    help="train/test split of the 400 sawtooth points: random | interleaved")
-    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--device", default="cpu", metavar="cpu|cuda|cuda:N",
+                   help="where the experiments train (default: cpu); under torchrun, cuda means cuda:LOCAL_RANK")
     p.add_argument("--force", action="store_true", help="recompute experiments whose results exist")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=run)
+
+
+def _device(text: str) -> str:
+    """``--device``: "cpu", "cuda" or "cuda:N", checked against this machine."""
+    import torch
+
+    try:
+        device = torch.device(text)
+    except (RuntimeError, ValueError):
+        raise CLIError(f"--device must be cpu, cuda or cuda:N, got {text!r}") from None
+    if device.type == "cpu":
+        return "cpu"
+    if device.type != "cuda":
+        raise CLIError(f"--device must be cpu, cuda or cuda:N, got {text!r}")
+    if not torch.cuda.is_available():
+        why = "this torch build has no CUDA" if torch.version.cuda is None else "no CUDA GPU is visible"
+        raise CLIError(f"--device {text}: CUDA is not available on this machine ({why}, torch {torch.__version__}); "
+                       f"use --device cpu")
+    count = torch.cuda.device_count()
+    index = device.index if device.index is not None else (ranks.rank_on_node() % count if ranks.world_size() > 1 else 0)
+    if index >= count:
+        raise CLIError(f"--device {text}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}")
+    return f"cuda:{index}"
 
 
 def _batch_size(text: str | None):
@@ -67,25 +91,46 @@ _NOT_GIVEN = object()
 
 def _load_summary(path: Path, budget: str, seeds: int | None, batch_size=_NOT_GIVEN):
     """A finished experiment's summary, if it was made at this budget (seed count, batch size)."""
-    from ..experiments._common import Claim, Summary
+    from ..experiments._common import Claim, Summary, read_json_checked, set_aside
 
-    data = json.loads(path.read_text())
+    data = read_json_checked(path, _looks_like_summary)
+    if data is None:  # missing, or torn and set aside: recompute
+        return None
     cfg = data.get("config", {})
     if cfg.get("budget") != budget or (seeds is not None and cfg.get("seeds") != seeds):
         return None
     if batch_size is not _NOT_GIVEN and "batch_size" in cfg and cfg["batch_size"] != batch_size:
         return None
-    data["claims"] = [Claim(**c) for c in data["claims"]]
-    return Summary(**data)
+    try:
+        data["claims"] = [Claim(**c) for c in data["claims"]]
+        return Summary(**data)
+    except TypeError as err:  # fields missing or unknown: written by something else
+        set_aside(path, f"not a summary: {err}")
+        return None
+
+
+def _looks_like_summary(data) -> bool:
+    return (isinstance(data, dict) and {"name", "title", "claims", "config"} <= data.keys()
+            and isinstance(data["claims"], list) and all(isinstance(c, dict) for c in data["claims"])
+            and isinstance(data["config"], dict))
+
+
+def _earlier_runs(out: Path) -> list[dict]:
+    """The runs recorded in ``out/config.json`` before this one (a torn file is set aside)."""
+    from ..experiments._common import read_json_checked
+
+    old = read_json_checked(out / "config.json", lambda d: isinstance(d, dict) and isinstance(d.get("argv"), dict))
+    if old is None:
+        return []
+    earlier = old.get("earlier_runs", [])
+    return (earlier if isinstance(earlier, list) else []) + [{k: old[k] for k in ("argv", "environment") if k in old}]
 
 
 def run(args) -> int:
     from ..experiments._common import write_json
     from ..experiments.report import write_report
 
-    if args.device == "cuda":
-        raise CLIError("--device cuda: the experiments of this version run on the CPU only (the library itself "
-                       "runs on any device); use --device cpu")
+    device = _device(args.device)
     if args.workers is not None and args.workers < 1:
         raise CLIError(f"--workers must be >= 1, got {args.workers}")
     if args.seeds is not None and args.seeds < 1:
@@ -104,7 +149,9 @@ def run(args) -> int:
         raise CLIError(f"--out {out} exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
     env = environment()
-    write_json(out / "config.json", {"argv": vars(args) | {"run": None}, "environment": env})
+    if ranks.is_main():  # under torchrun rank 0 alone reads and writes the folder's own files
+        config = {"argv": vars(args) | {"run": None}, "environment": env, "earlier_runs": _earlier_runs(out)[-20:]}
+        write_json(out / "config.json", config)
     wanted = list(EXPERIMENTS) if args.what == "all" else [args.what]
     summaries, unavailable, ran = [], [], set()
     for name in wanted:
@@ -117,27 +164,34 @@ def run(args) -> int:
             continue
         ran.add(module)
         name = module
+        mod = import_module(f"dlor.experiments.{module}")
+        if not ranks.is_main() and not getattr(mod, "SHARES_GROUPS", False):
+            continue  # under torchrun rank 0 alone runs the experiments that train no groups
         done = out / name / "summary.json"
         if done.exists() and not args.force:
             kept = _load_summary(done, args.budget, args.seeds, batch_size)
             if kept is not None:
                 summaries.append(kept)
-                print(f"[{name}] kept finished results from {done} (use --force to recompute)")
+                say(f"[{name}] kept finished results from {done} (use --force to recompute)")
                 continue
         t0 = time.perf_counter()
-        print(f"[{name}] running at the {args.budget} budget ...", flush=True)
-        mod = import_module(f"dlor.experiments.{module}")
+        say(f"[{name}] running at the {args.budget} budget ...")
         params = signature(mod.run).parameters
         extra = {"workers": args.workers} if args.workers is not None and "workers" in params else {}
         if batch_size is not _NOT_GIVEN and "batch_size" in params:
             extra["batch_size"] = batch_size
         extra |= {name: getattr(args, name) for name in ("init", "split")
                   if getattr(args, name) is not None and name in params}
+        if "device" in params:
+            extra["device"] = device
         summary = mod.run(out, budget=args.budget, seeds=args.seeds, progress=not args.quiet, **extra)
         summaries.append(summary)
         for c in summary.claims:
-            print(f"[{name}]   {c.verdict:>19}: {c.claim[:70]}... measured {c.measured}")
-        print(f"[{name}] done in {time.perf_counter() - t0:.1f}s")
+            say(f"[{name}]   {c.verdict:>19}: {c.claim[:70]}... measured {c.measured}")
+        say(f"[{name}] done in {time.perf_counter() - t0:.1f}s")
+    if not ranks.is_main():  # its groups are written; rank 0 writes the figures and the report
+        ranks.close()
+        return 0
     # the report also keeps experiments finished earlier in this folder at the same budget
     for module in dict.fromkeys(m for m in EXPERIMENTS.values() if m):
         path = out / module / "summary.json"
@@ -149,4 +203,11 @@ def run(args) -> int:
     summaries.sort(key=lambda s: order.index(s.name) if s.name in order else len(order))
     write_report(out, summaries, unavailable, args.budget, env)
     print(f"Report: {out / 'report.md'} and {out / 'report.html'}")
+    ranks.close()
     return 0
+
+
+def say(line: str) -> None:
+    """Progress lines: from rank 0 only under torchrun."""
+    if ranks.is_main():
+        print(line, flush=True)

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from .._errors import DLoRError, check_rank
+from ..decompose import additive_decompose
 from ._augmented import build_augmented_chain, swap_factors
 from ._deep import build_deep_chain, multiplicative_plan, plan_stages
 from ._network import CompiledNetwork
@@ -63,7 +64,9 @@ def _compile(mlp, plans, build, h, order, sample, box, name, extra) -> CompiledN
         w = 2.0**p / (2.0**p - 1)
         return CompiledNetwork([build(hv / 2), build(hv)], [w, 1 - w], {"h": hv, "richardson_order": p})
 
-    info = {"construction": name, "order": order} | extra
+    dense = [{"stage": p["index"], "shape": [p["stage"].linear.out_features, p["stage"].linear.in_features],
+              "reason": p["reason"]} for p in plans if p["kind"] == "dense"]
+    info = {"construction": name, "order": order, "dense_layers": dense} | extra
     if isinstance(h, str):
         if h != "auto":
             raise DLoRError(f"h must be a positive number or 'auto', got {h!r}")
@@ -117,7 +120,8 @@ def to_deep(mlp: nn.Sequential, rank: int, h, c: float | None = None, alpha: flo
     """
     rank = check_rank(rank)
     stages = parse_mlp(mlp, elementwise)
-    plans = plan_stages(stages, c, rectangular, multiplicative_plan(rank, alpha, decomposition, perturb))
+    factor = multiplicative_plan(rank, alpha, decomposition, perturb)
+    plans = plan_stages(stages, c, rectangular, factor, affine_decompose=factor)
     return _compile(mlp, plans, lambda hv: build_deep_chain(plans, hv), h, order, sample, box, "deep",
                     {"rank": rank, "c": c, "alpha": alpha, "decomposition": decomposition})
 
@@ -133,7 +137,7 @@ def to_wide(mlp: nn.Sequential, rank: int, h, c: float | None = None, betas=None
     """
     rank = check_rank(rank)
     stages = parse_mlp(mlp, elementwise)
-    plans = plan_stages(stages, c, rectangular, additive_plan(rank))
+    plans = plan_stages(stages, c, rectangular, additive_plan(rank), affine_decompose=lambda W: additive_decompose(W, rank))
     return _compile(mlp, plans, lambda hv: build_wide_chain(plans, hv, betas), h, order, sample, box, "wide",
                     {"rank": rank, "c": c, "betas": betas})
 

@@ -44,7 +44,7 @@ class WideDLoRBlock(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         acc = self.bias
-        for k, (branch, act) in enumerate(zip(self.branches, self.inner)):
+        for k, (branch, act) in enumerate(zip(self.branches, self.inner, strict=True)):
             acc = acc + self.coefs[k] * act(branch(x))
         return self.outer(acc)
 
@@ -120,7 +120,7 @@ class CompiledNetwork(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         out = self.weights[0] * self.chains[0](x)
-        for w, chain in zip(self.weights[1:], self.chains[1:]):
+        for w, chain in zip(self.weights[1:], self.chains[1:], strict=True):
             out = out + w * chain(x)
         return out
 
@@ -129,9 +129,11 @@ class CompiledNetwork(nn.Module):
         return self.info["h"]
 
     def stats(self, dense: nn.Module | None = None) -> dict:
-        """Parameter counts, depth and width, next to those of ``dense`` if given."""
-        depth, width = zip(*(_depth_width(c) for c in self.chains))
-        out = {"params": count_params(self), "depth": max(depth), "width": max(width), "chains": len(self.chains)}
+        """Parameter counts, depth and width, next to those of ``dense`` if given, and
+        ``dense_layers``: every stage of the MLP that the compiler kept dense, with its reason."""
+        depth, width = zip(*(_depth_width(c) for c in self.chains), strict=True)
+        out = {"params": count_params(self), "depth": max(depth), "width": max(width), "chains": len(self.chains),
+               "dense_layers": self.info.get("dense_layers", [])}
         if dense is not None:
             dd, dw = _depth_width(dense) if isinstance(dense, nn.Sequential) else (None, None)
             out["dense"] = {"params": count_params(dense), "depth": dd, "width": dw}

@@ -11,7 +11,7 @@ from ._activation import Taylor
 from ._deep import build_chain
 from ._network import WideDLoRBlock, dlor_layer
 
-__all__ = ["wide_block", "build_wide_chain", "additive_plan"]
+__all__ = ["wide_block", "affine_wide_block", "build_wide_chain", "additive_plan"]
 
 
 def default_betas(L: int) -> list[float]:
@@ -39,10 +39,17 @@ def wide_block(components, b: torch.Tensor, T: Taylor, h: float, betas=None) -> 
         raise DLoRError(f"betas must be nonzero and sum to zero (Theorem 3), got {betas}")
     n = components[0].shape[0]
     cvec = torch.full((n,), T.c, dtype=b.dtype)
-    branches = [dlor_layer(M, h / beta, cvec) for M, beta in zip(components, betas)]
+    branches = [dlor_layer(M, h / beta, cvec) for M, beta in zip(components, betas, strict=True)]
     coefs = [beta / (h * T.slope) for beta in betas]
     return [WideDLoRBlock(branches, coefs, b, [T.fresh() for _ in range(L)], T.fresh())]
 
 
+def affine_wide_block(components, b: torch.Tensor) -> list[nn.Module]:
+    """``x -> W x + b`` with ``W = sum_l M_l``: one branch per component, no activation, exact."""
+    branches = [dlor_layer(M, 1.0, None) for M in components]
+    return [WideDLoRBlock(branches, [1.0] * len(branches), b, [nn.Identity() for _ in branches], nn.Identity())]
+
+
 def build_wide_chain(plans: list[dict], h: float, betas=None) -> nn.Sequential:
-    return build_chain(plans, lambda p: wide_block(p["data"], p["bias"], p["T"], h, betas))
+    return build_chain(plans, lambda p: wide_block(p["data"], p["bias"], p["T"], h, betas),
+                       lambda p: affine_wide_block(p["data"], p["bias"]))

@@ -2,6 +2,7 @@ r"""Hybrid decomposition ``W = sum_i prod_j M_ij`` (Remark 3)."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -47,7 +48,7 @@ def hybrid_decompose(W, rank: int, branches: int, *, return_certificate: bool = 
         c = factor * smax
         P, s, Qt = np.linalg.svd(A - branches * c * np.eye(n))
         starts = np.cumsum([0, *sizes])
-        pieces = [(P[:, a:b] * s[a:b], Qt[a:b].T) for a, b in zip(starts[:-1], starts[1:])]
+        pieces = [(P[:, a:b] * s[a:b], Qt[a:b].T) for a, b in itertools.pairwise(starts)]
         ok = True
         for C, D in pieces:
             H = c * np.eye(D.shape[1]) + D.T @ C

@@ -2,6 +2,7 @@ r"""The nearest DLoR matrix in Frobenius norm: ``min ||W - alpha I - U V^T||_F``
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -69,7 +70,7 @@ def nearest_dlor(W, rank: int, *, rtol: float = 1e-3, max_evals: int = 200, retu
             pts = sorted(evals)
             best = min(evals.values())
             lows = []
-            for a, b in zip(pts[:-1], pts[1:]):
+            for a, b in itertools.pairwise(pts):
                 ha, hb = evals[a], evals[b]
                 lows.append(((ha + hb) / 2 - lip * (b - a) / 2, a, b))
             low, a, b = min(lows)

@@ -14,6 +14,9 @@ import matplotlib
 matplotlib.use("Agg")  # headless: experiments only write files
 import matplotlib.pyplot as plt  # noqa: E402
 
+from .._files import set_aside
+from . import _ranks as ranks
+
 BUDGETS = ("tiny", "quick", "paper")  # tiny: a smoke-test budget for the test suite
 
 
@@ -66,15 +69,41 @@ def _clean(obj):
     return obj
 
 
-def write_json(path: Path, obj) -> None:
-    """Write atomically (temp file + rename), so an interrupt never leaves a torn file."""
+def write_json(path: Path, obj, every_rank: bool = False) -> None:
+    """Write atomically (temp file + rename), so an interrupt never leaves a torn file.
+
+    Under ``torchrun`` only rank 0 writes results; ``every_rank`` is for the files each rank
+    owns (its groups' results)."""
+    if not (every_rank or ranks.is_main()):
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(_clean(obj), indent=2))
     os.replace(tmp, path)
 
 
+def read_json_checked(path: Path, valid=lambda obj: True):
+    """The JSON in ``path``, or None when it is missing, torn or fails ``valid``; a torn or
+    invalid file is set aside (:func:`set_aside`; by rank 0 only under torchrun) so that nothing
+    reads it again."""
+    try:
+        obj = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        why = f"{type(err).__name__}: {err}"
+    else:
+        if valid(obj):
+            return obj
+        why = "unexpected content"
+    if ranks.is_main():
+        set_aside(path, why)
+    return None
+
+
 def write_csv(path: Path, rows: list[dict]) -> None:
+    if not ranks.is_main():  # under torchrun rank 0 writes the results
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     keys: list[str] = []
@@ -88,6 +117,9 @@ def write_csv(path: Path, rows: list[dict]) -> None:
 
 
 def save_figure(fig, path: Path) -> None:
+    if not ranks.is_main():  # under torchrun rank 0 writes the results
+        plt.close(fig)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + ".tmp.png")
     fig.savefig(tmp, dpi=110, bbox_inches="tight")

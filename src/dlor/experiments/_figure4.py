@@ -55,7 +55,12 @@ def near_rate(rows, key: str) -> float:
 
 
 def faster_and_more_often(rows) -> tuple[str, str]:
-    rd, rw, ed, ew = success_rate(rows, "deep"), success_rate(rows, "wide"), median_epochs(rows, "deep"), median_epochs(rows, "wide")
+    rd, rw, ed, ew = (
+        success_rate(rows, "deep"),
+        success_rate(rows, "wide"),
+        median_epochs(rows, "deep"),
+        median_epochs(rows, "wide"),
+    )
     measured = f"success rate deep {rd:.0%} vs wide {rw:.0%}; median epochs deep {ed:.0f} vs wide {ew:.0f}"
     if rd > rw and ed < ew:
         return measured, "confirmed"
@@ -68,14 +73,30 @@ def short_budget_claims(rows, key: str, epochs: int) -> list[Claim]:
     measured3, verdict3 = faster_and_more_often(rows)
     dense, deep = success_rate(rows, "dense"), success_rate(rows, "deep")
     return [
-        Claim("Deep DLoR reaches lower test error than wide DLoR for most k", "Section 6.2, Figure 4(a)",
-              f"deep median below wide median at {win:.0%} of k after {epochs} epochs "
-              f"(confirmed >= {MOST_K[0]:.0%}, partly >= {MOST_K[1]:.0%})", verdict(win, *MOST_K)),
-        Claim("Deep often gets near 1e-4 test error after 5,000 epochs", "Section 6.2, Figure 4(a)",
-              f"{near:.0%} of deep runs have test MSE <= {NEAR_1E4:g} after {epochs} epochs "
-              f"(confirmed >= {OFTEN[0]:.0%}, partly >= {OFTEN[1]:.0%})", verdict(near, *OFTEN)),
-        Claim("Deep reaches the 1e-3 training threshold faster and more often than wide", "Section 6.2, Figures 4(c), 4(d)",
-              measured3, verdict3),
-        Claim("The dense two-hidden-layer baseline succeeds less often than deep DLoR", "Section 6.2, Figure 4(d)",
-              f"success rate dense {dense:.0%} vs deep {deep:.0%}", "confirmed" if dense < deep else "not confirmed"),
+        Claim(
+            "Deep DLoR reaches lower test error than wide DLoR for most k",
+            "Section 6.2, Figure 4(a)",
+            f"deep median below wide median at {win:.0%} of k after {epochs} epochs "
+            f"(confirmed >= {MOST_K[0]:.0%}, partly >= {MOST_K[1]:.0%})",
+            verdict(win, *MOST_K),
+        ),
+        Claim(
+            "Deep often gets near 1e-4 test error after 5,000 epochs",
+            "Section 6.2, Figure 4(a)",
+            f"{near:.0%} of deep runs have test MSE <= {NEAR_1E4:g} after {epochs} epochs "
+            f"(confirmed >= {OFTEN[0]:.0%}, partly >= {OFTEN[1]:.0%})",
+            verdict(near, *OFTEN),
+        ),
+        Claim(
+            "Deep reaches the 1e-3 training threshold faster and more often than wide",
+            "Section 6.2, Figures 4(c), 4(d)",
+            measured3,
+            verdict3,
+        ),
+        Claim(
+            "The dense two-hidden-layer baseline succeeds less often than deep DLoR",
+            "Section 6.2, Figure 4(d)",
+            f"success rate dense {dense:.0%} vs deep {deep:.0%}",
+            "confirmed" if dense < deep else "not confirmed",
+        ),
     ]

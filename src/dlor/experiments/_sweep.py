@@ -16,7 +16,6 @@ against one process with two threads: 12 compiled groups x 3,000 epochs took 108
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import queue as queue_module
@@ -26,8 +25,10 @@ from pathlib import Path
 import torch
 from tqdm.auto import tqdm
 
+from .._errors import DLoRError
 from ..train import GroupSpec, GroupTrainer, TrainConfig
-from ._common import write_json
+from . import _ranks as ranks
+from ._common import read_json_checked, write_json
 from ._data import sawtooth_data
 
 __all__ = ["train_groups", "available_cores", "read_group_rows"]
@@ -53,15 +54,18 @@ def _config_of(group: GroupSpec, tcfg) -> TrainConfig:
     return tcfg[group.name] if isinstance(tcfg, dict) else tcfg
 
 
-def _train_one(group: GroupSpec, tcfg, dtype: str, folder: Path, on_epoch) -> None:
+def _train_one(group: GroupSpec, tcfg, dtype: str, folder: Path, on_epoch, device: str = "cpu") -> None:
     data = group_data(group)
     checkpoint = folder / f"{group.name}.ckpt"
-    trainer = GroupTrainer(group, _config_of(group, tcfg), dtype=getattr(torch, dtype), checkpoint=checkpoint)
+    trainer = GroupTrainer(group, _config_of(group, tcfg), dtype=getattr(torch, dtype), checkpoint=checkpoint,
+                           device=device)
     start = time.perf_counter()
     result = trainer.run(data["x_train"], data["y_train"], data["x_test"], data["y_test"], on_epoch=on_epoch)
     for r in result:
         r["group_seconds"] = time.perf_counter() - start
-    write_json(folder / f"{group.name}.json", result)
+        if ranks.world_size() > 1:
+            r["rank"] = ranks.rank()  # which torchrun process trained it
+    write_json(folder / f"{group.name}.json", result, every_rank=True)
     checkpoint.unlink(missing_ok=True)
 
 
@@ -72,7 +76,7 @@ def _init_worker(threads: int, progress_queue) -> None:
     _parent_pid = os.getppid()
 
 
-def _worker(group: GroupSpec, tcfg, dtype: str, folder: Path) -> str:
+def _worker(group: GroupSpec, tcfg, dtype: str, folder: Path, device: str) -> str:
     pending = 0
 
     def on_epoch(n: int) -> None:
@@ -84,7 +88,7 @@ def _worker(group: GroupSpec, tcfg, dtype: str, folder: Path) -> str:
             _progress_queue.put(pending)
             pending = 0
 
-    _train_one(group, tcfg, dtype, folder, on_epoch)
+    _train_one(group, tcfg, dtype, folder, on_epoch, device)
     if pending:
         _progress_queue.put(pending)
     return group.name
@@ -104,13 +108,30 @@ def _cost(group: GroupSpec) -> int:
 
 
 def train_groups(folder: Path, groups: list[GroupSpec], tcfg: TrainConfig | dict[str, TrainConfig], dtype: str,
-                 workers: int = 1, progress: bool = True) -> None:
-    """Train every group of ``groups`` whose JSON file is not in ``folder`` yet.
+                 workers: int = 1, progress: bool = True, device: str = "cpu") -> None:
+    """Train every group of ``groups`` whose JSON file is not in ``folder`` yet, on ``device``.
 
     ``tcfg``: the trainer settings of every group, or a dict ``{group.name: TrainConfig}``.
+    Under ``torchrun`` each rank trains its share (:func:`dlor.experiments._ranks.my_share`) with
+    up to ``workers`` processes (at most its share of this machine's cores), and every rank
+    returns once all groups are written.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    todo = [g for g in groups if not (folder / f"{g.name}.json").exists()]
+    # rank 0 alone reads (and sets aside torn) group files; the others take its list
+    names = ranks.broadcast_from_main([g.name for g in groups if read_group_file(folder, g) is None]
+                                      if ranks.is_main() else None)
+    todo = [g for g in groups if g.name in set(names)]
+    if ranks.world_size() > 1:
+        todo = ranks.my_share(todo, _cost)
+        workers = min(workers, max(1, available_cores() // ranks.local_world_size()))
+    try:
+        _train_todo(folder, todo, tcfg, dtype, workers, progress and ranks.is_main(), device)
+    finally:
+        ranks.barrier()  # an error on one rank surfaces there; the others fail at this barrier
+
+
+def _train_todo(folder: Path, todo: list[GroupSpec], tcfg, dtype: str, workers: int, progress: bool,
+                device: str) -> None:
     total = sum(_config_of(g, tcfg).epochs for g in todo)
     bar = tqdm(total=total, desc="training sweep", unit="epoch", disable=not progress)
     try:
@@ -118,14 +139,15 @@ def train_groups(folder: Path, groups: list[GroupSpec], tcfg: TrainConfig | dict
         if workers <= 1:
             for g in todo:
                 bar.set_postfix_str(g.name)
-                _train_one(g, tcfg, dtype, folder, bar.update)
+                _train_one(g, tcfg, dtype, folder, bar.update, device)
             return
         context = multiprocessing.get_context("spawn")
         progress_queue = context.Queue()
         threads = max(1, available_cores() // workers)
         pool = context.Pool(workers, initializer=_init_worker, initargs=(threads, progress_queue))
         try:
-            pending = [pool.apply_async(_worker, (g, tcfg, dtype, folder)) for g in sorted(todo, key=_cost, reverse=True)]
+            pending = [pool.apply_async(_worker, (g, tcfg, dtype, folder, device))
+                       for g in sorted(todo, key=_cost, reverse=True)]
             while pending:
                 pending[0].wait(0.5)
                 _drain(progress_queue, bar)
@@ -145,9 +167,25 @@ def train_groups(folder: Path, groups: list[GroupSpec], tcfg: TrainConfig | dict
         bar.close()
 
 
+def read_group_file(folder: Path, group: GroupSpec) -> list[dict] | None:
+    """The rows of ``folder/<group>.json``, or None when the group has not finished; a torn
+    file, or one without a row per seed, is set aside so that the group trains again."""
+    def valid(rows) -> bool:
+        return (isinstance(rows, list) and len(rows) == len(group.seeds)
+                and all(isinstance(r, dict) and "seed" in r and "test_mse_final" in r for r in rows))
+
+    return read_json_checked(folder / f"{group.name}.json", valid)
+
+
 def read_group_rows(folder: Path, groups: list[GroupSpec]) -> list[dict]:
     """The per-model rows of finished ``groups``, in their order, from ``folder/<group>.json``."""
-    return [row for g in groups for row in json.loads((folder / f"{g.name}.json").read_text())]
+    rows = []
+    for g in groups:
+        got = read_group_file(folder, g)
+        if got is None:
+            raise DLoRError(f"group {g.name} has no valid results in {folder}; rerun the experiment to train it")
+        rows += got
+    return rows
 
 
 def _drain(progress_queue, bar) -> None:

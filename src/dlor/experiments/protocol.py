@@ -39,6 +39,8 @@ from ._data import TARGET_VARIANCE, check_split
 from ._sweep import available_cores, read_group_rows, train_groups
 from .uat import UATConfig, h1_group, keep_lowest_training_mse
 
+SHARES_GROUPS = True  # under torchrun every rank trains its share of the groups (dlor.experiments._ranks)
+
 # Preference among qualifying readings, most preferred first. Batch size 32 is the most common
 # minibatch size (Keras' fit default, PyTorch tutorials); an "epoch" in PyTorch practice is a pass
 # over shuffled minibatches, so full batch comes last. A random split is what train_test_split
@@ -73,6 +75,7 @@ class ProtocolConfig:
     learned_fraction: float = 0.1  # "the dense baseline learns": median test MSE <= 10% of the variance 1/12
     compile: bool = True
     workers: int = field(default_factory=available_cores)
+    device: str = "cpu"  # where every group trains
     shrunk: str = ""  # what this budget leaves out of the paper grid
 
     def __post_init__(self):
@@ -162,7 +165,8 @@ def _analyse(cfg: ProtocolConfig, rows: list[dict], h1_rows: list[dict]) -> tupl
                                       "median": m, "q1": a, "q3": b, "success_rate": f4.success_rate(kk, arch)})
                 for arch in ("deep", "wide", "dense"):
                     entry[f"{arch}_success"] = f4.success_rate(reading_rows, arch)
-                for label, c in zip(("deep_beats_wide", "deep_near_1e-4", "deep_faster_more_often", "dense_below_deep"), claims):
+                labels = ("deep_beats_wide", "deep_near_1e-4", "deep_faster_more_often", "dense_below_deep")
+                for label, c in zip(labels, claims, strict=True):
                     entry[label] = c.verdict
                 entry["qualifies"] = entry["h1_approximates"] and entry["dense_learns"]
                 table.append(entry)
@@ -188,16 +192,18 @@ def choose_default(table: list[dict]) -> dict | None:
 
 
 def run(out: Path, budget: str = "quick", seeds: int | None = None, progress: bool = True,
-        workers: int | None = None) -> Summary:
-    """Train the grid of readings of ``budget``; write the table, the figure and the claims."""
+        workers: int | None = None, device: str | None = None) -> Summary:
+    """Train the grid of readings of ``budget`` on ``device`` (default "cpu"); write the table, the
+    figure and the claims."""
     cfg = ProtocolConfig.for_budget(budget, seeds)
+    cfg.device = device if device is not None else cfg.device
     if workers is not None:
         cfg.workers = workers
     t0 = time.perf_counter()
     folder = Path(out) / "protocol"
     groups, tcfgs, h1, h1cfgs = _groups(cfg)
-    train_groups(folder / "runs", h1, h1cfgs, "float64", workers=cfg.workers, progress=progress)
-    train_groups(folder / "runs", groups, tcfgs, cfg.dtype, workers=cfg.workers, progress=progress)
+    for todo, tcfg, dtype in ((h1, h1cfgs, "float64"), (groups, tcfgs, cfg.dtype)):
+        train_groups(folder / "runs", todo, tcfg, dtype, workers=cfg.workers, progress=progress, device=cfg.device)
     rows, h1_rows = read_group_rows(folder / "runs", groups), read_group_rows(folder / "runs", h1)
     write_csv(folder / "runs.csv", rows + h1_rows)
     table, per_k, verdicts = _analyse(cfg, rows, h1_rows)
@@ -226,18 +232,27 @@ def run(out: Path, budget: str = "quick", seeds: int | None = None, progress: bo
     return summary
 
 
+def _reading_name(default: dict | None) -> str:
+    if default is None:
+        return "none"
+    return f"{default['batch_size']}/{default['split']}/{default['init']} ({default['rule']})"
+
+
 def _claims(cfg, table, verdicts, default) -> list[Claim]:
     n = len(table)
     learned = cfg.learned_fraction * TARGET_VARIANCE
     qualifying = [e for e in table if e["qualifies"]]
     names = ", ".join(f"{e['batch_size']}/{e['split']}/{e['init']}" for e in qualifying) or "none"
-    claims = [Claim(
-        "Some reading of the unstated choices lets the H.1 MLP approximate the sawtooth and the dense baseline learn",
-        "Section 6.1 and Figure 4 (non-comparative statements)",
-        f"{len(qualifying)}/{n} readings qualify (H.1 MLP test MSE <= {cfg.approximates_mse:g} and dense median "
-        f"test MSE <= {learned:.2g} = {cfg.learned_fraction:g} x variance): {names}; default chosen by the stated "
-        f"preference: {'none' if default is None else default['batch_size'] + '/' + default['split'] + '/' + default['init'] + ' (' + default['rule'] + ')'}",
-        "confirmed" if qualifying else "not confirmed")]
+    claims = [
+        Claim(
+            "Some reading of the unstated choices lets the H.1 MLP approximate the sawtooth and the dense baseline learn",
+            "Section 6.1 and Figure 4 (non-comparative statements)",
+            f"{len(qualifying)}/{n} readings qualify (H.1 MLP test MSE <= {cfg.approximates_mse:g} and dense median "
+            f"test MSE <= {learned:.2g} = {cfg.learned_fraction:g} x variance): {names}; default chosen by the stated "
+            f"preference: {_reading_name(default)}",
+            "confirmed" if qualifying else "not confirmed",
+        )
+    ]
     for i, label in enumerate(("deep_beats_wide", "deep_near_1e-4", "deep_faster_more_often", "dense_below_deep")):
         base = next(iter(verdicts.values()))[i]
         counts = sum(e[label] == "confirmed" for e in table)
@@ -247,9 +262,14 @@ def _claims(cfg, table, verdicts, default) -> list[Claim]:
         else:
             c = verdicts[(default["batch_size"], default["split"], default["init"])][i]
             measured, verdict = f"under the default reading: {c.measured}", c.verdict
-        claims.append(Claim(base.claim, base.source,
-                            f"{measured}; confirmed under {counts}/{n} readings ({counts_q}/{len(qualifying)} qualifying)",
-                            verdict))
+        claims.append(
+            Claim(
+                base.claim,
+                base.source,
+                f"{measured}; confirmed under {counts}/{n} readings ({counts_q}/{len(qualifying)} qualifying)",
+                verdict,
+            )
+        )
     return claims
 
 

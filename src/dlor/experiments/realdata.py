@@ -35,7 +35,11 @@ class RealDataConfig:
     @classmethod
     def for_budget(cls, budget: str, seeds: int | None = None) -> RealDataConfig:
         budget = check_budget(budget)
-        cfg = cls() if budget == "paper" else (cls(seeds=3, epochs=30) if budget == "quick" else cls(ranks=[1, 4], seeds=1, epochs=2))
+        cfg = (
+            cls()
+            if budget == "paper"
+            else (cls(seeds=3, epochs=30) if budget == "quick" else cls(ranks=[1, 4], seeds=1, epochs=2))
+        )
         if seeds is not None:
             cfg.seeds = seeds
         return cfg
@@ -77,7 +81,7 @@ def train_eval(model: nn.Module, data, cfg: RealDataConfig, seed: int) -> float:
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     g = torch.Generator().manual_seed(seed)
     for _ in range(cfg.epochs):
-        perm = torch.randperm(len(ytr), generator=g)
+        perm = torch.randperm(len(ytr), generator=g).to(ytr.device)
         for i in range(0, len(ytr), cfg.batch):
             idx = perm[i : i + cfg.batch]
             opt.zero_grad(set_to_none=True)
@@ -87,17 +91,21 @@ def train_eval(model: nn.Module, data, cfg: RealDataConfig, seed: int) -> float:
         return float((model(Xte).argmax(1) == yte).float().mean())
 
 
-def run(out: Path, budget: str = "quick", seeds: int | None = None, progress: bool = True) -> Summary:
+def run(out: Path, budget: str = "quick", seeds: int | None = None, progress: bool = True,
+        device: str = "cpu") -> Summary:
+    """Train every model on ``device`` (initialised on the CPU, then moved) and write the table."""
     cfg = RealDataConfig.for_budget(budget, seeds)
     t0 = time.perf_counter()
     folder = Path(out) / "realdata"
-    data = load_digits_split()
+    data = tuple(t.to(device) for t in load_digits_split())
     rows = []
     jobs = [(kind, r, s) for r in cfg.ranks for kind in ("dlor", "lowrank", "dense") for s in range(cfg.seeds)]
     for kind, r, seed in tqdm(jobs, desc="realdata: digits", disable=not progress):
         torch.manual_seed(seed)
-        model = build(kind, r, cfg)
-        rows.append({"model": kind, "rank": r, "seed": seed, "params": params(model), "test_accuracy": train_eval(model, data, cfg, seed)})
+        model = build(kind, r, cfg).to(device)
+        rows.append(
+            {"model": kind, "rank": r, "seed": seed, "params": params(model), "test_accuracy": train_eval(model, data, cfg, seed)}
+        )
     write_csv(folder / "digits_runs.csv", rows)
     table = []
     for r in cfg.ranks:
@@ -105,7 +113,11 @@ def run(out: Path, budget: str = "quick", seeds: int | None = None, progress: bo
         for kind in ("dlor", "lowrank", "dense"):
             sel = [x for x in rows if x["model"] == kind and x["rank"] == r]
             acc = np.array([x["test_accuracy"] for x in sel])
-            entry |= {f"{kind}_params": sel[0]["params"], f"{kind}_acc_mean": float(acc.mean()), f"{kind}_acc_std": float(acc.std())}
+            entry |= {
+                f"{kind}_params": sel[0]["params"],
+                f"{kind}_acc_mean": float(acc.mean()),
+                f"{kind}_acc_std": float(acc.std()),
+            }
         table.append(entry)
     write_csv(folder / "digits_accuracy_vs_params.csv", table)
     _plot(table, folder / "digits_accuracy_vs_params.png")
@@ -113,14 +125,18 @@ def run(out: Path, budget: str = "quick", seeds: int | None = None, progress: bo
     wins_dense = sum(t["dlor_acc_mean"] >= t["dense_acc_mean"] for t in table)
     gap = max(t["dlor_acc_mean"] - t["lowrank_acc_mean"] for t in table)
     claims = [
-        Claim("Adding alpha*I to low-rank hidden layers helps at an equal parameter budget (no orthogonal blindness)",
-              "Appendix G, Definition 2",
-              f"DLoR beats pure low-rank at {wins_lr}/{len(table)} budgets (largest gain {gap:+.3f} accuracy)",
-              "confirmed" if wins_lr == len(table) else ("partially confirmed" if wins_lr > len(table) / 2 else "not confirmed")),
-        Claim("DLoR layers are a parameter-efficient alternative to dense layers",
-              "Appendix G",
-              f"DLoR matches or beats the parameter-matched dense MLP at {wins_dense}/{len(table)} budgets",
-              "confirmed" if wins_dense == len(table) else ("partially confirmed" if wins_dense > 0 else "not confirmed")),
+        Claim(
+            "Adding alpha*I to low-rank hidden layers helps at an equal parameter budget (no orthogonal blindness)",
+            "Appendix G, Definition 2",
+            f"DLoR beats pure low-rank at {wins_lr}/{len(table)} budgets (largest gain {gap:+.3f} accuracy)",
+            "confirmed" if wins_lr == len(table) else ("partially confirmed" if wins_lr > len(table) / 2 else "not confirmed"),
+        ),
+        Claim(
+            "DLoR layers are a parameter-efficient alternative to dense layers",
+            "Appendix G",
+            f"DLoR matches or beats the parameter-matched dense MLP at {wins_dense}/{len(table)} budgets",
+            "confirmed" if wins_dense == len(table) else ("partially confirmed" if wins_dense > 0 else "not confirmed"),
+        ),
     ]
     summary = Summary(
         name="realdata",
@@ -138,15 +154,23 @@ def run(out: Path, budget: str = "quick", seeds: int | None = None, progress: bo
 
 def _plot(table, path):
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for kind, label, colour in (("dlor", "DLoR (alpha I + U V^T)", "tab:blue"), ("lowrank", "pure low-rank (U V^T)", "tab:red"),
-                                ("dense", "dense, parameter-matched", "tab:gray")):
-        ax.errorbar([t[f"{kind}_params"] for t in table], [t[f"{kind}_acc_mean"] for t in table],
-                    yerr=[t[f"{kind}_acc_std"] for t in table], fmt="o-", capsize=3, color=colour, label=label)
+    for kind, label, colour in (
+        ("dlor", "DLoR (alpha I + U V^T)", "tab:blue"),
+        ("lowrank", "pure low-rank (U V^T)", "tab:red"),
+        ("dense", "dense, parameter-matched", "tab:gray"),
+    ):
+        ax.errorbar(
+            [t[f"{kind}_params"] for t in table],
+            [t[f"{kind}_acc_mean"] for t in table],
+            yerr=[t[f"{kind}_acc_std"] for t in table],
+            fmt="o-",
+            capsize=3,
+            color=colour,
+            label=label,
+        )
     ax.set_xscale("log")
     ax.set_xlabel("parameters")
     ax.set_ylabel("test accuracy (digits)")
     ax.legend(fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
     save_figure(fig, path)
-
-

@@ -32,7 +32,7 @@ def write_report(out: Path, summaries: list[Summary], unavailable: list[str], bu
         f"- budget: **{budget}**",
         f"- generated: {stamp}",
         f"- machine: {machine}",
-        f"- versions: dlor {environment.get('dlor')}, torch {environment.get('torch')}, numpy {environment.get('numpy')}, scipy {environment.get('scipy')}",
+        "- versions: " + ", ".join(f"{name} {environment.get(name)}" for name in ("dlor", "torch", "numpy", "scipy")),
         "",
         "## Claims",
         "",
@@ -71,7 +71,8 @@ def _fmt(v) -> str:
 
 def _img(out: Path, rel: str) -> str:
     data = base64.b64encode((out / rel).read_bytes()).decode()
-    return f'<figure><img alt="{html.escape(rel)}" src="data:image/png;base64,{data}"/><figcaption>{html.escape(rel)}</figcaption></figure>'
+    name = html.escape(rel)
+    return f'<figure><img alt="{name}" src="data:image/png;base64,{data}"/><figcaption>{name}</figcaption></figure>'
 
 
 def _html(out, summaries, unavailable, budget, stamp, machine, env) -> str:
@@ -108,8 +109,10 @@ def _html(out, summaries, unavailable, budget, stamp, machine, env) -> str:
         parts += [_img(out, fig) for fig in s.figures]
         parts.append("<p>Data: " + ", ".join(f"<code>{e(d)}</code>" for d in s.data) + "</p>")
     # lets a headless browser report whether every figure decoded (see scripts/check_report_in_browser.py)
-    parts.append("<script>window.addEventListener('load', () => { const imgs = [...document.images]; "
-                 "const ok = imgs.filter(i => i.complete && i.naturalWidth > 0).length; "
-                 "document.body.setAttribute('data-images', ok + '/' + imgs.length); });</script>")
+    parts.append(
+        "<script>window.addEventListener('load', () => { const imgs = [...document.images]; "
+        "const ok = imgs.filter(i => i.complete && i.naturalWidth > 0).length; "
+        "document.body.setAttribute('data-images', ok + '/' + imgs.length); });</script>"
+    )
     parts.append("</body></html>")
     return "\n".join(parts)

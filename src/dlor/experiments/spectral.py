@@ -66,7 +66,7 @@ def _train(model: nn.Module, data, cfg: SpectralConfig, progress: bool, label: s
             opt.step()
             sched.step(loss.item())
             continue
-        for idx in epoch_orders(cfg.seed, len(x), epoch + 1, 1)[0].split(cfg.batch_size):
+        for idx in epoch_orders(cfg.seed, len(x), epoch + 1, 1)[0].to(x.device).split(cfg.batch_size):
             opt.zero_grad(set_to_none=True)
             nn.functional.mse_loss(model(x[idx]), y[idx]).backward()
             opt.step()
@@ -76,17 +76,20 @@ def _train(model: nn.Module, data, cfg: SpectralConfig, progress: bool, label: s
         return float(nn.functional.mse_loss(model(data["x_test"]), data["y_test"]))
 
 
-def run(out: Path, budget: str = "quick", seeds: int | None = None, progress: bool = True) -> Summary:
+def run(out: Path, budget: str = "quick", seeds: int | None = None, progress: bool = True,
+        device: str = "cpu") -> Summary:
+    """Train one deep and one wide model on ``device`` and write Figures 2(c), 3(c) and the claims."""
     cfg = SpectralConfig.for_budget(budget)
     t0 = time.perf_counter()
     folder = Path(out) / "spectral"
-    data = sawtooth_data(dtype=torch.float32, split=cfg.split)
-    torch.manual_seed(cfg.seed)
-    deep = DeepDLoR(cfg.k, width=cfg.width, init=cfg.init)
+    data = {name: t.to(device) for name, t in sawtooth_data(dtype=torch.float32, split=cfg.split).items()}
+    torch.manual_seed(cfg.seed)  # initialised on the CPU (the same draws on every device), then moved
+    deep = DeepDLoR(cfg.k, width=cfg.width, init=cfg.init).to(device)
     deep_mse = _train(deep, data, cfg, progress, "deep")
     torch.manual_seed(cfg.seed)
-    wide = WideDLoR(cfg.k, width=cfg.width, init=cfg.init)
+    wide = WideDLoR(cfg.k, width=cfg.width, init=cfg.init).to(device)
     wide_mse = _train(wide, data, cfg, progress, "wide")
+    deep, wide = deep.cpu(), wide.cpu()
     l = cfg.layer
     M = DLoR(deep.alpha.detach(), deep.U[l].detach(), deep.V[l].detach())
     sc = spectral_contributions(M)
@@ -97,8 +100,10 @@ def run(out: Path, budget: str = "quick", seeds: int | None = None, progress: bo
     rows = [{"index": i, "singular_value": s[i], "low_rank": low[i], "identity": ident[i]} for i in range(len(s))]
     write_csv(folder / "fig2c_deep_spectrum.csv", rows)
     B = wc["branches"].numpy()
-    wrows = [{"index": j, "singular_value": float(wc["singular_values"][j])} | {f"branch_{i}": float(B[i, j]) for i in range(cfg.k)}
-             for j in range(B.shape[1])]
+    wrows = [
+        {"index": j, "singular_value": float(wc["singular_values"][j])} | {f"branch_{i}": float(B[i, j]) for i in range(cfg.k)}
+        for j in range(B.shape[1])
+    ]
     write_csv(folder / "fig3c_wide_spectrum.csv", wrows)
     _plot_deep(s, low, ident, r, folder / "fig2c_deep_spectral.png")
     _plot_wide(wc["singular_values"].numpy(), B, folder / "fig3c_wide_spectral.png")
@@ -109,16 +114,25 @@ def run(out: Path, budget: str = "quick", seeds: int | None = None, progress: bo
     dominant = float(share[:, :n_sv].max(0).mean())
     breadth = float(np.mean((B[:, :n_sv] > 0.05 * wc["singular_values"].numpy()[:n_sv]).sum(0)))
     claims = [
-        Claim("Deep layer: the low-rank part supplies the few dominant singular directions, the identity a broad background",
-              "Section 6.2 (Experiment 3), Figure 2(c)",
-              f"low-rank share of the top {r} singular values {top_low:.0%}; identity share of the other {len(s) - r}: {rest_ident:.0%} "
-              f"(alpha = {float(deep.alpha.detach()):.3f}; test MSE {deep_mse:.2e})",
-              "confirmed" if top_low >= 0.5 and rest_ident >= 0.5 else ("partially confirmed" if max(top_low, rest_ident) >= 0.5 else "not confirmed")),
-        Claim("Wide layer: the spectrum is an accumulation of overlapping branch contributions, no branch owning a direction",
-              "Section 6.2 (Experiment 3), Figure 3(c)",
-              f"over the top {n_sv} directions the largest branch holds {dominant:.0%} of the contributions on average and "
-              f"{breadth:.1f} of {cfg.k} branches contribute > 5% of each singular value (test MSE {wide_mse:.2e})",
-              "confirmed" if dominant < 0.5 and breadth >= 2 else ("partially confirmed" if breadth >= 2 or dominant < 0.5 else "not confirmed")),
+        Claim(
+            "Deep layer: the low-rank part supplies the few dominant singular directions, the identity a broad background",
+            "Section 6.2 (Experiment 3), Figure 2(c)",
+            f"low-rank share of the top {r} singular values {top_low:.0%}; "
+            f"identity share of the other {len(s) - r}: {rest_ident:.0%} "
+            f"(alpha = {float(deep.alpha.detach()):.3f}; test MSE {deep_mse:.2e})",
+            "confirmed"
+            if top_low >= 0.5 and rest_ident >= 0.5
+            else ("partially confirmed" if max(top_low, rest_ident) >= 0.5 else "not confirmed"),
+        ),
+        Claim(
+            "Wide layer: the spectrum is an accumulation of overlapping branch contributions, no branch owning a direction",
+            "Section 6.2 (Experiment 3), Figure 3(c)",
+            f"over the top {n_sv} directions the largest branch holds {dominant:.0%} of the contributions on average and "
+            f"{breadth:.1f} of {cfg.k} branches contribute > 5% of each singular value (test MSE {wide_mse:.2e})",
+            "confirmed"
+            if dominant < 0.5 and breadth >= 2
+            else ("partially confirmed" if breadth >= 2 or dominant < 0.5 else "not confirmed"),
+        ),
     ]
     summary = Summary(
         name="spectral",

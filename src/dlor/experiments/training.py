@@ -28,6 +28,8 @@ from . import _figure4 as f4
 from ._common import Claim, Summary, check_budget, plt, save_figure, write_csv, write_json
 from ._sweep import available_cores, read_group_rows, train_groups
 
+SHARES_GROUPS = True  # under torchrun every rank trains its share of the groups (dlor.experiments._ranks)
+
 PAPER_TABLE1 = {  # Table 1 of the paper: parameter counts
     1: {"dense": 573, "deep": 578, "wide": 594},
     2: {"dense": 622, "deep": 594, "wide": 611},
@@ -76,13 +78,12 @@ class SweepConfig:
     # one per available CPU core by default: on 2 cores 1.35-1.85x faster than one process with
     # two threads (measured; see there)
     workers: int = field(default_factory=available_cores)
+    device: str = "cpu"  # where every group trains: "cpu", "cuda" or "cuda:N"
 
     def __post_init__(self):
-        from ..nn._families import family_init
-        from ._data import check_split
-
         from .._errors import DLoRError
-        from ._data import N_TRAIN
+        from ..nn._families import family_init
+        from ._data import N_TRAIN, check_split
 
         TrainConfig(batch_size=self.batch_size)  # validates it
         if self.batch_size is not None and self.batch_size > N_TRAIN:
@@ -147,7 +148,8 @@ def run_sweep(out: Path, cfg: SweepConfig, progress: bool) -> list[dict]:
     """Train every group (skipping finished ones) and return all per-model rows."""
     folder = Path(out) / "training" / "runs"
     groups = _groups(cfg)
-    train_groups(folder, groups, _train_config(cfg), cfg.dtype, workers=cfg.workers, progress=progress)
+    train_groups(folder, groups, _train_config(cfg), cfg.dtype, workers=cfg.workers, progress=progress,
+                 device=cfg.device)
     return read_group_rows(folder, groups)
 
 
@@ -155,15 +157,17 @@ _UNSET = object()
 
 
 def run(out: Path, budget: str = "quick", seeds: int | None = None, progress: bool = True,
-        workers: int | None = None, batch_size=_UNSET, init: str | None = None, split: str | None = None) -> Summary:
+        workers: int | None = None, batch_size=_UNSET, init: str | None = None, split: str | None = None,
+        device: str | None = None) -> Summary:
     """Train the sweep of ``budget`` and write Figures 4(a-d), 6, Table 1 and the claims.
 
     ``workers``: processes that train groups side by side (default: one per CPU core, or 1 at
     the tiny budget); the results do not depend on it beyond float rounding. ``batch_size``:
     overrides :attr:`SweepConfig.batch_size` (``None``: full batch); ``init`` and ``split``
-    override those fields.
+    override those fields; ``device`` (default "cpu") is where the groups train.
     """
     cfg = SweepConfig.for_budget(budget, seeds)
+    cfg.device = device if device is not None else cfg.device
     if batch_size is not _UNSET:
         cfg.batch_size = batch_size
     cfg.init = init if init is not None else cfg.init
@@ -222,11 +226,17 @@ def _matched(rows, cfg) -> list[dict]:
         for arch in ("deep", "wide"):
             sel = [r for r in rows if r["arch"] == arch and r.get("k") == k and r["seed"] < cfg.matched_seeds]
             med, q1, q3 = f4.median_iqr(r["test_mse_final"] for r in sel)
-            entry |= {f"{arch}_median": med, f"{arch}_q1": q1, f"{arch}_q3": q3, f"{arch}_params": sel[0]["params"] if sel else None}
+            entry |= {f"{arch}_median": med, f"{arch}_q1": q1, f"{arch}_q3": q3,
+                      f"{arch}_params": sel[0]["params"] if sel else None}
         sel = [r for r in rows if r.get("matched_k") == k]
         med, q1, q3 = f4.median_iqr(r["test_mse_final"] for r in sel)
-        entry |= {"dense_median": med, "dense_q1": q1, "dense_q3": q3, "dense_params": sel[0]["params"] if sel else None,
-                  "dense_width": MATCHED_WIDTH[k]}
+        entry |= {
+            "dense_median": med,
+            "dense_q1": q1,
+            "dense_q3": q3,
+            "dense_params": sel[0]["params"] if sel else None,
+            "dense_width": MATCHED_WIDTH[k],
+        }
         out.append(entry)
     return out
 
@@ -239,14 +249,23 @@ def _plots(per_k, matched, cfg, folder) -> list[str]:
         sel = [p for p in per_k if p["arch"] == arch]
         return sel, [p[key] for p in sel]
 
-    for fname, prefix, label in (("fig4a_short_budget.png", "short", f"test MSE after {cfg.short_epochs} epochs"),
-                                 ("fig4b_long_budget.png", "long", f"test MSE after {cfg.epochs} epochs")):
+    for fname, prefix, label in (
+        ("fig4a_short_budget.png", "short", f"test MSE after {cfg.short_epochs} epochs"),
+        ("fig4b_long_budget.png", "long", f"test MSE after {cfg.epochs} epochs"),
+    ):
         fig, ax = plt.subplots(figsize=(6.4, 4.2))
         for arch in ("deep", "wide"):
             sel, med = series(arch, f"{prefix}_median")
             ks = [p["k"] for p in sel]
-            ax.errorbar(ks, med, yerr=[np.subtract(med, [p[f"{prefix}_q1"] for p in sel]), np.subtract([p[f"{prefix}_q3"] for p in sel], med)],
-                        fmt="o-", capsize=3, color=colours[arch], label=f"{arch} (median, IQR)")
+            ax.errorbar(
+                ks,
+                med,
+                yerr=[np.subtract(med, [p[f"{prefix}_q1"] for p in sel]), np.subtract([p[f"{prefix}_q3"] for p in sel], med)],
+                fmt="o-",
+                capsize=3,
+                color=colours[arch],
+                label=f"{arch} (median, IQR)",
+            )
         dense = [p for p in per_k if p["arch"] == "dense"]
         if dense:
             ax.axhline(dense[0][f"{prefix}_median"], color=colours["dense"], ls="--", label="dense baseline (median)")
@@ -310,27 +329,43 @@ def _claims(per_k, rows, cfg, short_key, t1) -> list[Claim]:
     measured3, verdict3 = f4.faster_and_more_often(rows)
     rate = lambda arch: f4.success_rate(rows, arch)  # noqa: E731
     claims = [
-        Claim("Deep DLoR reaches lower test error than wide DLoR for most k",
-              "Section 6.2, Figures 4(a), 4(b)",
-              f"deep median below wide median at {win_short:.0%} of k after {cfg.short_epochs} epochs and at {win_long:.0%} after {cfg.epochs} "
-              f"(confirmed >= {f4.MOST_K[0]:.0%}, partly >= {f4.MOST_K[1]:.0%})",
-              f4.verdict(min(win_short, win_long), *f4.MOST_K)),
-        Claim("Deep often gets near 1e-4 test error after 5,000 epochs",
-              "Section 6.2, Figure 4(a)",
-              f"{near:.0%} of deep runs have test MSE <= {f4.NEAR_1E4:g} after {cfg.short_epochs} epochs "
-              f"(confirmed >= {f4.OFTEN[0]:.0%}, partly >= {f4.OFTEN[1]:.0%})",
-              f4.verdict(near, *f4.OFTEN)),
-        Claim("Deep reaches the 1e-3 training threshold faster and more often than wide",
-              "Section 6.2, Figures 4(c), 4(d)", measured3, verdict3),
+        Claim(
+            "Deep DLoR reaches lower test error than wide DLoR for most k",
+            "Section 6.2, Figures 4(a), 4(b)",
+            f"deep median below wide median at {win_short:.0%} of k after {cfg.short_epochs} epochs "
+            f"and at {win_long:.0%} after {cfg.epochs} "
+            f"(confirmed >= {f4.MOST_K[0]:.0%}, partly >= {f4.MOST_K[1]:.0%})",
+            f4.verdict(min(win_short, win_long), *f4.MOST_K),
+        ),
+        Claim(
+            "Deep often gets near 1e-4 test error after 5,000 epochs",
+            "Section 6.2, Figure 4(a)",
+            f"{near:.0%} of deep runs have test MSE <= {f4.NEAR_1E4:g} after {cfg.short_epochs} epochs "
+            f"(confirmed >= {f4.OFTEN[0]:.0%}, partly >= {f4.OFTEN[1]:.0%})",
+            f4.verdict(near, *f4.OFTEN),
+        ),
+        Claim(
+            "Deep reaches the 1e-3 training threshold faster and more often than wide",
+            "Section 6.2, Figures 4(c), 4(d)",
+            measured3,
+            verdict3,
+        ),
     ]
     if dense is not None:
-        claims.append(Claim("The dense two-hidden-layer baseline succeeds less often than deep DLoR",
-                            "Section 6.2, Figure 4(d)",
-                            f"success rate dense {dense['success_rate']:.0%} vs deep {rate('deep'):.0%}",
-                            "confirmed" if dense["success_rate"] < rate("deep") else "not confirmed"))
-    claims.append(Claim("Parameter counts of Table 1", "Table 1",
-                        f"{sum(r['match'] for r in t1)}/{len(t1)} rows equal the paper's counts exactly",
-                        "confirmed" if all(r["match"] for r in t1) else "not confirmed"))
+        claims.append(
+            Claim(
+                "The dense two-hidden-layer baseline succeeds less often than deep DLoR",
+                "Section 6.2, Figure 4(d)",
+                f"success rate dense {dense['success_rate']:.0%} vs deep {rate('deep'):.0%}",
+                "confirmed" if dense["success_rate"] < rate("deep") else "not confirmed",
+            )
+        )
+    claims.append(
+        Claim(
+            "Parameter counts of Table 1",
+            "Table 1",
+            f"{sum(r['match'] for r in t1)}/{len(t1)} rows equal the paper's counts exactly",
+            "confirmed" if all(r["match"] for r in t1) else "not confirmed",
+        )
+    )
     return claims
-
-

@@ -29,7 +29,6 @@ from tqdm.auto import tqdm
 
 from ..construct import max_abs_error, to_deep, to_wide
 from ..train import GroupSpec, GroupTrainer, TrainConfig
-from ..train._batched import unstack_to_module
 from ._common import Claim, Summary, check_budget, plt, save_figure, write_csv, write_json
 from ._data import TARGET_VARIANCE, check_split, sawtooth_data
 
@@ -109,11 +108,12 @@ def keep_lowest_training_mse(rows: list[dict]) -> int:
     return int(np.argmin([r["train_mse_final"] if np.isfinite(r["train_mse_final"]) else np.inf for r in rows]))
 
 
-def train_mlp(cfg: UATConfig, data, progress: bool) -> tuple[nn.Sequential, list[dict]]:
-    """Train ``cfg.candidates`` MLPs and return the one with the lowest training MSE, and one
-    row per candidate (seed, training and test MSE, kept or not)."""
+def train_mlp(cfg: UATConfig, data, progress: bool, device: str = "cpu") -> tuple[nn.Sequential, list[dict]]:
+    """Train ``cfg.candidates`` MLPs on ``device`` and return the one with the lowest training MSE
+    (on the CPU, where the constructions run in float64), and one row per candidate (seed,
+    training and test MSE, kept or not)."""
     spec, tcfg = h1_group(cfg)
-    trainer = GroupTrainer(spec, tcfg, dtype=torch.float64)
+    trainer = GroupTrainer(spec, tcfg, dtype=torch.float64, device=device)
     bar = tqdm(total=cfg.epochs, desc="uat: training the dense MLPs", disable=not progress, leave=False)
     rows = trainer.run(data["x_train"], data["y_train"], data["x_test"], data["y_test"], on_epoch=bar.update)
     bar.close()
@@ -123,8 +123,8 @@ def train_mlp(cfg: UATConfig, data, progress: bool) -> tuple[nn.Sequential, list
     mlp = _sequential(cfg)
     P = trainer.params()
     with torch.no_grad():  # nn.Sequential's parameters in the order of MLP's (Linear weight, bias, ...)
-        for p, name in zip(mlp.parameters(), P):
-            p.copy_(P[name][best])
+        for p, name in zip(mlp.parameters(), P, strict=True):
+            p.copy_(P[name][best].cpu())
     return mlp, candidates
 
 
@@ -132,7 +132,7 @@ _UNSET = object()
 
 
 def run(out: Path, budget: str = "quick", seeds: int | None = None, progress: bool = True, batch_size=_UNSET,
-        split: str | None = None) -> Summary:
+        split: str | None = None, device: str = "cpu") -> Summary:
     """Train the H.1 MLP, compile it over the h grids, write Figures 2(a,b), 3(a,b) and the claims.
 
     ``batch_size`` (``None``: full batch) and ``split`` override :class:`UATConfig`'s fields.
@@ -145,7 +145,7 @@ def run(out: Path, budget: str = "quick", seeds: int | None = None, progress: bo
     t0 = time.perf_counter()
     folder = Path(out) / "uat"
     data = sawtooth_data(split=cfg.split, seed=cfg.split_seed)
-    mlp, candidates = train_mlp(cfg, data, progress)
+    mlp, candidates = train_mlp(cfg, data, progress, device)
     X = data["x_all"]
     with torch.no_grad():
         mlp_test_mse = float(nn.functional.mse_loss(mlp(data["x_test"]), data["y_test"]))
@@ -157,10 +157,11 @@ def run(out: Path, budget: str = "quick", seeds: int | None = None, progress: bo
         Xd = X.to(dtype)
         dname = str(dtype).replace("torch.", "")
         schemes = {
-            ("deep", "paper"): (DEEP_H, lambda h: to_deep(ref, cfg.rank, h, c=cfg.c, alpha=cfg.alpha, decomposition="paper")),
-            ("wide", "paper"): (WIDE_H, lambda h: to_wide(ref, cfg.rank, h, c=cfg.c)),
-            ("deep", "best"): (BEST_H, lambda h: to_deep(ref, cfg.rank, h, c=cfg.c, order=2)),
-            ("wide", "best"): (BEST_H, lambda h: to_wide(ref, cfg.rank, h, c=cfg.c, order=2)),
+            ("deep", "paper"): (DEEP_H, lambda h, ref=ref: to_deep(ref, cfg.rank, h, c=cfg.c, alpha=cfg.alpha,
+                                                                   decomposition="paper")),
+            ("wide", "paper"): (WIDE_H, lambda h, ref=ref: to_wide(ref, cfg.rank, h, c=cfg.c)),
+            ("deep", "best"): (BEST_H, lambda h, ref=ref: to_deep(ref, cfg.rank, h, c=cfg.c, order=2)),
+            ("wide", "best"): (BEST_H, lambda h, ref=ref: to_wide(ref, cfg.rank, h, c=cfg.c, order=2)),
         }
         for (arch, scheme), (grid, build) in tqdm(list(schemes.items()), desc=f"uat: h sweeps ({dname})",
                                                    disable=not progress, leave=False):

@@ -12,5 +12,16 @@ from ._families import WideDLoR as WideDLoR
 from ._families import rank_for as rank_for
 from ._linear import DLoRLinear as DLoRLinear
 
-__all__ = ["DLoRChain", "DLoRLinear", "DeepDLoR", "FamilyInit", "INITS", "MLP", "WideDLoR", "dlorize", "load_checkpoint", "rank_for",
-           "save_checkpoint"]
+__all__ = [
+    "DLoRChain",
+    "DLoRLinear",
+    "DeepDLoR",
+    "FamilyInit",
+    "INITS",
+    "MLP",
+    "WideDLoR",
+    "dlorize",
+    "load_checkpoint",
+    "rank_for",
+    "save_checkpoint",
+]

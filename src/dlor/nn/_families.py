@@ -2,6 +2,7 @@ r"""The model families of Section 6.2 / Appendix H.2: deep DLoR, wide DLoR and d
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -160,7 +161,7 @@ class MLP(nn.Module):
         if len(widths) < 2 or any(not isinstance(w, int) or w < 1 for w in widths):
             raise DLoRError(f"widths must list at least two positive integers, got {widths!r}")
         self.widths = list(widths)
-        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(widths))
         self.act = nn.Softplus()
 
     def forward(self, x: Tensor) -> Tensor:

@@ -30,6 +30,7 @@ import torch
 from torch import Tensor
 
 from .._errors import DLoRError
+from .._files import set_aside
 from ._batched import batched_forward, make_module, stack_modules
 
 __all__ = ["TrainConfig", "GroupTrainer", "GroupSpec", "epoch_orders"]
@@ -70,13 +71,13 @@ _STATE = ("flat", "exp_avg", "exp_avg_sq", "step_count", "lr", "best", "bad", "a
 def _unflatten(flat: Tensor, names, shapes, sizes) -> dict[str, Tensor]:
     """``{name: (B, *shape)}`` views into the flat ``(B, D)`` parameter tensor."""
     out, off = {}, 0
-    for n, shape, size in zip(names, shapes, sizes):
+    for n, shape, size in zip(names, shapes, sizes, strict=True):
         out[n] = flat[:, off : off + size].view(flat.shape[0], *shape)
         off += size
     return out
 
 
-def _make_step(arch: str, k, n_layers, names, shapes, sizes, cfg: "TrainConfig", functional: bool,
+def _make_step(arch: str, k, n_layers, names, shapes, sizes, cfg: TrainConfig, functional: bool,
                compile_name: str | None = None):
     """The pure function ``(state..., epoch, x, y, order) -> state`` of one epoch.
 
@@ -319,8 +320,12 @@ class GroupTrainer:
     ``run`` can be interrupted and resumed from the last checkpoint (``checkpoint`` path).
     """
 
-    def __init__(self, spec: GroupSpec, cfg: TrainConfig, dtype=torch.float64, checkpoint: Path | None = None):
+    def __init__(self, spec: GroupSpec, cfg: TrainConfig, dtype=torch.float64, checkpoint: Path | None = None,
+                 device: torch.device | str | None = None):
         self.spec, self.cfg, self.dtype, self.checkpoint = spec, cfg, dtype, checkpoint
+        # every state tensor lives here; the data is moved here in run(). The models are
+        # initialised on the CPU (the same draws on every device), then moved.
+        self.device = torch.device("cpu" if device is None else device)
         modules = []
         for i, seed in enumerate(spec.seeds):
             torch.manual_seed(seed)
@@ -331,19 +336,19 @@ class GroupTrainer:
         self.names = list(P)
         self.shapes = [P[n].shape[1:] for n in self.names]
         self.sizes = [math.prod(s) for s in self.shapes]
-        self.flat = torch.cat([P[n].reshape(len(modules), -1) for n in self.names], dim=1)
+        self.flat = torch.cat([P[n].reshape(len(modules), -1) for n in self.names], dim=1).to(self.device)
         self.n_params = self.flat.shape[1]
         B = len(modules)
         self.exp_avg = torch.zeros_like(self.flat, requires_grad=False)
         self.exp_avg_sq = torch.zeros_like(self.exp_avg)
-        self.step_count = torch.zeros(B, dtype=dtype)
-        self.lr = torch.full((B,), cfg.lr, dtype=dtype)
-        self.best = torch.full((B,), math.inf, dtype=dtype)
-        self.bad = torch.zeros(B, dtype=torch.long)
-        self.active = torch.ones(B, dtype=torch.bool)
-        self.failed = torch.zeros(B, dtype=torch.bool)
-        self.first_below = torch.full((B,), -1, dtype=torch.long)
-        self.last_loss = torch.full((B,), math.nan, dtype=dtype)
+        self.step_count = torch.zeros(B, dtype=dtype, device=self.device)
+        self.lr = torch.full((B,), cfg.lr, dtype=dtype, device=self.device)
+        self.best = torch.full((B,), math.inf, dtype=dtype, device=self.device)
+        self.bad = torch.zeros(B, dtype=torch.long, device=self.device)
+        self.active = torch.ones(B, dtype=torch.bool, device=self.device)
+        self.failed = torch.zeros(B, dtype=torch.bool, device=self.device)
+        self.first_below = torch.full((B,), -1, dtype=torch.long, device=self.device)
+        self.last_loss = torch.full((B,), math.nan, dtype=dtype, device=self.device)
         self.test_at: dict[int, Tensor] = {}
         self.epoch = 0
         self._orders: Tensor | None = None  # (B, 64, n): the shuffles of the current chunk of epochs
@@ -369,18 +374,18 @@ class GroupTrainer:
         """Each model's order of its ``n`` training points in epoch ``self.epoch``: ``(B, n)``."""
         chunk = (self.epoch - 1) // _ORDER_CHUNK
         if chunk != self._orders_chunk or self._orders is None or self._orders.shape[-1] != n:
-            self._orders = torch.stack([_chunk_orders(seed, n, chunk) for seed in self.spec.seeds])
+            self._orders = torch.stack([_chunk_orders(seed, n, chunk) for seed in self.spec.seeds]).to(self.device)
             self._orders_chunk = chunk
         return self._orders[:, (self.epoch - 1) % _ORDER_CHUNK].contiguous()
 
     def _epoch(self, x: Tensor, y: Tensor) -> None:
         self.epoch += 1
         state = tuple(getattr(self, n).detach() for n in _STATE)
-        epoch = torch.tensor(self.epoch, dtype=torch.long)
+        epoch = torch.tensor(self.epoch, dtype=torch.long, device=self.device)
         order = self._order(x.shape[-2]) if self.cfg.batch_size is not None else None
         with torch.no_grad():
             out = self._run_step(state, epoch, x, y, order)
-        for n, value in zip(_STATE, out):
+        for n, value in zip(_STATE, out, strict=True):
             setattr(self, n, value)
 
     def _run_step(self, state, epoch, x, y, order):
@@ -400,7 +405,7 @@ class GroupTrainer:
         and ``(B, n, out)`` one per model (likewise the test set).
         """
         total = self.cfg.epochs if epochs is None else epochs
-        x, y, x_test, y_test = (t.to(self.dtype) for t in (x, y, x_test, y_test))
+        x, y, x_test, y_test = (t.to(device=self.device, dtype=self.dtype) for t in (x, y, x_test, y_test))
         B = len(self.spec.seeds)
         for name, t in (("x", x), ("y", y), ("x_test", x_test), ("y_test", y_test)):
             if t.dim() not in (2, 3) or (t.dim() == 3 and t.shape[0] != B):
@@ -468,10 +473,26 @@ class GroupTrainer:
         torch.save(self._state(), tmp)
         os.replace(tmp, self.checkpoint)
 
+    def _checkpoint_problem(self, state) -> str | None:
+        """Why ``state`` cannot resume this group (None: it can)."""
+        if not isinstance(state, dict) or not set(_STATE) | {"epoch", "test_at"} <= state.keys():
+            return "not a checkpoint of this trainer"
+        if state["flat"].shape != self.flat.shape:
+            return f"parameters of shape {tuple(state['flat'].shape)}, this group has {tuple(self.flat.shape)}"
+        return None
+
     def _maybe_resume(self) -> None:
         if self.checkpoint is None or not self.checkpoint.exists() or self.epoch:
             return
-        state = torch.load(self.checkpoint, weights_only=False)
+        try:
+            state = torch.load(self.checkpoint, weights_only=False, map_location=self.flat.device)
+        except Exception as err:  # torn (EOFError, RuntimeError from the zip reader, ...)
+            set_aside(self.checkpoint, f"{type(err).__name__}: {str(err)[:80]}")
+            return
+        problem = self._checkpoint_problem(state)
+        if problem is not None:
+            set_aside(self.checkpoint, problem)
+            return
         self.flat = state.pop("flat").clone()
         self.epoch = state.pop("epoch")
         self.test_at = state.pop("test_at")

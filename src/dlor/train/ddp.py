@@ -39,7 +39,11 @@ def train_data_parallel(model: nn.Module, X: torch.Tensor, Y: torch.Tensor, step
         raise DLoRError(f"global_batch = {global_batch} must be divisible by the number of processes ({world})")
     local = global_batch // world
     device = next(model.parameters()).device
-    net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) if world > 1 else model
+    net = (
+        nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        if world > 1
+        else model
+    )
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     for step in range(steps):
         g = torch.Generator().manual_seed(seed * 1_000_003 + step)

@@ -1,0 +1,26 @@
+"""Result files that a later run reads back: a torn or corrupt one is set aside, never fatal."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+__all__ = ["set_aside"]
+
+
+def set_aside(path: Path, why: str) -> Path:
+    """Move a torn or corrupt file to ``NAME.corrupt`` (``NAME.corrupt.1``, ... when taken), say
+    so in one line on stderr, and return the new path; the caller recomputes what it held.
+
+    A full disk, a crash during a copy or a bad sync can truncate a finished run's files; the
+    next run must lose only that file, not stop with a traceback.
+    """
+    path = Path(path)
+    target, i = path.with_name(path.name + ".corrupt"), 0
+    while target.exists():
+        i += 1
+        target = path.with_name(f"{path.name}.corrupt.{i}")
+    os.replace(path, target)
+    print(f"note: {path} is unreadable ({why}); moved it to {target.name} and recomputing it", file=sys.stderr, flush=True)
+    return target
