@@ -20,8 +20,9 @@ def _truncate(path, keep=0.5):
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     out = tmp_path_factory.mktemp("torn")
-    res = dlor("reproduce", "fig4", "--budget", "tiny", "--out", out, "--quiet")
+    res = dlor("reproduce", "fig4", "--budget", "tiny", "--out", out, "--quiet", "--device", "cpu")
     assert res.returncode == 0, res.stderr
+    assert json.loads((out / "training" / "summary.json").read_text())["config"]["device"] == "cpu"
     return out
 
 

@@ -145,7 +145,7 @@ def run(out: Path, budget: str = "quick", seeds: int | None = None, progress: bo
         data=["realdata/digits_runs.csv", "realdata/digits_accuracy_vs_params.csv", "realdata/summary.json"],
         claims=claims,
         tables={"test accuracy (mean over seeds)": table},
-        config=asdict(cfg) | {"budget": budget},
+        config=asdict(cfg) | {"budget": budget, "device": device},
         seconds=time.perf_counter() - t0,
     )
     write_json(folder / "summary.json", summary)

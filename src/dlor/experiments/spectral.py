@@ -140,7 +140,7 @@ def run(out: Path, budget: str = "quick", seeds: int | None = None, progress: bo
         figures=["spectral/fig2c_deep_spectral.png", "spectral/fig3c_wide_spectral.png"],
         data=["spectral/fig2c_deep_spectrum.csv", "spectral/fig3c_wide_spectrum.csv", "spectral/summary.json"],
         claims=claims,
-        config=asdict(cfg) | {"budget": budget, "seeds": 1},
+        config=asdict(cfg) | {"budget": budget, "seeds": 1, "device": device},
         seconds=time.perf_counter() - t0,
     )
     write_json(folder / "summary.json", summary)

@@ -199,7 +199,7 @@ def run(out: Path, budget: str = "quick", seeds: int | None = None, progress: bo
         data=["uat/uat_errors_vs_h.csv", "uat/uat_best_errors.csv", "uat/summary.json"],
         claims=claims,
         tables={"best max-abs error over h": tables, "H.1 MLP candidates (the lowest training MSE is kept)": candidates},
-        config=asdict(cfg) | {"budget": budget, "mlp_test_mse": mlp_test_mse, "seeds": cfg.candidates,
+        config=asdict(cfg) | {"budget": budget, "device": device, "mlp_test_mse": mlp_test_mse, "seeds": cfg.candidates,
                               "constructed_test_mse": constructed},
         seconds=time.perf_counter() - t0,
     )
