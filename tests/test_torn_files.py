@@ -79,3 +79,13 @@ def test_torn_config_is_set_aside_and_rewritten(finished):
     _truncate(config)
     _rerun_and_check(finished, config)
     assert json.loads(config.read_text())["argv"]["what"] == "fig4"
+
+
+def test_a_summary_of_another_shape_is_set_aside(tmp_path, capsys):
+    from dlor._cli.reproduce import _load_summary
+
+    path = tmp_path / "summary.json"
+    path.write_text(json.dumps({"name": "x", "title": "t", "claims": [{"claim": "c"}], "config": {"budget": "tiny"}}))
+    assert _load_summary(path, "tiny", None) is None
+    assert (tmp_path / "summary.json.corrupt").exists() and not path.exists()
+    assert "unreadable (unexpected content)" in capsys.readouterr().err

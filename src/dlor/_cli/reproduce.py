@@ -91,7 +91,7 @@ _NOT_GIVEN = object()
 
 def _load_summary(path: Path, budget: str, seeds: int | None, batch_size=_NOT_GIVEN):
     """A finished experiment's summary, if it was made at this budget (seed count, batch size)."""
-    from ..experiments._common import Claim, Summary, read_json_checked, set_aside
+    from ..experiments._common import Claim, Summary, read_json_checked
 
     data = read_json_checked(path, _looks_like_summary)
     if data is None:  # missing, or torn and set aside: recompute
@@ -101,18 +101,22 @@ def _load_summary(path: Path, budget: str, seeds: int | None, batch_size=_NOT_GI
         return None
     if batch_size is not _NOT_GIVEN and "batch_size" in cfg and cfg["batch_size"] != batch_size:
         return None
-    try:
-        data["claims"] = [Claim(**c) for c in data["claims"]]
-        return Summary(**data)
-    except TypeError as err:  # fields missing or unknown: written by something else
-        set_aside(path, f"not a summary: {err}")
-        return None
+    data["claims"] = [Claim(**c) for c in data["claims"]]
+    return Summary(**data)
 
 
 def _looks_like_summary(data) -> bool:
-    return (isinstance(data, dict) and {"name", "title", "claims", "config"} <= data.keys()
-            and isinstance(data["claims"], list) and all(isinstance(c, dict) for c in data["claims"])
-            and isinstance(data["config"], dict))
+    """Whether ``data`` builds a Summary and its Claims (what read_json_checked sets aside otherwise)."""
+    from dataclasses import fields
+
+    from ..experiments._common import Claim, Summary
+
+    def exactly(obj, cls, required) -> bool:
+        return isinstance(obj, dict) and required <= obj.keys() <= {f.name for f in fields(cls)}
+
+    return (exactly(data, Summary, {"name", "title", "claims", "config"}) and isinstance(data["config"], dict)
+            and isinstance(data["claims"], list)
+            and all(exactly(c, Claim, {f.name for f in fields(Claim)}) for c in data["claims"]))
 
 
 def _earlier_runs(out: Path) -> list[dict]:

@@ -120,7 +120,8 @@ def train_groups(folder: Path, groups: list[GroupSpec], tcfg: TrainConfig | dict
     # rank 0 alone reads (and sets aside torn) group files; the others take its list
     names = ranks.broadcast_from_main([g.name for g in groups if read_group_file(folder, g) is None]
                                       if ranks.is_main() else None)
-    todo = [g for g in groups if g.name in set(names)]
+    names = set(names)
+    todo = [g for g in groups if g.name in names]
     if ranks.world_size() > 1:
         todo = ranks.my_share(todo, _cost)
         workers = min(workers, max(1, available_cores() // ranks.local_world_size()))
