@@ -130,11 +130,13 @@ def test_unknown_init_is_refused():
         make_module("deep", 2, None, init="xavier")
 
 
-def test_batched_forward_matches_modules():
+@pytest.mark.parametrize("broadcast", [False, True])
+def test_batched_forward_matches_modules(broadcast):
     x = torch.randn(30, 1, dtype=torch.float64)
-    for arch, k, widths in [("deep", 5, None), ("wide", 7, None), ("dense", None, [1, 9, 9, 1])]:
+    cases = [("deep", 5, None), ("deep", 16, None), ("wide", 7, None), ("wide", 16, None), ("dense", None, [1, 9, 9, 1])]
+    for arch, k, widths in cases:  # k=16: rank 1, where the deep model keeps its matmuls
         mods = [make_module(arch, k, widths).double() for _ in range(3)]
-        out = batched_forward(arch, stack_modules(mods), x, k=k, n_layers=3)
+        out = batched_forward(arch, stack_modules(mods), x, k=k, n_layers=3, broadcast=broadcast)
         torch.testing.assert_close(out, torch.stack([m(x) for m in mods]), rtol=1e-12, atol=1e-12)
 
 
