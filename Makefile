@@ -12,14 +12,14 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,hf]'
 	touch $(STAMP)
 
 lint: setup
 	$(VENV)/bin/ruff check .
 
 test: lint
-	$(PY) -m pytest -q -m "not slow"
+	DLOR_REQUIRE_HF=1 $(PY) -m pytest -q -m "not slow"
 
 test-slow: setup
 	$(PY) -m pytest -q -m slow

@@ -172,3 +172,22 @@ def test_realdata_tiny(tmp_path):
     for r in rows:
         assert abs(r["dense_params"] - r["dlor_params"]) / r["dlor_params"] < 0.05  # matched budgets
         assert r["lowrank_params"] == r["dlor_params"] - 2
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision(dtype):
+    """init='exact' refuses half precision (the chain's rounding compounds); 'nearest' computes in
+    float64 and casts back, as good as the half-precision weight allows."""
+    enc = encoder().to(dtype)
+    with pytest.raises(dlor.DLoRError, match="float32 first"):
+        dlorize(copy.deepcopy(enc), 4, include=["layers.0.linear1"], init="exact")
+    lin = enc.layers[0].linear1
+    W = lin.weight.detach().double()
+    near = copy.deepcopy(enc)
+    dlorize(near, 4, include=["layers.0.linear1"], init="nearest")
+    layer = near.layers[0].linear1
+    assert layer.U.dtype == dtype
+    best = dlor.nearest_dlor(W, 4)
+    got = torch.linalg.norm(W - layer.weight.detach().double())
+    want = torch.linalg.norm(W - best.to_dense())
+    assert got <= want * 1.01  # casting the factors to half adds at most its rounding

@@ -47,7 +47,7 @@ def as_matrix(W, name: str = "W") -> Tensor:
         raise ShapeError(f"{name} must be a 2-D matrix, got shape {tuple(W.shape)}")
     if W.numel() == 0:
         raise ShapeError(f"{name} is empty (shape {tuple(W.shape)})")
-    if W.device.type == "cpu":  # NumPy's check is ~10x cheaper than torch.isfinite here
+    if W.device.type == "cpu" and W.dtype in (torch.float32, torch.float64):  # NumPy's check is ~10x cheaper here
         if not np.isfinite(W.detach().numpy()).all():
             raise NonFiniteError(f"{name} contains NaN or Inf; decompositions need finite entries")
     else:

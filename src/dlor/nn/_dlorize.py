@@ -101,7 +101,9 @@ def dlorize(model: nn.Module, rank: int, include=None, exclude=None, init: str =
             scratch; ``"nearest"``: :func:`~dlor.nearest_dlor` of the existing weight (the best
             ``alpha I + U V^T`` in Frobenius norm); ``"exact"``: a :class:`DLoRChain` of the
             weight's multiplicative DLoR factors (Theorem 4), equal to the original up to rounding;
-            a singular weight raises :class:`~dlor.SingularMatrixError` naming the module.
+            a singular weight raises :class:`~dlor.SingularMatrixError` naming the module, and a
+            float16 or bfloat16 weight raises (the factors' rounding would compound; convert
+            to float32 first). ``"nearest"`` and ``"exact"`` compute in float64 and cast back.
 
     Returns:
         one dict per replaced module: ``name``, ``shape``, ``rank``, ``params_before``,
@@ -121,6 +123,11 @@ def dlorize(model: nn.Module, rank: int, include=None, exclude=None, init: str =
         W = lin.weight
         before = sum(p.numel() for p in lin.parameters())
         if init == "exact":
+            if W.dtype in (torch.float16, torch.bfloat16):
+                raise DLoRError(
+                    f"module {name!r}: init='exact' on a {W.dtype} weight: the chain of DLoR factors would run in "
+                    f"{W.dtype}, whose rounding compounds over the factors (no longer exact); convert the model to "
+                    f"float32 first (model.float()), or use init='nearest', which computes in float64 and casts back")
             Wsq = embed_square(W.detach().double()) if W.shape[0] != W.shape[1] else W.detach().double()
             try:
                 factors = [M.to(dtype=W.dtype, device=W.device) for M in multiplicative_decompose(Wsq, rank)]
