@@ -13,26 +13,15 @@ from __future__ import annotations
 
 import argparse
 import pathlib
-import statistics
 import sys
-import time
 
 import torch
+from bench_decompose import timed  # the same median-of-repeats timer, BLAS pools settled
 
 import dlor
 
 SHAPES = [(384, 384), (1536, 384), (768, 768), (3072, 768)]
 GOAL = 3.0
-
-
-def timed(fn, repeats: int) -> tuple[float, object]:
-    time.sleep(0.3)  # let the BLAS thread pools settle between libraries
-    times, out = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
 
 
 def main() -> None:

@@ -100,3 +100,21 @@ def test_half_precision_exact_init_is_refused(minilm):
     half = copy.deepcopy(model).half()
     with pytest.raises(Exception, match="float32"):
         dlorize(half, 8, include=["encoder.layer.0.attention.self.query"], init="exact")
+
+
+def test_the_readme_guide_trains_saves_and_reloads(minilm, tmp_path):
+    """The README's "your own model" steps: dlorize (nearest), one training step, save, rebuild with
+    init="random", load: the reloaded model computes the same embeddings bit for bit."""
+    model, batch = minilm
+    layers = ["encoder.layer.*"]
+    tuned = copy.deepcopy(model)
+    dlorize(tuned, 32, include=layers, init="nearest")
+    opt = torch.optim.AdamW(tuned.parameters(), lr=1e-4)
+    emb = tuned(**batch).last_hidden_state.mean(1)
+    torch.nn.functional.mse_loss(emb, torch.zeros_like(emb)).backward()
+    opt.step()
+    path = save_checkpoint(tuned, tmp_path / "minilm-dlor.safetensors")
+    fresh = copy.deepcopy(model)
+    dlorize(fresh, 32, include=layers, init="random")
+    load_checkpoint(fresh, path)
+    assert torch.equal(embed(fresh, batch), embed(tuned, batch))
