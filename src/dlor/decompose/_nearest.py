@@ -32,7 +32,7 @@ class _Profile:
     """
 
     def __init__(self, A: Tensor, rank: int):
-        self.A, self.rank = A, rank
+        self.rank = rank
         n = A.shape[1]
         self.G = A.T @ A
         C = A[:n]
@@ -143,15 +143,17 @@ def nearest_dlor(W, rank: int, *, rtol: float = 1e-6, max_evals: int = 200, retu
     W^T W`` formed once (:class:`_Profile`), is convex in ``alpha``. A branch and bound over
     ``alpha`` bounds ``h^2`` from below on every interval between evaluated points (the convex term
     lies below its chord) and stops when the best value found is within ``rtol`` (relative, on
-    ``h^2``) of the lowest bound: the global minimum, certified, typically after 10-20 partial
-    eigendecompositions. The search covers ``|alpha| <= sigma_max(W) sqrt(k / (k - r))``, ``k =
-    min(m, n)``, where the optimum lies. Two alternating steps (``alpha`` of the residual's
-    diagonal, then the truncation again) polish the result without cancellation, so an exact
-    ``alpha I + U V^T`` is recovered to rounding. Never worse than the Eckart-Young truncation
-    (``alpha = 0`` is evaluated); strictly better when ``W`` has an identity component.
+    ``h^2``) of the lowest bound: the global minimum, certified, typically after 5-15 symmetric
+    eigenvalue computations (parabolic steps next to the best point speed up the end). The search
+    covers ``|alpha| <= sigma_max(W) sqrt(k / (k - r))``, ``k = min(m, n)``, where the optimum
+    lies. Where ``h^2`` from the Gram matrix has cancelled (an almost exact DLoR), alternating
+    steps with an Aitken extrapolation (:func:`_polish`) refine the result on directly computed
+    residuals, so an exact ``alpha I + U V^T`` is recovered to rounding. Never worse than the
+    Eckart-Young truncation (``alpha = 0`` is evaluated); strictly better when ``W`` has an
+    identity component.
 
-    Cost: one product ``W^T W`` plus the partial eigendecompositions, 0.5-3x one full SVD of
-    ``W`` at the shapes of ``benchmarks/bench_decompose.py``.
+    Cost: one product ``W^T W``, the eigenvalue computations and one eigendecomposition with
+    vectors; 1.0-3.7x one full SVD of ``W`` at the shapes of ``benchmarks/bench_nearest.py``.
 
     Args:
         W: shape ``(m, n)``.

@@ -47,11 +47,21 @@ def _linear(x: Tensor, W: Tensor, b: Tensor) -> Tensor:
     return torch.matmul(x, W.transpose(-1, -2)) + b[:, None, :]
 
 
+def _input_layer_features_major(P: dict[str, Tensor], x: Tensor) -> Tensor:
+    """``softplus(W_in x + b_in)`` as ``(B, w, N)``: x ``(N, d)`` or ``(B, N, d)``."""
+    return _softplus(P["inp.weight"] @ x.transpose(-1, -2) + P["inp.bias"][:, :, None])
+
+
+def _output_layer_features_major(P: dict[str, Tensor], h: Tensor) -> Tensor:
+    """``W_out h + b_out`` of ``h`` ``(B, w, N)``, returned as ``(B, N, out)``."""
+    return (P["out.weight"] @ h + P["out.bias"][:, :, None]).transpose(-1, -2)
+
+
 def deep_forward(P: dict[str, Tensor], x: Tensor, k: int, broadcast: bool = False) -> Tensor:
     # Features-major layout: h is (B, w, N), so the contractions over the width reduce rows of
     # N contiguous values and the N-long inner loops vectorize (compiled, 1.5x faster at k=16
     # than the (B, N, w) layout, measured).
-    h = _softplus(P["inp.weight"] @ x.transpose(-1, -2) + P["inp.bias"][:, :, None])  # (B, w, N)
+    h = _input_layer_features_major(P, x)
     a = P["alpha"][:, None, None]
     for l in range(k):
         U, V = P["U"][:, l], P["V"][:, l]  # (B, w, r)
@@ -61,17 +71,17 @@ def deep_forward(P: dict[str, Tensor], x: Tensor, k: int, broadcast: bool = Fals
         else:
             low = U @ (V.transpose(-1, -2) @ h)
         h = _softplus(a * h + low + P["b"][:, l, :, None])
-    return (P["out.weight"] @ h + P["out.bias"][:, :, None]).transpose(-1, -2)  # (B, N, out)
+    return _output_layer_features_major(P, h)
 
 
 def wide_forward(P: dict[str, Tensor], x: Tensor, broadcast: bool = False) -> Tensor:
     if broadcast:  # features-major, as deep_forward: h is (B, w, N)
-        h = _softplus(P["inp.weight"] @ x.transpose(-1, -2) + P["inp.bias"][:, :, None])
+        h = _input_layer_features_major(P, x)
         U, V = P["U"][..., None], P["V"][..., None]  # (B, k, w, r, 1)
         t = (V * h[:, None, :, None, :]).sum(2)  # (B, k, r, N) = V_l^T h
         z = _softplus((U * t[:, :, None]).sum(3) + P["b_branch"][..., None])  # (B, k, w, N)
         acc = (P["alphas"][:, :, None, None] * z).sum(1) + P["b"][:, :, None]  # (B, w, N)
-        return (P["out.weight"] @ _softplus(acc) + P["out.bias"][:, :, None]).transpose(-1, -2)
+        return _output_layer_features_major(P, _softplus(acc))
     h = _softplus(_linear(x, P["inp.weight"], P["inp.bias"]))  # (B, N, w)
     t = torch.einsum("bnh,blhr->bnlr", h, P["V"])  # (B, N, k, r)
     z = torch.einsum("bnlr,blor->bnlo", t, P["U"]) + P["b_branch"][:, None]  # (B, N, k, w)
