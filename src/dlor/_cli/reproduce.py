@@ -22,6 +22,7 @@ EXPERIMENTS: dict[str, str | None] = {
     "spectral": "spectral",  # Figures 2(c) and 3(c)
     "realdata": "realdata",  # Appendix G on scikit-learn's digits
     "protocol": "protocol",  # Section 6.2 under every reading of what the paper leaves open
+    "lm": "lm",  # Appendix G on text: pretraining a byte-level GPT (issue 12)
 }
 
 

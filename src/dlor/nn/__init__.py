@@ -11,6 +11,7 @@ from ._families import FamilyInit as FamilyInit
 from ._families import WideDLoR as WideDLoR
 from ._families import rank_for as rank_for
 from ._linear import DLoRLinear as DLoRLinear
+from ._sparse_lowrank import SparseLowRankLinear as SparseLowRankLinear
 
 __all__ = [
     "DLoRChain",
@@ -19,6 +20,7 @@ __all__ = [
     "FamilyInit",
     "INITS",
     "MLP",
+    "SparseLowRankLinear",
     "WideDLoR",
     "dlorize",
     "load_checkpoint",

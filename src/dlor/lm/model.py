@@ -1,0 +1,164 @@
+r"""A small decoder-only transformer (GPT) whose projections are dense, low-rank, DLoR or sparse plus low-rank.
+
+In the style of nanoGPT (Karpathy): one readable file, pre-norm blocks, causal self-attention
+through ``F.scaled_dot_product_attention``, a GELU MLP, learned positions, the output head tied
+to the token embedding. Every projection (attention q, k, v and output; MLP up and down) is one
+of the :data:`VARIANTS`, built by :func:`projection`:
+
+* ``dense``: ``nn.Linear``;
+* ``lowrank``: ``U V^T`` with ``alpha`` fixed at 0 (a :class:`~dlor.nn.DLoRLinear` whose
+  ``alpha`` is a zero buffer, so the two structured variants share code and initialisation);
+* ``dlor``: ``alpha I + U V^T`` with one trainable ``alpha`` per projection (Definition 3),
+  rectangular as in Remark 2 for the MLP's up and down projections (``alpha`` acts on the input
+  zero-padded or truncated to the output width);
+* ``sparse+lowrank``: ``S + U V^T`` with a fixed random support of ``S`` (SLTrain, Han et al.,
+  NeurIPS 2024), :class:`~dlor.nn.SparseLowRankLinear`.
+
+Embeddings, layer norms and the head are dense in every variant. No projection has a bias. The
+paper's Appendix G argues that ``U V^T`` alone cannot learn a weight's orthogonal tail from
+scratch and that ``alpha I`` restores universal approximation; this model tests it on text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from .._errors import DLoRError, check_rank
+from ..nn import DLoRLinear, SparseLowRankLinear
+from ..nn._sparse_lowrank import check_density
+
+__all__ = ["GPT", "GPTConfig", "VARIANTS", "projection"]
+
+VARIANTS = ("dense", "lowrank", "dlor", "sparse+lowrank")
+
+
+@dataclass
+class GPTConfig:
+    """Shapes and the projection variant.
+
+    ``rank`` is used by the structured variants, ``density`` (the fraction of trainable entries
+    of ``S``) by ``sparse+lowrank``; ``mlp_hidden`` defaults to ``4 n_embd``.
+    """
+
+    variant: str = "dlor"
+    n_layer: int = 2
+    n_head: int = 4
+    n_embd: int = 128
+    block_size: int = 64
+    rank: int = 16
+    density: float | None = None
+    mlp_hidden: int | None = None
+    vocab_size: int = 256
+
+    def __post_init__(self) -> None:
+        if self.variant not in VARIANTS:
+            raise DLoRError(f"unknown variant {self.variant!r}; choose one of {', '.join(VARIANTS)}")
+        for name in ("n_layer", "n_head", "n_embd", "block_size", "vocab_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise DLoRError(f"{name} must be a positive integer, got {value!r}")
+        if self.n_embd % self.n_head:
+            raise DLoRError(f"n_embd = {self.n_embd} must be divisible by n_head = {self.n_head}")
+        if self.mlp_hidden is None:
+            self.mlp_hidden = 4 * self.n_embd
+        if self.variant != "dense":
+            check_rank(self.rank)
+            if self.rank > min(self.n_embd, self.mlp_hidden):
+                raise DLoRError(f"rank {self.rank} is larger than the width (n_embd = {self.n_embd}, "
+                                f"mlp_hidden = {self.mlp_hidden}); use rank <= {min(self.n_embd, self.mlp_hidden)}")
+        if self.variant == "sparse+lowrank":
+            if self.density is None:
+                raise DLoRError("variant 'sparse+lowrank' needs a density of its sparse part in (0, 1)")
+            check_density(self.density)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def projection(cfg: GPTConfig, n_in: int, n_out: int, seed: int) -> nn.Module:
+    """One projection ``n_in -> n_out`` of the configured variant (``seed``: the sparse support)."""
+    if cfg.variant == "dense":
+        return nn.Linear(n_in, n_out, bias=False)
+    if cfg.variant == "sparse+lowrank":
+        return SparseLowRankLinear(n_in, n_out, cfg.rank, cfg.density, bias=False, support_seed=seed)
+    dlor = cfg.variant == "dlor"
+    return DLoRLinear(n_in, n_out, cfg.rank, bias=False, alpha_trainable=dlor, alpha_init=1.0 if dlor else 0.0)
+
+
+class CausalSelfAttention(nn.Module):
+    def __init__(self, cfg: GPTConfig, seed: int):
+        super().__init__()
+        d = cfg.n_embd
+        self.n_head = cfg.n_head
+        self.q, self.k, self.v, self.out = (projection(cfg, d, d, seed + i) for i in range(4))
+
+    def forward(self, x: Tensor) -> Tensor:
+        B, T, C = x.shape
+        heads = lambda t: t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)  # noqa: E731
+        y = F.scaled_dot_product_attention(heads(self.q(x)), heads(self.k(x)), heads(self.v(x)), is_causal=True)
+        return self.out(y.transpose(1, 2).reshape(B, T, C))
+
+
+class MLP(nn.Module):
+    def __init__(self, cfg: GPTConfig, seed: int):
+        super().__init__()
+        self.up = projection(cfg, cfg.n_embd, cfg.mlp_hidden, seed)
+        self.down = projection(cfg, cfg.mlp_hidden, cfg.n_embd, seed + 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.down(F.gelu(self.up(x)))
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: GPTConfig, seed: int):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(cfg.n_embd)
+        self.attn = CausalSelfAttention(cfg, seed)
+        self.ln_2 = nn.LayerNorm(cfg.n_embd)
+        self.mlp = MLP(cfg, seed + 4)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x + self.attn(self.ln_1(x))
+        return x + self.mlp(self.ln_2(x))
+
+
+class GPT(nn.Module):
+    """``idx (B, T) int64 -> logits (B, T, vocab)``; with ``targets``, also the mean cross-entropy (nats per token)."""
+
+    def __init__(self, cfg: GPTConfig):
+        super().__init__()
+        self.config = cfg
+        self.wte = nn.Embedding(cfg.vocab_size, cfg.n_embd)
+        self.wpe = nn.Embedding(cfg.block_size, cfg.n_embd)
+        self.blocks = nn.ModuleList(Block(cfg, seed=8 * i) for i in range(cfg.n_layer))
+        self.ln_f = nn.LayerNorm(cfg.n_embd)
+        self.head = nn.Linear(cfg.n_embd, cfg.vocab_size, bias=False)
+        self.head.weight = self.wte.weight  # tied, as in GPT-2 and nanoGPT
+        nn.init.normal_(self.wte.weight, std=0.02)
+        nn.init.normal_(self.wpe.weight, std=0.02)
+        # every projection keeps its own layer's documented initialisation (nn.Linear's default for dense)
+
+    def forward(self, idx: Tensor, targets: Tensor | None = None):
+        T = idx.shape[1]
+        if T > self.config.block_size:
+            raise DLoRError(f"sequence of length {T} is longer than block_size = {self.config.block_size}")
+        pos = torch.arange(T, device=idx.device)
+        x = self.wte(idx) + self.wpe(pos)
+        for block in self.blocks:
+            x = block(x)
+        logits = self.head(self.ln_f(x))
+        if targets is None:
+            return logits
+        return logits, F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+
+    def num_params(self) -> int:
+        """Trainable scalars, the tied embedding counted once."""
+        return sum(p.numel() for p in self.parameters())
+
+    def projection_params(self) -> int:
+        """Trainable scalars of the projections (attention and MLP) alone."""
+        return sum(p.numel() for b in self.blocks for m in (b.attn, b.mlp) for p in m.parameters())

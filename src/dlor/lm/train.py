@@ -1,0 +1,281 @@
+r"""Pretraining the :class:`~dlor.lm.model.GPT` on byte tokens: AdamW, resumable, data-parallel.
+
+One training run is :func:`train`. It is the same code on one process, under ``torchrun`` with
+PyTorch's ``DistributedDataParallel`` (gloo on CPU, nccl on GPU), and on any device::
+
+    torchrun --nproc_per_node=2 -m dlor.lm.train --variant dlor --steps 200 --out model.safetensors
+
+Step ``s`` draws one global batch of ``batch_size`` windows from a generator seeded by
+``(seed, s)``; every process takes an equal contiguous slice of it and DDP averages the
+gradients, so the parameters after each step equal those of one process on the whole batch
+(tested). Because the batches depend only on the step, a run resumes exactly from a checkpoint:
+with ``run_dir`` the model, the AdamW state and the history are written every
+``checkpoint_every`` steps to one safetensors file (atomically; the step and history ride in its
+metadata), and a later call with the same ``run_dir`` continues from there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from tqdm.auto import tqdm
+
+from .._errors import DLoRError
+from .data import Corpus, load_corpus, sample_batch
+from .model import GPT, VARIANTS, GPTConfig
+
+__all__ = ["TrainSettings", "train", "evaluate", "training_memory", "main"]
+
+LN2 = math.log(2.0)
+
+
+@dataclass
+class TrainSettings:
+    """Optimisation settings (nanoGPT's defaults for small character models, scaled down).
+
+    ``batch_size`` is the global number of windows per step. The learning rate warms up linearly
+    for ``warmup`` steps, then follows a cosine to ``min_lr_ratio * lr`` at ``steps``. Weight decay
+    applies to the matrices (embeddings, dense weights, ``U``, ``V``), not to ``alpha``, the
+    sparse values, norms or biases. Validation loss: ``eval_batches`` fixed batches of the
+    validation split, every ``eval_every`` steps and at the end.
+    """
+
+    steps: int = 1000
+    batch_size: int = 16
+    lr: float = 1e-3
+    min_lr_ratio: float = 0.1
+    warmup: int = 50
+    weight_decay: float = 0.1
+    grad_clip: float = 1.0
+    eval_every: int = 100
+    eval_batches: int = 8
+    checkpoint_every: int = 200
+    seed: int = 0
+    dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_size", "eval_every", "eval_batches", "checkpoint_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise DLoRError(f"{name} must be a positive integer, got {value!r}")
+        if self.dtype not in ("float32", "float64"):
+            raise DLoRError(f"dtype must be float32 or float64, got {self.dtype!r}")
+
+    def lr_at(self, step: int) -> float:
+        if step < self.warmup:
+            return self.lr * (step + 1) / self.warmup
+        progress = (step - self.warmup) / max(1, self.steps - self.warmup)
+        return self.lr * (self.min_lr_ratio + (1 - self.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+
+
+def _world() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _optimizer(model: nn.Module, s: TrainSettings) -> torch.optim.AdamW:
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    rest = [p for p in model.parameters() if p.dim() < 2]
+    groups = [{"params": decay, "weight_decay": s.weight_decay}, {"params": rest, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=s.lr, betas=(0.9, 0.95))
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, data: torch.Tensor, s: TrainSettings, block: int, device) -> float:
+    """Mean cross-entropy in nats per byte on ``eval_batches`` fixed batches of ``data``."""
+    was = model.training
+    model.eval()
+    total = 0.0
+    for k in range(s.eval_batches):
+        x, y = sample_batch(data, s.batch_size, block, torch.Generator().manual_seed(10**9 + k))
+        total += float(model(x.to(device), y.to(device))[1])
+    model.train(was)
+    return total / s.eval_batches
+
+
+def training_memory(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> dict:
+    """Bytes held by one training step: parameters, gradients, AdamW's two moments, and the
+    activations autograd saves for the backward pass (counted through saved-tensor hooks, each
+    storage once, parameters excluded). Device-independent; on CUDA the allocator's peak is added."""
+    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    seen: dict[int, int] = {}
+
+    def pack(t):
+        if t.layout != torch.strided:  # the sparse S of sparse+lowrank: its parts are parameters and buffers
+            return t
+        ptr = t.untyped_storage().data_ptr()
+        if ptr not in params:
+            seen[ptr] = t.untyped_storage().nbytes()
+        return t
+
+    if x.is_cuda:
+        torch.cuda.reset_peak_memory_stats(x.device)
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        loss = model(x, y)[1]
+    loss.backward()
+    model.zero_grad(set_to_none=True)
+    p_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+    out = {"parameter_bytes": p_bytes, "activation_bytes": sum(seen.values()), "training_bytes": 4 * p_bytes + sum(seen.values())}
+    if x.is_cuda:
+        out["cuda_peak_bytes"] = torch.cuda.max_memory_allocated(x.device)
+    return out
+
+
+def _save(path: Path, model: nn.Module, opt: torch.optim.Optimizer, meta: dict) -> None:
+    from safetensors.torch import save_file
+
+    tensors = {f"model.{k}": v.detach().clone().contiguous() for k, v in model.state_dict().items()}
+    for i, p in enumerate(model.parameters()):
+        for key, value in opt.state.get(p, {}).items():
+            tensors[f"optim.{i}.{key}"] = value.detach().clone().contiguous().reshape(value.shape)
+    tmp = path.with_name(path.name + ".tmp")
+    save_file({k: v.cpu() for k, v in tensors.items()}, str(tmp), metadata={"progress": json.dumps(meta)})
+    os.replace(tmp, path)
+
+
+def _load(path: Path, model: nn.Module, opt: torch.optim.Optimizer, device) -> dict | None:
+    """Restore a checkpoint into ``model`` and ``opt``; None when there is none or it is torn (set aside)."""
+    from safetensors import safe_open
+
+    from .._files import set_aside
+
+    if not path.exists():
+        return None
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = json.loads(f.metadata()["progress"])
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as err:  # a torn or foreign file: start the run again, keep the file for inspection
+        if _world()[0] == 0:
+            set_aside(path, f"{type(err).__name__}: {err}")
+        return None
+    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, strict=True)
+    for i, p in enumerate(model.parameters()):
+        state = {k.split(".", 2)[2]: v.to(device) for k, v in tensors.items() if k.startswith(f"optim.{i}.")}
+        if state:
+            opt.state[p] = state
+    return meta
+
+
+def train(cfg: GPTConfig, s: TrainSettings, corpus: Corpus, device: str | torch.device = "cpu", run_dir=None,
+          compile: bool = False, progress: bool = False) -> dict:
+    """Train one model from scratch (or from ``run_dir``'s checkpoint) and return its record.
+
+    Returns a dict: the configs, ``params`` and ``projection_params``, ``history`` (``[step,
+    validation nats per byte]``), ``val_loss`` (nats per byte) and ``val_bits_per_byte``,
+    ``tokens_per_second`` (training steps only), the :func:`training_memory` figures and, in
+    ``model``, the trained module.
+    """
+    if cfg.block_size + 1 > corpus.val.numel():
+        raise DLoRError(f"block size {cfg.block_size} is larger than the validation split ({corpus.val.numel()} bytes)")
+    rank, world = _world()
+    if s.batch_size % world:
+        raise DLoRError(f"batch_size = {s.batch_size} must be divisible by the number of processes ({world})")
+    device = torch.device(device)
+    dtype = getattr(torch, s.dtype)
+    torch.manual_seed(s.seed)
+    model = GPT(cfg).to(device=device, dtype=dtype)
+    opt = _optimizer(model, s)
+    path = Path(run_dir) / "checkpoint.safetensors" if run_dir is not None else None
+    meta = _load(path, model, opt, device) if path is not None else None
+    start, history, seconds = (meta["step"], meta["history"], meta["seconds"]) if meta else (0, [], 0.0)
+    net = model
+    if world > 1:
+        net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    step_fn = torch.compile(net) if compile else net
+    local = s.batch_size // world
+    block = cfg.block_size
+    bar = tqdm(range(start, s.steps), desc=f"lm {cfg.variant}", disable=not progress or rank != 0, leave=False)
+    for step in bar:
+        t0 = time.perf_counter()
+        x, y = sample_batch(corpus.train, s.batch_size, block, torch.Generator().manual_seed(s.seed * 1_000_003 + step))
+        x, y = x[rank * local : (rank + 1) * local].to(device), y[rank * local : (rank + 1) * local].to(device)
+        for group in opt.param_groups:
+            group["lr"] = s.lr_at(step)
+        loss = step_fn(x, y)[1]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if s.grad_clip:
+            nn.utils.clip_grad_norm_(model.parameters(), s.grad_clip)
+        opt.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        seconds += time.perf_counter() - t0
+        done = step + 1
+        if done % s.eval_every == 0 or done == s.steps:
+            history.append([done, evaluate(model, corpus.val, s, block, device)])
+            bar.set_postfix(val=f"{history[-1][1]:.3f}")
+        if path is not None and (done % s.checkpoint_every == 0 or done == s.steps) and rank == 0:
+            _save(path, model, opt, {"step": done, "history": history, "seconds": seconds})
+    x, y = sample_batch(corpus.train, local, block, torch.Generator().manual_seed(s.seed))
+    memory = training_memory(model, x.to(device), y.to(device))
+    tokens = (s.steps) * s.batch_size * block
+    val = history[-1][1] if history else evaluate(model, corpus.val, s, block, device)
+    return {
+        "model_config": cfg.to_dict(), "settings": asdict(s), "params": model.num_params(),
+        "projection_params": model.projection_params(), "history": history, "val_loss": val,
+        "val_bits_per_byte": val / LN2, "tokens_per_second": tokens / seconds if seconds > 0 else float("nan"),
+        "train_seconds": seconds, **memory, "model": model,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--variant", default="dlor", help=f"one of {', '.join(VARIANTS)}")
+    p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--batch", type=int, default=16, help="global batch (windows per step)")
+    p.add_argument("--block", type=int, default=64)
+    p.add_argument("--n-layer", type=int, default=2)
+    p.add_argument("--n-head", type=int, default=4)
+    p.add_argument("--n-embd", type=int, default=128)
+    p.add_argument("--rank", type=int, default=16)
+    p.add_argument("--density", type=float, default=None)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="cpu or cuda (under torchrun: cuda:LOCAL_RANK)")
+    p.add_argument("--run-dir", default=None, help="resumable checkpoints here")
+    p.add_argument("--compile", action="store_true")
+    p.add_argument("--out", default=None, help="final model, written by process 0 (.safetensors)")
+    args = p.parse_args(argv)
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    device = torch.device(args.device)
+    if distributed:
+        if device.type == "cuda":
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    try:
+        cfg = GPTConfig(variant=args.variant, n_layer=args.n_layer, n_head=args.n_head, n_embd=args.n_embd,
+                        block_size=args.block, rank=args.rank, density=args.density)
+        s = TrainSettings(steps=args.steps, batch_size=args.batch, lr=args.lr, dtype=args.dtype, seed=args.seed,
+                          eval_every=max(1, args.steps // 4), eval_batches=2)
+        rec = train(cfg, s, load_corpus(), device=device, run_dir=args.run_dir, compile=args.compile)
+    except DLoRError as err:
+        print(f"error: {err}")
+        return 2
+    rank, world = _world()
+    if rank == 0:
+        print(f"processes: {world}; variant {cfg.variant}; params {rec['params']:,}; "
+              f"validation {rec['val_loss']:.4f} nats/byte ({rec['val_bits_per_byte']:.4f} bits/byte)")
+        if args.out:
+            from ..nn import save_checkpoint
+
+            save_checkpoint(rec["model"], args.out)
+    if distributed:
+        dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

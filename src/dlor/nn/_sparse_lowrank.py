@@ -1,0 +1,126 @@
+r"""``SparseLowRankLinear``: a linear layer whose weight is ``S + U V^T``, ``S`` sparse on a fixed support.
+
+The sparse-plus-low-rank parametrisation of SLTrain (Han et al., "SLTrain: a sparse plus low-rank
+approach for parameter and memory efficient pretraining", NeurIPS 2024): the support of ``S`` is
+drawn uniformly at random once, at construction, and stays fixed; only its values and the
+factors train. It is the baseline of issue 12 beside DLoR's ``alpha I + U V^T``.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import torch
+from torch import Tensor, nn
+
+from .._errors import DLoRError, check_rank
+
+__all__ = ["SparseLowRankLinear", "check_density"]
+
+# torch marks its CSR tensors "beta" with a warning on first use; the one operation used here (CSR
+# times dense, with autograd to the values) is covered by the tests against the dense reference.
+warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta", category=UserWarning)
+
+
+def check_density(density) -> float:
+    """``density`` as a float in (0, 1), or :class:`DLoRError`."""
+    if isinstance(density, bool) or not isinstance(density, (int, float)) or not 0 < density < 1:
+        raise DLoRError(f"the density of the sparse part must lie in (0, 1), got {density!r}")
+    return float(density)
+
+
+class SparseLowRankLinear(nn.Module):
+    r"""``y = x S^T + (x V) U^T + b``, the layer ``x -> (S + U V^T) x + b``.
+
+    ``S`` is ``(m, n)`` with ``nnz = max(1, round(density * m * n))`` entries on a support
+    drawn uniformly without replacement from a generator seeded by ``support_seed`` (SLTrain's
+    random support, fixed for the whole training). ``S`` is held in compressed-row form and
+    applied as a sparse-dense product; the forward pass never forms the ``m x n`` weight. Cost
+    ``O(B (nnz + r (m + n)))``.
+
+    Args:
+        in_features: ``n``.
+        out_features: ``m``.
+        rank: ``r >= 1``.
+        density: fraction of the entries of ``S`` that are trainable, in (0, 1).
+        bias: learn an additive bias of shape ``(m,)``.
+        support_seed: seed of the support of ``S``.
+
+    Shapes:
+        input ``(..., n)``, output ``(..., m)``.
+
+    Parameters:
+        ``values``: ``(nnz,)``; ``U``: ``(m, r)``; ``V``: ``(n, r)``; ``bias``: ``(m,)``.
+        Buffers ``crow`` (``(m + 1,)``) and ``col`` (``(nnz,)``): the support, in CSR order.
+
+    Initialisation: ``V ~ N(0, 1/n)``, ``U ~ N(0, 1/(6 r))`` and the values of ``S`` ``~ N(0, 1/(6
+    density n))``, so that the low-rank and the sparse parts each give every output coordinate
+    half of the variance ``E[x_i^2] / 3`` that ``nn.Linear``'s default gives ``W x``.
+    """
+
+    def __init__(self, in_features: int, out_features: int, rank: int, density: float, bias: bool = True, *,
+                 support_seed: int = 0, device=None, dtype=None) -> None:
+        super().__init__()
+        for name, value in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise DLoRError(f"{name} must be a positive integer, got {value!r}")
+        self.in_features, self.out_features = in_features, out_features
+        self.rank = check_rank(rank)
+        self.density = check_density(density)
+        m, n = out_features, in_features
+        nnz = max(1, round(self.density * m * n))
+        gen = torch.Generator().manual_seed(int(support_seed))
+        flat = torch.randperm(m * n, generator=gen)[:nnz].sort().values  # row-major order = CSR order
+        rows, cols = flat // n, flat % n
+        crow = torch.zeros(m + 1, dtype=torch.int64)
+        crow[1:] = torch.bincount(rows, minlength=m).cumsum(0)
+        self.register_buffer("crow", crow.to(device))
+        self.register_buffer("col", cols.to(device))
+        factory = {"device": device, "dtype": dtype}
+        self.values = nn.Parameter(torch.empty(nnz, **factory))
+        self.U = nn.Parameter(torch.empty(m, rank, **factory))
+        self.V = nn.Parameter(torch.empty(n, rank, **factory))
+        self.bias = nn.Parameter(torch.empty(m, **factory)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Re-draw the parameters with the documented initialisation (see class docstring)."""
+        n = self.in_features
+        with torch.no_grad():
+            nn.init.normal_(self.V, std=1.0 / math.sqrt(n))
+            nn.init.normal_(self.U, std=1.0 / math.sqrt(6.0 * self.rank))
+            nn.init.normal_(self.values, std=1.0 / math.sqrt(6.0 * self.density * n))
+            if self.bias is not None:
+                bound = 1.0 / math.sqrt(n)
+                nn.init.uniform_(self.bias, -bound, bound)
+
+    @property
+    def sparse(self) -> Tensor:
+        """``S`` as a sparse CSR tensor ``(m, n)`` sharing (and differentiable in) ``values``."""
+        # the support is valid by construction: skip the per-call invariant checks (explicitly, so torch does not warn)
+        return torch.sparse_csr_tensor(self.crow, self.col, self.values, (self.out_features, self.in_features),
+                                       check_invariants=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        lead = x.shape[:-1]
+        x2 = x.reshape(-1, x.shape[-1])  # (B, n)
+        y = (self.sparse @ x2.T).T  # (B, m), sparse-dense product
+        y = torch.addmm(y, x2 @ self.V, self.U.T)
+        if self.bias is not None:
+            y = y + self.bias
+        return y.reshape(*lead, self.out_features)
+
+    @property
+    def weight(self) -> Tensor:
+        """A dense ``(out_features, in_features)`` copy of ``S + U V^T`` (for tests and inspection; not a parameter)."""
+        return self.sparse.to_dense() + self.U @ self.V.T
+
+    @property
+    def num_params(self) -> int:
+        """``nnz + r (m + n)`` (+ ``m`` with a bias)."""
+        return sum(p.numel() for p in self.parameters())
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, rank={self.rank}, "
+                f"nnz={self.values.numel()} (density {self.density:.4g}), bias={self.bias is not None}")
