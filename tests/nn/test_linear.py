@@ -132,3 +132,28 @@ def test_huge_layer_forward_backward():
 def test_bad_construction(kwargs, msg):
     with pytest.raises(dlor.DLoRError, match=msg):
         DLoRLinear(**kwargs)
+
+
+@pytest.mark.parametrize("n,m,r", [(6, 6, 2), (4, 7, 3), (7, 4, 2), (5, 5, 1)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_fused_backward_gradcheck_and_double_backward(n, m, r, bias):
+    """The hand-written backward of dlor_linear (issue 12) against finite differences, twice."""
+    g = torch.Generator().manual_seed(n * 100 + m * 10 + r)
+    make = lambda *s: torch.randn(*s, dtype=torch.float64, generator=g).requires_grad_()  # noqa: E731
+    x, alpha, U, V = make(3, n), make(()), make(m, r), make(n, r)
+    b = make(m) if bias else None
+    inputs = (x, alpha, U, V) + ((b,) if bias else ())
+    fn = lambda x, a, U, V, *b: dlor.dlor_linear(x, a, U, V, b[0] if b else None)  # noqa: E731
+    assert torch.autograd.gradcheck(fn, inputs)
+    assert torch.autograd.gradgradcheck(fn, inputs)
+
+
+def test_fused_backward_equals_dense_reference():
+    layer = DLoRLinear(9, 9, 3, dtype=torch.float64)
+    x = torch.randn(4, 5, 9, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(4, 5, 9, dtype=torch.float64)
+    grads = torch.autograd.grad((layer(x) * w).sum(), [x, *layer.parameters()])
+    M = layer.alpha * torch.eye(9, dtype=torch.float64) + layer.U @ layer.V.T
+    ref = torch.autograd.grad(((x @ M.T + layer.bias) * w).sum(), [x, *layer.parameters()])
+    for a, b in zip(grads, ref, strict=True):
+        torch.testing.assert_close(a, b, **tol("grad", torch.float64))

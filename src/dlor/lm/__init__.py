@@ -5,7 +5,7 @@ from .data import load_corpus as load_corpus
 from .model import GPT as GPT
 from .model import VARIANTS as VARIANTS
 from .model import GPTConfig as GPTConfig
-from .train import TrainSettings as TrainSettings
-from .train import train as train
+from .trainer import TrainSettings as TrainSettings
+from .trainer import train as train
 
 __all__ = ["Corpus", "GPT", "GPTConfig", "TrainSettings", "VARIANTS", "load_corpus", "train"]

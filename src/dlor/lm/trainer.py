@@ -3,7 +3,7 @@ r"""Pretraining the :class:`~dlor.lm.model.GPT` on byte tokens: AdamW, resumable
 One training run is :func:`train`. It is the same code on one process, under ``torchrun`` with
 PyTorch's ``DistributedDataParallel`` (gloo on CPU, nccl on GPU), and on any device::
 
-    torchrun --nproc_per_node=2 -m dlor.lm.train --variant dlor --steps 200 --out model.safetensors
+    torchrun --nproc_per_node=2 -m dlor.lm --variant dlor --steps 200 --out model.safetensors
 
 Step ``s`` draws one global batch of ``batch_size`` windows from a generator seeded by
 ``(seed, s)``; every process takes an equal contiguous slice of it and DDP averages the
@@ -16,7 +16,6 @@ metadata), and a later call with the same ``run_dir`` continues from there.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import os
@@ -30,10 +29,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .._errors import DLoRError
-from .data import Corpus, load_corpus, sample_batch
-from .model import GPT, VARIANTS, GPTConfig
+from .data import Corpus, sample_batch
+from .model import GPT, GPTConfig
 
-__all__ = ["TrainSettings", "train", "evaluate", "training_memory", "main"]
+__all__ = ["TrainSettings", "train", "evaluate", "make_optimizer", "training_memory"]
 
 LN2 = math.log(2.0)
 
@@ -83,7 +82,8 @@ def _world() -> tuple[int, int]:
     return 0, 1
 
 
-def _optimizer(model: nn.Module, s: TrainSettings) -> torch.optim.AdamW:
+def make_optimizer(model: nn.Module, s: TrainSettings) -> torch.optim.AdamW:
+    """AdamW (betas 0.9, 0.95) with weight decay on the matrices only (see :class:`TrainSettings`)."""
     decay = [p for p in model.parameters() if p.dim() >= 2]
     rest = [p for p in model.parameters() if p.dim() < 2]
     groups = [{"params": decay, "weight_decay": s.weight_decay}, {"params": rest, "weight_decay": 0.0}]
@@ -185,7 +185,7 @@ def train(cfg: GPTConfig, s: TrainSettings, corpus: Corpus, device: str | torch.
     dtype = getattr(torch, s.dtype)
     torch.manual_seed(s.seed)
     model = GPT(cfg).to(device=device, dtype=dtype)
-    opt = _optimizer(model, s)
+    opt = make_optimizer(model, s)
     path = Path(run_dir) / "checkpoint.safetensors" if run_dir is not None else None
     meta = _load(path, model, opt, device) if path is not None else None
     start, history, seconds = (meta["step"], meta["history"], meta["seconds"]) if meta else (0, [], 0.0)
@@ -228,54 +228,3 @@ def train(cfg: GPTConfig, s: TrainSettings, corpus: Corpus, device: str | torch.
         "train_seconds": seconds, **memory, "model": model,
     }
 
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--variant", default="dlor", help=f"one of {', '.join(VARIANTS)}")
-    p.add_argument("--steps", type=int, default=200)
-    p.add_argument("--batch", type=int, default=16, help="global batch (windows per step)")
-    p.add_argument("--block", type=int, default=64)
-    p.add_argument("--n-layer", type=int, default=2)
-    p.add_argument("--n-head", type=int, default=4)
-    p.add_argument("--n-embd", type=int, default=128)
-    p.add_argument("--rank", type=int, default=16)
-    p.add_argument("--density", type=float, default=None)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu", help="cpu or cuda (under torchrun: cuda:LOCAL_RANK)")
-    p.add_argument("--run-dir", default=None, help="resumable checkpoints here")
-    p.add_argument("--compile", action="store_true")
-    p.add_argument("--out", default=None, help="final model, written by process 0 (.safetensors)")
-    args = p.parse_args(argv)
-    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
-    device = torch.device(args.device)
-    if distributed:
-        if device.type == "cuda":
-            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-            torch.cuda.set_device(device)
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    try:
-        cfg = GPTConfig(variant=args.variant, n_layer=args.n_layer, n_head=args.n_head, n_embd=args.n_embd,
-                        block_size=args.block, rank=args.rank, density=args.density)
-        s = TrainSettings(steps=args.steps, batch_size=args.batch, lr=args.lr, dtype=args.dtype, seed=args.seed,
-                          eval_every=max(1, args.steps // 4), eval_batches=2)
-        rec = train(cfg, s, load_corpus(), device=device, run_dir=args.run_dir, compile=args.compile)
-    except DLoRError as err:
-        print(f"error: {err}")
-        return 2
-    rank, world = _world()
-    if rank == 0:
-        print(f"processes: {world}; variant {cfg.variant}; params {rec['params']:,}; "
-              f"validation {rec['val_loss']:.4f} nats/byte ({rec['val_bits_per_byte']:.4f} bits/byte)")
-        if args.out:
-            from ..nn import save_checkpoint
-
-            save_checkpoint(rec["model"], args.out)
-    if distributed:
-        dist.destroy_process_group()
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

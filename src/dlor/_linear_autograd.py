@@ -1,0 +1,73 @@
+r"""The DLoR layer map ``y = alpha x~ + (x V) U^T + b`` with a hand-written, fused backward.
+
+Autograd's own backward of the forward's three operations makes several elementwise passes over
+the ``(B, width)`` tensors: ``alpha * g`` and ``g * x~`` into fresh buffers, a reduction, and the
+sum of two ``(B, n)`` input gradients. With ``t = x V`` and ``s = g U`` (``g = dL/dy``, ``(B, m)``):
+
+* ``dL/dx = s V^T + alpha g~`` (``g~``: ``g`` truncated or zero-padded to ``n``): one matmul, then
+  one in-place ``addcmul`` over the ``min(m, n)`` shared columns;
+* ``dL/dalpha = <g, x~>``: a dot product without a temporary when ``m = n``;
+* ``dL/dU = g^T t``, ``dL/dV = x^T s``, ``dL/db = sum_rows g``.
+
+The backward is written with differentiable torch operations, so double backward works.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+__all__ = ["DLoRLinearFunction"]
+
+
+def _fit(x: Tensor, size: int) -> Tensor:
+    n = x.shape[-1]
+    if n == size:
+        return x
+    if n > size:
+        return x[:, :size]
+    return torch.nn.functional.pad(x, (0, size - n))
+
+
+class DLoRLinearFunction(torch.autograd.Function):
+    """``apply(x (B, n), alpha (), U (m, r), V (n, r), bias (m,) or None) -> (B, m)``."""
+
+    @staticmethod
+    def forward(ctx, x: Tensor, alpha: Tensor, U: Tensor, V: Tensor, bias: Tensor | None) -> Tensor:
+        m = U.shape[0]
+        base = _fit(x, m)
+        base = torch.addcmul(bias, base, alpha) if bias is not None else base * alpha
+        t = x @ V  # (B, r), kept for dL/dU
+        ctx.has_bias = bias is not None
+        ctx.save_for_backward(x, alpha, U, V, t)
+        # in place into the fresh ``base`` buffer (an out-of-place addmm allocates a second (B, m))
+        return base.addmm_(t, U.t())
+
+    @staticmethod
+    def backward(ctx, g: Tensor):
+        x, alpha, U, V, t = ctx.saved_tensors
+        need_x, need_alpha, need_U, need_V, need_b = ctx.needs_input_grad
+        m, n = U.shape[0], V.shape[0]
+        k = min(m, n)
+        gx = galpha = gU = gV = gb = None
+        s = g @ U if (need_x or need_V) else None  # (B, r)
+        if need_x:
+            gx = s @ V.t()  # (B, n)
+            if k == n == m:
+                gx.addcmul_(g, alpha)
+            else:
+                gx[:, :k].addcmul_(g[:, :k], alpha)
+        if need_alpha:
+            if k == n == m and g.is_contiguous() and x.is_contiguous():
+                galpha = torch.dot(g.reshape(-1), x.reshape(-1))
+            else:
+                galpha = torch.einsum("bi,bi->", g[:, :k], x[:, :k])
+            galpha = galpha.reshape(alpha.shape)
+        if need_U:
+            # t was made without a graph: under create_graph (double backward) recompute it from x
+            gU = g.t() @ (x @ V if torch.is_grad_enabled() else t)
+        if need_V:
+            gV = x.t() @ s
+        if need_b and ctx.has_bias:
+            gb = g.sum(0)
+        return gx, galpha, gU, gV, gb

@@ -1,0 +1,71 @@
+"""``python -m dlor.lm``: train one byte-level GPT, on one process or under ``torchrun`` (see :mod:`dlor.lm.trainer`)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import torch
+import torch.distributed as dist
+
+from .._errors import DLoRError
+from .data import load_corpus
+from .model import VARIANTS, GPTConfig
+from .trainer import TrainSettings, train
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m dlor.lm", description=__doc__.split("\n")[0])
+    p.add_argument("--variant", default="dlor", help=f"one of {', '.join(VARIANTS)}")
+    p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--batch", type=int, default=16, help="global batch (windows per step)")
+    p.add_argument("--block", type=int, default=64)
+    p.add_argument("--n-layer", type=int, default=2)
+    p.add_argument("--n-head", type=int, default=4)
+    p.add_argument("--n-embd", type=int, default=128)
+    p.add_argument("--rank", type=int, default=16)
+    p.add_argument("--density", type=float, default=None)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="cpu or cuda (under torchrun: cuda:LOCAL_RANK)")
+    p.add_argument("--run-dir", default=None, help="resumable checkpoints here")
+    p.add_argument("--compile", action="store_true")
+    p.add_argument("--corpus", nargs="+", default=None, metavar="FILE",
+                   help="text files to train on (default: the Shakespeare corpus, see dlor.lm.data)")
+    p.add_argument("--out", default=None, help="final model, written by process 0 (.safetensors)")
+    args = p.parse_args(argv)
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    device = torch.device(args.device)
+    if distributed:
+        if device.type == "cuda":
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    try:
+        cfg = GPTConfig(variant=args.variant, n_layer=args.n_layer, n_head=args.n_head, n_embd=args.n_embd,
+                        block_size=args.block, rank=args.rank, density=args.density)
+        s = TrainSettings(steps=args.steps, batch_size=args.batch, lr=args.lr, dtype=args.dtype, seed=args.seed,
+                          eval_every=max(1, args.steps // 4), eval_batches=2)
+        rec = train(cfg, s, load_corpus(args.corpus), device=device, run_dir=args.run_dir, compile=args.compile)
+    except DLoRError as err:
+        print(f"dlor.lm: error: {' '.join(str(err).split())}", file=sys.stderr)
+        if distributed:
+            dist.destroy_process_group()
+        return 2
+    rank, world = (dist.get_rank(), dist.get_world_size()) if distributed else (0, 1)
+    if rank == 0:
+        print(f"processes: {world}; variant {cfg.variant}; params {rec['params']:,}; "
+              f"validation {rec['val_loss']:.4f} nats/byte ({rec['val_bits_per_byte']:.4f} bits/byte)")
+        if args.out:
+            from ..nn import save_checkpoint
+
+            save_checkpoint(rec["model"], args.out)
+    if distributed:
+        dist.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
