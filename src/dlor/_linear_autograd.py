@@ -46,6 +46,9 @@ class DLoRLinearFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g: Tensor):
         x, alpha, U, V, t = ctx.saved_tensors
+        # an expanded gradient (from y.sum(), say) is materialised once: the matmuls below each
+        # read g, and BLAS would otherwise copy or crawl through stride-0 rows every time
+        g = g.contiguous()
         need_x, need_alpha, need_U, need_V, need_b = ctx.needs_input_grad
         m, n = U.shape[0], V.shape[0]
         k = min(m, n)
@@ -65,9 +68,9 @@ class DLoRLinearFunction(torch.autograd.Function):
             galpha = galpha.reshape(alpha.shape)
         if need_U:
             # t was made without a graph: under create_graph (double backward) recompute it from x
-            gU = g.t() @ (x @ V if torch.is_grad_enabled() else t)
+            gU = ((x @ V if torch.is_grad_enabled() else t).t() @ g).t()  # t^T g: the faster layout for BLAS
         if need_V:
-            gV = x.t() @ s
+            gV = (s.t() @ x).t()
         if need_b and ctx.has_bias:
             gb = g.sum(0)
         return gx, galpha, gU, gV, gb
