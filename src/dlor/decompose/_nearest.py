@@ -38,7 +38,8 @@ class _Profile:
         C = A[:n]
         self.S = C + C.T
         self.norm2, self.trace, self.curv = float((A * A).sum()), float(C.trace()), n - rank
-        self.values: dict[float, float] = {}  # alpha -> psi(alpha)
+        self.values: dict[float, float] = {}  # alpha -> psi(alpha), exact
+        self.upper: dict[float, float] = {}  # alpha -> an upper bound of psi(alpha) (from a _LocalBound)
         self._vectors: dict[float, Tensor] = {}  # alpha -> top-r eigenvectors (right singular vectors)
 
     def q(self, alpha):
@@ -60,13 +61,100 @@ class _Profile:
     def h2(self, alpha: float) -> float:
         return self.q(alpha) - self.psi(alpha)
 
+    def bound_at(self, alpha: float) -> float:
+        """``psi(alpha)`` where it was computed, else the upper bound stored for ``alpha``."""
+        return self.values[alpha] if alpha in self.values else self.upper[alpha]
+
     def interval_bound(self, a: float, b: float) -> tuple[float, float]:
-        """``(lower bound of h^2 on [a, b], where it is attained)``: ``psi`` lies below its chord."""
-        pa, pb = self.values[a], self.values[b]
+        """``(lower bound of h^2 on [a, b], where it is attained)``: ``psi`` lies below its chord (and so
+        below the chord of upper bounds at the ends)."""
+        pa, pb = self.bound_at(a), self.bound_at(b)
         slope = (pb - pa) / (b - a)
         # q(x) - pa - slope (x - a) is a convex quadratic: its minimiser, clipped to [a, b]
         x = min(max((2 * self.trace + slope) / (2 * self.curv), a), b)
         return self.q(x) - pa - slope * (x - a), x
+
+
+class _LocalBound:
+    r"""Upper bounds of ``psi`` near ``alpha0`` from one eigendecomposition there, each ``O(p^3)``, ``p << n``.
+
+    In the eigenbasis ``X`` of ``M0 = G - alpha0 S`` split into its top ``p`` vectors ``T`` and the
+    rest ``R``, ``M(alpha0 + t) = [[A, B], [B^T, C]]`` with ``A = Lambda_T - t S_TT``, ``B = -t S_TR``,
+    ``C = Lambda_R - t S_RR``. Then, for every ``eps > 0``:
+
+    * ``M <= diag(A + B B^T / eps, C + eps I)`` in the Loewner order (the difference is
+      ``[[B B^T / eps, -B], [-B^T, eps I]] >= 0``), so ``psi <= top_r`` of the union of the
+      eigenvalues of ``A + t^2 K / eps``, ``K = S_TR S_RT = (S X_T)^T (S X_T) - S_TT^2``, and of ``C +
+      eps I``, each of which is at most ``lambda_{p+1} + |t| ||S||_2 + eps`` (Weyl), with
+      ``||S||_2 <= 2 ||C_A||_2 <= 2 sigma_max(A)``.
+
+    The bound exceeds ``psi`` by a term second order in ``t``, which is what certifying the minimum
+    needs near the optimum, where chords of exact values close only linearly.
+    """
+
+    def __init__(self, prof: _Profile, alpha0: float, p: int, s_norm: float):
+        r = prof.rank
+        w, X = torch.linalg.eigh(prof.G - alpha0 * prof.S)  # ascending
+        prof._vectors.setdefault(alpha0, X[:, -r:])
+        prof.values.setdefault(alpha0, float(w[-r:].sum()))
+        self.XT = XT = X[:, -p:]
+        Y = prof.S @ XT
+        self.St = XT.T @ Y
+        self.K = Y.T @ Y - self.St @ self.St
+        self.k_norm = max(float(torch.linalg.eigvalsh(self.K)[-1]), 0.0)
+        self.lam = w[-p:]
+        self.lam_next = float(w[-p - 1])
+        self.alpha0, self.r, self.rest, self.s_norm = alpha0, r, w.numel() - p, s_norm
+
+    def bounds(self, alpha: float) -> tuple[float, float]:
+        """``(lower, upper)`` bounds of ``psi(alpha)`` from two ``p x p`` eigenvalue computations.
+
+        Lower: the top-``r`` sum of ``A`` (Ky Fan over the frames inside span ``T``; its Ritz vectors
+        reach it, see :meth:`frame`). Upper: with ``eps`` no larger than ``room = lambda_r(A) - cap``
+        every eigenvalue of the ``C`` block stays below the top ``r`` of ``A + t^2 K / eps`` (which only
+        grow with ``K >= 0``), so the bound is the top-``r`` sum of that ``p x p`` matrix alone,
+        decreasing in ``eps``: ``eps = room``, with ``lambda_r(A) >= lambda_r(Lambda_T) - |t| ||S||_2``
+        (Weyl). Where there is no room, the top ``r`` of the first block's eigenvalues together with
+        ``n - p`` copies of ``cap + eps``.
+        """
+        t = alpha - self.alpha0
+        A = torch.diag(self.lam) - t * self.St
+        cap = self.lam_next + abs(t) * self.s_norm
+        room = float(self.lam[-self.r]) - abs(t) * self.s_norm - cap
+        if t == 0:
+            return (value := float(self.lam[-self.r :].sum())), value
+        # without room, any eps still bounds psi by the top r of both blocks' eigenvalue bounds together;
+        # eps = |t| sqrt(||K||) balances the two blocks' shifts (far from alpha0, where bounds may be loose)
+        eps = room if room > 0 else abs(t) * math.sqrt(self.k_norm) + 1e-300
+        ev = torch.linalg.eigvalsh(torch.stack([A, A + (t * t / eps) * self.K]))
+        lower = float(ev[0, -self.r :].sum())
+        if room > 0:
+            return lower, float(ev[1, -self.r :].sum())
+        top = torch.cat([ev[1], torch.full((min(self.r, self.rest),), cap + eps, dtype=A.dtype, device=A.device)])
+        return lower, float(top.topk(self.r).values.sum())
+
+    def frame(self, alpha: float) -> Tensor:
+        """The top-``r`` Ritz vectors ``(n, r)`` of ``G - alpha S`` in span ``T``: a feasible frame whose
+        truncation error is exactly ``q(alpha) - lower``."""
+        _, Z = torch.linalg.eigh(torch.diag(self.lam) - (alpha - self.alpha0) * self.St)
+        return self.XT @ Z[:, -self.r :]
+
+
+def _parabola_gain(prof: _Profile, pts: list[float]) -> float:
+    """How much lower than the best value the parabola through the best point and its two exact
+    neighbours dips (``inf`` when the best point is an end or the parabola opens downwards)."""
+    exact = [x for x in pts if x in prof.values]
+    best = min(exact, key=prof.h2)
+    i = exact.index(best)
+    if i == 0 or i == len(exact) - 1:
+        return math.inf
+    (x0, x1, x2), (f0, f1, f2) = exact[i - 1 : i + 2], [prof.h2(x) for x in exact[i - 1 : i + 2]]
+    d01, d12 = (f1 - f0) / (x1 - x0), (f2 - f1) / (x2 - x1)
+    curv = (d12 - d01) / (x2 - x0)  # half the second derivative
+    if curv <= 0:
+        return math.inf
+    slope = d01 + curv * (x1 - x0)  # the parabola's slope at x1
+    return slope * slope / (4 * curv)
 
 
 def _vertex(prof: _Profile, pts: list[float], a: float, b: float, x: float) -> float:
@@ -74,6 +162,7 @@ def _vertex(prof: _Profile, pts: list[float], a: float, b: float, x: float) -> f
     When the best point so far is an end of it, the vertex of the parabola through the best point
     and its two neighbours (Brent's successive parabolic step: superlinear near the minimum,
     where the chord bound alone closes the gap only linearly), kept away from the ends."""
+    pts = [p for p in pts if p in prof.values]
     best = min(pts, key=prof.h2)
     i = pts.index(best)
     if best not in (a, b) or i == 0 or i == len(pts) - 1:
@@ -183,23 +272,58 @@ def nearest_dlor(W, rank: int, *, rtol: float = 1e-6, max_evals: int = 200, retu
         prof.values[0.0] = float(w0[-rank:].sum())
         sigma_max = math.sqrt(max(float(w0[-1]), 0.0))
         bound = sigma_max * math.sqrt(k / (k - rank)) + 1e-300
-        for x in sorted({-bound, 0.0, bound, prof.trace / k}):
-            prof.psi(x)
+        # the ends of the search: Ky Fan, psi(+-bound) <= psi(0) + bound * top_r(-+S), and top_r(+-S) <= 2 sum_{i<=r}
+        # sigma_i(C) <= 2 sum_{i<=r} sigma_i(A): upper bounds from the one eigenvalue computation at 0
+        ray = 2 * float(w0[-rank:].clamp(min=0).sqrt().sum()) * (1 + 1e-12)
+        for x in (-bound, bound):
+            if x not in prof.values:
+                prof.upper[x] = prof.values[0.0] + bound * ray
+        # local bounds (_LocalBound): near a point where G - alpha S was decomposed once, psi is bounded
+        # from both sides by p x p eigenvalue problems, p << k, instead of k x k ones
+        p_local = min(2 * rank + 16, k // 2)
+        s_norm = 2 * sigma_max * (1 + 1e-12)  # ||S||_2 <= 2 ||C||_2 <= 2 sigma_max(A)
+        guess = min(max(prof.trace / k, -bound), bound)  # the best alpha when the low-rank part is ignored
+        local = _LocalBound(prof, guess, p_local, s_norm) if p_local > rank else None
+        if local is None:
+            prof.psi(guess)
+        feasible: dict[float, tuple[float, _LocalBound]] = {}  # alpha -> (h^2 of its Ritz frame, its bound)
+        rebuilds = 0
         while True:
-            pts = sorted(prof.values)
-            best = min(prof.h2(x) for x in pts)
+            pts = sorted(prof.values.keys() | prof.upper.keys())
+            best = min([prof.h2(x) for x in prof.values] + [v for v, _ in feasible.values()])
             bounds = [prof.interval_bound(a, b) + (a, b) for a, b in itertools.pairwise(pts)]
             low, x, a, b = min(bounds)
             gap = math.sqrt(max(best, 0.0)) - math.sqrt(max(low, 0.0))  # on h, not h^2
-            if best - low <= rtol * best + tol_abs or len(prof.values) >= max_evals:
+            if best - low <= rtol * best + tol_abs or len(prof.values) >= max_evals or len(pts) >= 4 * max_evals:
                 break
             x = _vertex(prof, pts, a, b, x)
             if x in prof.values:  # the bound's minimiser is an end point: split the interval
                 x = (a + b) / 2
+            elif x in prof.upper:  # an end point's upper bound, not psi, holds the search back: compute psi
+                prof.psi(x)
+                continue
+            if local is not None:
+                lower, upper = local.bounds(x)
+                # never above the chord through x's neighbours, itself an upper bound by convexity
+                upper = min(upper, prof.bound_at(a) + (prof.bound_at(b) - prof.bound_at(a)) * (x - a) / (b - a))
+                # the bounds stand in for psi(x) where they are tight, or where x holds no better point
+                if upper - lower <= 0.5 * rtol * best or prof.q(x) - upper >= best * (1 - rtol):
+                    prof.upper[x] = upper
+                    feasible[x] = (prof.q(x) - lower, local)
+                    continue
+                if prof.q(x) - lower <= best * (1 + 1e-4) and rebuilds < 4:  # x is near the best: decompose there
+                    local, rebuilds = _LocalBound(prof, x, p_local, s_norm), rebuilds + 1
+                    continue
             prof.psi(x)
         alpha = min(prof.values, key=prof.h2)
-        P, Q = _truncation(A, alpha, prof.vectors(alpha))
-        if prof.h2(alpha) < _CANCELLATION * prof.norm2:  # h^2 from the Gram matrix has lost its digits
+        h2 = prof.h2(alpha)
+        if feasible:
+            near = min(feasible, key=lambda x: feasible[x][0])
+            if feasible[near][0] < h2:
+                alpha, h2 = near, feasible[near][0]
+        X = prof.vectors(alpha) if alpha in prof.values else feasible[alpha][1].frame(alpha)
+        P, Q = _truncation(A, alpha, X)
+        if h2 < _CANCELLATION * prof.norm2:  # h^2 from the Gram matrix has lost its digits
             alpha, P, Q, _ = _polish(A, prof, alpha, P, Q, _residual_norm(A, alpha, P, Q))
         evals = len(prof.values)
         ey = math.sqrt(max(prof.h2(0.0), 0.0))
