@@ -34,6 +34,8 @@ bench: setup
 	$(PY) benchmarks/bench_layer.py
 	$(PY) benchmarks/bench_decompose.py
 	$(PY) benchmarks/bench_trainer.py
+	$(PY) benchmarks/bench_nearest.py
+	$(PY) benchmarks/bench_lm.py
 
 clean:
 	rm -rf $(VENV) results

@@ -85,3 +85,27 @@ def test_matches_the_svd_search_at_scale(kind, shape):
     fast = _objective(dlor.nearest_dlor(W, 16), W)
     ref = _objective(reference_nearest_dlor(W, 16, max_evals=60), W)
     assert fast <= ref * (1 + OBJECTIVE_RTOL) + EXACT_ATOL * float(torch.linalg.norm(W))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("shape,rank", [((40, 40), 3), ((30, 8), 1), ((8, 30), 2), ((64, 48), 8)])
+def test_local_bounds_bracket_psi(kind, shape, rank):
+    """_LocalBound's lower and upper bounds hold around its centre, near and far (the search's
+    certificate rests on them); orthonormal columns give G = I and a vanishing coupling K."""
+    from dlor.decompose._nearest import _LocalBound, _Profile
+
+    gen = torch.Generator().manual_seed(zlib.crc32(repr((kind, shape, rank, "local")).encode()))
+    W = _structured(kind, *shape, gen)
+    A = W if shape[0] >= shape[1] else W.T
+    k = min(shape)
+    prof = _Profile(A, rank)
+    sigma_max = float(torch.linalg.matrix_norm(A, 2))
+    centre = prof.trace / k
+    local = _LocalBound(prof, centre, min(2 * rank + 16, k // 2), 2 * sigma_max)
+    for t in [0.0, 1e-6, -1e-4, 3e-3, -0.02, 0.1, -0.5, 2.0]:
+        psi = float(torch.linalg.eigvalsh(prof.G - (centre + t) * prof.S)[-rank:].sum())
+        lower, upper = local.bounds(centre + t)
+        slack = 1e-12 * (1 + abs(psi))
+        assert lower <= psi + slack and psi <= upper + slack, (t, lower, psi, upper)
+        X = local.frame(centre + t)  # the Ritz frame reaches the lower bound
+        assert abs(float((X * ((prof.G - (centre + t) * prof.S) @ X)).sum()) - lower) <= slack

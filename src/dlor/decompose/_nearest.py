@@ -100,8 +100,14 @@ class _LocalBound:
         self.XT = XT = X[:, -p:]
         Y = prof.S @ XT
         self.St = XT.T @ Y
-        self.K = Y.T @ Y - self.St @ self.St
-        self.k_norm = max(float(torch.linalg.eigvalsh(self.K)[-1]), 0.0)
+        K = Y.T @ Y - self.St @ self.St
+        K = (K + K.T) / 2
+        k_eig = torch.linalg.eigvalsh(K)
+        # K >= 0 in exact arithmetic; a shift lifts its rounding (negative eigenvalues of ~1e-16 ||S||^2,
+        # which a small eps would blow up) so that the bounds stay bounds
+        shift = max(-float(k_eig[0]), 0.0) + 1e-14 * max(float(k_eig[-1]), s_norm * s_norm, 1e-300)
+        self.K = K + shift * torch.eye(p, dtype=K.dtype, device=K.device)
+        self.k_norm = float(k_eig[-1]) + shift
         self.lam = w[-p:]
         self.lam_next = float(w[-p - 1])
         self.alpha0, self.r, self.rest, self.s_norm = alpha0, r, w.numel() - p, s_norm
@@ -138,23 +144,6 @@ class _LocalBound:
         truncation error is exactly ``q(alpha) - lower``."""
         _, Z = torch.linalg.eigh(torch.diag(self.lam) - (alpha - self.alpha0) * self.St)
         return self.XT @ Z[:, -self.r :]
-
-
-def _parabola_gain(prof: _Profile, pts: list[float]) -> float:
-    """How much lower than the best value the parabola through the best point and its two exact
-    neighbours dips (``inf`` when the best point is an end or the parabola opens downwards)."""
-    exact = [x for x in pts if x in prof.values]
-    best = min(exact, key=prof.h2)
-    i = exact.index(best)
-    if i == 0 or i == len(exact) - 1:
-        return math.inf
-    (x0, x1, x2), (f0, f1, f2) = exact[i - 1 : i + 2], [prof.h2(x) for x in exact[i - 1 : i + 2]]
-    d01, d12 = (f1 - f0) / (x1 - x0), (f2 - f1) / (x2 - x1)
-    curv = (d12 - d01) / (x2 - x0)  # half the second derivative
-    if curv <= 0:
-        return math.inf
-    slope = d01 + curv * (x1 - x0)  # the parabola's slope at x1
-    return slope * slope / (4 * curv)
 
 
 def _vertex(prof: _Profile, pts: list[float], a: float, b: float, x: float) -> float:
@@ -231,9 +220,13 @@ def nearest_dlor(W, rank: int, *, rtol: float = 1e-6, max_evals: int = 200, retu
     closed-form quadratic and the second, a sum of top eigenvalues of ``G - alpha S`` with ``G =
     W^T W`` formed once (:class:`_Profile`), is convex in ``alpha``. A branch and bound over
     ``alpha`` bounds ``h^2`` from below on every interval between evaluated points (the convex term
-    lies below its chord) and stops when the best value found is within ``rtol`` (relative, on
-    ``h^2``) of the lowest bound: the global minimum, certified, typically after 5-15 symmetric
-    eigenvalue computations (parabolic steps next to the best point speed up the end). The search
+    lies below its chord, and below the chord of any upper bounds at the ends) and stops when the
+    best value found is within ``rtol`` (relative, on ``h^2``) of the lowest bound: the global
+    minimum, certified. Near a point where ``G - alpha S`` was decomposed once, ``psi`` is bounded
+    from both sides by ``p x p`` eigenvalue problems, ``p = 2 r + 16`` (:class:`_LocalBound`, second
+    order in the distance), which certify the neighbourhood of the optimum for a fraction of an
+    ``n x n`` eigenvalue computation each; the lower bound comes with a Ritz frame, a feasible
+    point. The ends of the search carry Ky Fan upper bounds from the eigenvalues at 0. The search
     covers ``|alpha| <= sigma_max(W) sqrt(k / (k - r))``, ``k = min(m, n)``, where the optimum
     lies. Where ``h^2`` from the Gram matrix has cancelled (an almost exact DLoR), alternating
     steps with an Aitken extrapolation (:func:`_polish`) refine the result on directly computed
@@ -241,8 +234,9 @@ def nearest_dlor(W, rank: int, *, rtol: float = 1e-6, max_evals: int = 200, retu
     Eckart-Young truncation (``alpha = 0`` is evaluated); strictly better when ``W`` has an
     identity component.
 
-    Cost: one product ``W^T W``, the eigenvalue computations and one eigendecomposition with
-    vectors; 1.0-3.7x one full SVD of ``W`` at the shapes of ``benchmarks/bench_nearest.py``.
+    Cost: one product ``W^T W``, typically 2-5 eigendecompositions of ``n x n`` matrices (one or
+    two with vectors) and a few dozen ``p x p`` ones; 0.5-2.9x one full SVD of ``W`` at the shapes
+    of ``benchmarks/bench_nearest.py``.
 
     Args:
         W: shape ``(m, n)``.
@@ -264,7 +258,7 @@ def nearest_dlor(W, rank: int, *, rtol: float = 1e-6, max_evals: int = 200, retu
     gap = 0.0
     if rank >= k:
         alpha, P, Q = 0.0, A, torch.eye(k, dtype=A.dtype, device=A.device)
-        evals, ey = 0, 0.0
+        evals, n_local, ey = 0, 0, 0.0
     else:
         prof = _Profile(A, rank)
         tol_abs = 1e-14 * prof.norm2
@@ -325,7 +319,7 @@ def nearest_dlor(W, rank: int, *, rtol: float = 1e-6, max_evals: int = 200, retu
         P, Q = _truncation(A, alpha, X)
         if h2 < _CANCELLATION * prof.norm2:  # h^2 from the Gram matrix has lost its digits
             alpha, P, Q, _ = _polish(A, prof, alpha, P, Q, _residual_norm(A, alpha, P, Q))
-        evals = len(prof.values)
+        evals, n_local = len(prof.values), len(prof.upper.keys() - prof.values.keys())
         ey = math.sqrt(max(prof.h2(0.0), 0.0))
         if ey**2 < _CANCELLATION * prof.norm2:
             ey = _residual_norm(A, 0.0, *_truncation(A, 0.0, prof.vectors(0.0)))
@@ -340,6 +334,6 @@ def nearest_dlor(W, rank: int, *, rtol: float = 1e-6, max_evals: int = 200, retu
         method="gram-branch-and-bound",
         alpha=float(alpha),
         extras={"eckart_young_error": ey / norm, "optimality_gap": max(gap, 0.0) / norm,
-                "eigendecompositions": evals},
+                "eigendecompositions": evals, "local_bounds": n_local},
     )
     return M, cert
