@@ -193,3 +193,14 @@ def test_matched_parameter_counts(budget):
         assert counts["lowrank"] == ref - 6 * cfg.n_layer  # one alpha per projection
         for v in ("sparse+lowrank", "dense"):
             assert abs(counts[v] - ref) <= lm.PARAM_TOLERANCE * ref, (r, counts)
+
+
+def test_a_checkpoint_of_other_settings_is_not_resumed(tmp_path, corpus):
+    cfg = GPTConfig(variant="dlor", **SMALL)
+    short = TrainSettings(steps=4, batch_size=4, eval_every=4, eval_batches=1, checkpoint_every=2, dtype="float64")
+    train(cfg, short, corpus, run_dir=tmp_path)
+    longer = TrainSettings(steps=6, batch_size=4, eval_every=6, eval_batches=1, checkpoint_every=2, dtype="float64")
+    resumed = train(cfg, longer, corpus, run_dir=tmp_path)
+    fresh = train(cfg, longer, corpus)
+    assert resumed["history"] == fresh["history"]  # started again: the cosine schedule depends on the step count
+    assert list(tmp_path.glob("checkpoint.safetensors.*"))

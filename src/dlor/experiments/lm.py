@@ -47,10 +47,10 @@ class LMConfig:
     n_embd: int = 128
     block_size: int = 64
     batch_size: int = 16
-    steps: int = 3000
+    steps: int = 2000
     lr: float = 1e-3
     warmup: int = 100
-    eval_every: int = 250
+    eval_every: int = 200
     eval_batches: int = 16
     ranks: list[int] = field(default_factory=lambda: [8, 16, 32])
     seeds: int = 3
@@ -66,7 +66,7 @@ class LMConfig:
             cfg = cls()
         elif budget == "quick":
             cfg = cls(steps=1000, warmup=50, eval_every=100, eval_batches=8, seeds=1,
-                      shrunk="1 seed instead of 3; 1,000 steps instead of 3,000; 8 validation batches instead of 16")
+                      shrunk="1 seed instead of 3; 1,000 steps instead of 2,000; 8 validation batches instead of 16")
         else:
             cfg = cls(n_layer=1, n_head=2, n_embd=32, block_size=32, batch_size=8, steps=60, lr=3e-3, warmup=5,
                       eval_every=20, eval_batches=2, ranks=[2, 4], seeds=1,

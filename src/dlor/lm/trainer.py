@@ -143,8 +143,9 @@ def _save(path: Path, model: nn.Module, opt: torch.optim.Optimizer, meta: dict) 
     os.replace(tmp, path)
 
 
-def _load(path: Path, model: nn.Module, opt: torch.optim.Optimizer, device) -> dict | None:
-    """Restore a checkpoint into ``model`` and ``opt``; None when there is none or it is torn (set aside)."""
+def _load(path: Path, model: nn.Module, opt: torch.optim.Optimizer, device, run: dict) -> dict | None:
+    """Restore a checkpoint into ``model`` and ``opt``; None when there is none, or it is torn or of
+    another run (other model or settings, ``run``): such a file is set aside and the run starts again."""
     from safetensors import safe_open
 
     from .._files import set_aside
@@ -155,6 +156,8 @@ def _load(path: Path, model: nn.Module, opt: torch.optim.Optimizer, device) -> d
         with safe_open(str(path), framework="pt") as f:
             meta = json.loads(f.metadata()["progress"])
             tensors = {k: f.get_tensor(k) for k in f.keys()}
+        if meta.get("run") != run:
+            raise ValueError("it was written by a run with another model or other settings")
     except Exception as err:  # a torn or foreign file: start the run again, keep the file for inspection
         if _world()[0] == 0:
             set_aside(path, f"{type(err).__name__}: {err}")
@@ -187,7 +190,8 @@ def train(cfg: GPTConfig, s: TrainSettings, corpus: Corpus, device: str | torch.
     model = GPT(cfg).to(device=device, dtype=dtype)
     opt = make_optimizer(model, s)
     path = Path(run_dir) / "checkpoint.safetensors" if run_dir is not None else None
-    meta = _load(path, model, opt, device) if path is not None else None
+    run = json.loads(json.dumps({"model": cfg.to_dict(), "settings": asdict(s)}))  # as read back from JSON
+    meta = _load(path, model, opt, device, run) if path is not None else None
     start, history, seconds = (meta["step"], meta["history"], meta["seconds"]) if meta else (0, [], 0.0)
     net = model
     if world > 1:
@@ -216,7 +220,7 @@ def train(cfg: GPTConfig, s: TrainSettings, corpus: Corpus, device: str | torch.
             history.append([done, evaluate(model, corpus.val, s, block, device)])
             bar.set_postfix(val=f"{history[-1][1]:.3f}")
         if path is not None and (done % s.checkpoint_every == 0 or done == s.steps) and rank == 0:
-            _save(path, model, opt, {"step": done, "history": history, "seconds": seconds})
+            _save(path, model, opt, {"step": done, "history": history, "seconds": seconds, "run": run})
     x, y = sample_batch(corpus.train, local, block, torch.Generator().manual_seed(s.seed))
     memory = training_memory(model, x.to(device), y.to(device))
     tokens = (s.steps) * s.batch_size * block
