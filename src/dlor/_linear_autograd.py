@@ -17,15 +17,16 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["DLoRLinearFunction"]
+__all__ = ["DLoRLinearFunction", "fit_last_dim"]
 
 
-def _fit(x: Tensor, size: int) -> Tensor:
+def fit_last_dim(x: Tensor, size: int) -> Tensor:
+    """Zero-pad or truncate the last dimension of ``x`` to ``size``: ``x -> I_{size x n} x``."""
     n = x.shape[-1]
     if n == size:
         return x
     if n > size:
-        return x[:, :size]
+        return x[..., :size]
     return torch.nn.functional.pad(x, (0, size - n))
 
 
@@ -35,7 +36,7 @@ class DLoRLinearFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, alpha: Tensor, U: Tensor, V: Tensor, bias: Tensor | None) -> Tensor:
         m = U.shape[0]
-        base = _fit(x, m)
+        base = fit_last_dim(x, m)
         base = torch.addcmul(bias, base, alpha) if bias is not None else base * alpha
         t = x @ V  # (B, r), kept for dL/dU
         ctx.has_bias = bias is not None

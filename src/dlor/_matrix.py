@@ -24,19 +24,9 @@ from ._errors import (
     check_floating,
     check_same_dtype_device,
 )
-from ._linear_autograd import DLoRLinearFunction
+from ._linear_autograd import DLoRLinearFunction, fit_last_dim
 
 __all__ = ["DLoR", "dlor_linear", "fit_last_dim"]
-
-
-def fit_last_dim(x: Tensor, size: int) -> Tensor:
-    """Zero-pad or truncate the last dimension of ``x`` to ``size``: ``x -> I_{size x n} x``."""
-    n = x.shape[-1]
-    if n == size:
-        return x
-    if n > size:
-        return x[..., :size]
-    return torch.nn.functional.pad(x, (0, size - n))
 
 
 def _fit_rows(X: Tensor, size: int) -> Tensor:
