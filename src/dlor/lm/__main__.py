@@ -10,6 +10,7 @@ import torch
 import torch.distributed as dist
 
 from .._errors import DLoRError
+from ..train.ddp import process_rank_and_world
 from .data import load_corpus
 from .model import VARIANTS, GPTConfig
 from .trainer import TrainSettings, train
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         if distributed:
             dist.destroy_process_group()
         return 2
-    rank, world = (dist.get_rank(), dist.get_world_size()) if distributed else (0, 1)
+    rank, world = process_rank_and_world()
     if rank == 0:
         print(f"processes: {world}; variant {cfg.variant}; params {rec['params']:,}; "
               f"validation {rec['val_loss']:.4f} nats/byte ({rec['val_bits_per_byte']:.4f} bits/byte)")

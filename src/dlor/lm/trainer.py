@@ -24,11 +24,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-import torch.distributed as dist
 from torch import nn
 from tqdm.auto import tqdm
 
 from .._errors import DLoRError
+from ..train.ddp import process_rank_and_world
 from .data import Corpus, sample_batch
 from .model import GPT, GPTConfig
 
@@ -74,12 +74,6 @@ class TrainSettings:
             return self.lr * (step + 1) / self.warmup
         progress = (step - self.warmup) / max(1, self.steps - self.warmup)
         return self.lr * (self.min_lr_ratio + (1 - self.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
-
-
-def _world() -> tuple[int, int]:
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
 
 
 def make_optimizer(model: nn.Module, s: TrainSettings) -> torch.optim.AdamW:
@@ -159,7 +153,7 @@ def _load(path: Path, model: nn.Module, opt: torch.optim.Optimizer, device, run:
         if meta.get("run") != run:
             raise ValueError("it was written by a run with another model or other settings")
     except Exception as err:  # a torn or foreign file: start the run again, keep the file for inspection
-        if _world()[0] == 0:
+        if process_rank_and_world()[0] == 0:
             set_aside(path, f"{type(err).__name__}: {err}")
         return None
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, strict=True)
@@ -181,7 +175,7 @@ def train(cfg: GPTConfig, s: TrainSettings, corpus: Corpus, device: str | torch.
     """
     if cfg.block_size + 1 > corpus.val.numel():
         raise DLoRError(f"block size {cfg.block_size} is larger than the validation split ({corpus.val.numel()} bytes)")
-    rank, world = _world()
+    rank, world = process_rank_and_world()
     if s.batch_size % world:
         raise DLoRError(f"batch_size = {s.batch_size} must be divisible by the number of processes ({world})")
     device = torch.device(device)

@@ -22,10 +22,11 @@ from torch import nn
 
 from .._errors import DLoRError
 
-__all__ = ["train_data_parallel", "digits_mlp", "main"]
+__all__ = ["train_data_parallel", "digits_mlp", "main", "process_rank_and_world"]
 
 
-def _world() -> tuple[int, int]:
+def process_rank_and_world() -> tuple[int, int]:
+    """``(rank, world size)`` of the initialised process group, ``(0, 1)`` without one."""
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1
@@ -34,7 +35,7 @@ def _world() -> tuple[int, int]:
 def train_data_parallel(model: nn.Module, X: torch.Tensor, Y: torch.Tensor, steps: int, lr: float = 1e-2,
                         global_batch: int = 256, seed: int = 0) -> nn.Module:
     """Adam on cross-entropy for ``steps`` steps; wraps ``model`` in DDP when a process group exists."""
-    rank, world = _world()
+    rank, world = process_rank_and_world()
     if global_batch % world:
         raise DLoRError(f"global_batch = {global_batch} must be divisible by the number of processes ({world})")
     local = global_batch // world
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     Y = torch.tensor(digits.target, dtype=torch.long)
     model = digits_mlp(args.rank, dtype=dtype).to(device)
     train_data_parallel(model, X, Y, args.steps, args.lr, args.batch)
-    rank, world = _world()
+    rank, world = process_rank_and_world()
     if rank == 0:
         with torch.no_grad():
             acc = (model(X.to(device)).argmax(1).cpu() == Y).float().mean()
