@@ -46,15 +46,11 @@ class LMConfig:
     n_head: int = 4
     n_embd: int = 128
     block_size: int = 64
-    batch_size: int = 16
-    steps: int = 2000
-    lr: float = 1e-3
-    warmup: int = 100
-    eval_every: int = 200
-    eval_batches: int = 16
+    # the optimisation of every run (its seed is set per run by :meth:`settings`)
+    train: TrainSettings = field(default_factory=lambda: TrainSettings(
+        steps=2000, batch_size=16, warmup=100, eval_every=200, eval_batches=16, checkpoint_every=200))
     ranks: list[int] = field(default_factory=lambda: [8, 16, 32])
     seeds: int = 3
-    dtype: str = "float32"
     margin: float = 0.01  # nats per byte: a difference smaller than this (or the seeds' spread) is a tie
     gap_closed: float = 0.5  # the gap-closing claim holds where DLoR closes at least this fraction
     shrunk: str = ""
@@ -65,11 +61,13 @@ class LMConfig:
         if budget == "paper":
             cfg = cls()
         elif budget == "quick":
-            cfg = cls(steps=1000, warmup=50, eval_every=100, eval_batches=8, seeds=1,
+            cfg = cls(train=TrainSettings(steps=1000, batch_size=16, warmup=50, eval_every=100, eval_batches=8,
+                                          checkpoint_every=100), seeds=1,
                       shrunk="1 seed instead of 3; 1,000 steps instead of 2,000; 8 validation batches instead of 16")
         else:
-            cfg = cls(n_layer=1, n_head=2, n_embd=32, block_size=32, batch_size=8, steps=60, lr=3e-3, warmup=5,
-                      eval_every=20, eval_batches=2, ranks=[2, 4], seeds=1,
+            cfg = cls(n_layer=1, n_head=2, n_embd=32, block_size=32, ranks=[2, 4], seeds=1,
+                      train=TrainSettings(steps=60, batch_size=8, lr=3e-3, warmup=5, eval_every=20, eval_batches=2,
+                                          checkpoint_every=20),
                       shrunk="a smoke test: 1 layer of width 32, 60 steps, 1 seed")
         if seeds is not None:
             if seeds < 1:
@@ -78,9 +76,7 @@ class LMConfig:
         return cfg
 
     def settings(self, seed: int) -> TrainSettings:
-        return TrainSettings(steps=self.steps, batch_size=self.batch_size, lr=self.lr, warmup=self.warmup,
-                             eval_every=self.eval_every, eval_batches=self.eval_batches,
-                             checkpoint_every=max(self.eval_every, self.steps // 10), seed=seed, dtype=self.dtype)
+        return replace(self.train, seed=seed)
 
 
 def model_configs(cfg: LMConfig, rank: int) -> dict[str, GPTConfig]:
