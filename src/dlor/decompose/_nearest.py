@@ -270,8 +270,7 @@ def nearest_dlor(W, rank: int, *, rtol: float = 1e-6, max_evals: int = 200, retu
         # sigma_i(C) <= 2 sum_{i<=r} sigma_i(A): upper bounds from the one eigenvalue computation at 0
         ray = 2 * float(w0[-rank:].clamp(min=0).sqrt().sum()) * (1 + 1e-12)
         for x in (-bound, bound):
-            if x not in prof.values:
-                prof.upper[x] = prof.values[0.0] + bound * ray
+            prof.upper[x] = prof.values[0.0] + bound * ray
         # local bounds (_LocalBound): near a point where G - alpha S was decomposed once, psi is bounded
         # from both sides by p x p eigenvalue problems, p << k, instead of k x k ones
         p_local = min(2 * rank + 16, k // 2)
@@ -319,7 +318,7 @@ def nearest_dlor(W, rank: int, *, rtol: float = 1e-6, max_evals: int = 200, retu
         P, Q = _truncation(A, alpha, X)
         if h2 < _CANCELLATION * prof.norm2:  # h^2 from the Gram matrix has lost its digits
             alpha, P, Q, _ = _polish(A, prof, alpha, P, Q, _residual_norm(A, alpha, P, Q))
-        evals, n_local = len(prof.values), len(prof.upper.keys() - prof.values.keys())
+        evals, n_local = len(prof.values), len(feasible)  # the ends' Ky Fan bounds are not local bounds
         ey = math.sqrt(max(prof.h2(0.0), 0.0))
         if ey**2 < _CANCELLATION * prof.norm2:
             ey = _residual_norm(A, 0.0, *_truncation(A, 0.0, prof.vectors(0.0)))
