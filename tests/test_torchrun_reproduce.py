@@ -2,14 +2,13 @@
 the report, and the rows equal a one-process run."""
 
 import csv
-import os
-import socket
 import subprocess
 import sys
 
 import pytest
 
 from dlor.experiments._ranks import my_share
+from tests._torchrun import free_port, loopback_env
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="torchrun with gloo on loopback")
 
@@ -25,25 +24,17 @@ def test_shares_are_disjoint_complete_balanced_and_fixed(ranks):
     assert shares == [my_share(items, cost, ranks, r) for r in range(ranks)]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _rows(out):
     with (out / "training" / "runs.csv").open() as fh:
         return [{k: v for k, v in r.items() if k not in ("group_seconds", "rank")} for r in csv.DictReader(fh)]
 
 
 def test_two_ranks_write_the_report_and_equal_one_process(tmp_path):
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    if os.path.exists("/sys/class/net/lo"):
-        env["GLOO_SOCKET_IFNAME"] = "lo"
+    env = loopback_env()
     args = ["reproduce", "fig4", "--budget", "tiny", "--quiet"]
     two = tmp_path / "two"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
-           f"--master_port={_free_port()}", "-m", "dlor", *args, "--out", str(two)]
+           f"--master_port={free_port()}", "-m", "dlor", *args, "--out", str(two)]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert res.returncode == 0, res.stderr[-3000:]
     assert (two / "report.md").exists() and (two / "training" / "fig4a_short_budget.png").exists()

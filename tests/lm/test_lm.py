@@ -12,7 +12,7 @@ import dlor.lm.trainer as lm_train
 from dlor.lm import GPT, GPTConfig, TrainSettings, load_corpus, train
 from dlor.lm.data import VALIDATION_FRACTION, corpus_files
 from dlor.nn import SparseLowRankLinear
-from tests.nn.test_dlorize import _torchrun_two_processes
+from tests._torchrun import torchrun_two_processes
 from tests.tolerances import tol
 
 SMALL = dict(n_layer=1, n_head=2, n_embd=16, block_size=16, rank=2)
@@ -134,7 +134,7 @@ def test_two_process_ddp_equals_single_process(tmp_path):
 
     common = ["-m", "dlor.lm", "--steps", "3", "--batch", "8", "--dtype", "float64", "--n-layer", "1",
               "--n-embd", "16", "--n-head", "2", "--block", "16", "--rank", "2"]
-    two, logs = _torchrun_two_processes(common, tmp_path / "two.safetensors", tmp_path / "logs")
+    two, logs = torchrun_two_processes(common, tmp_path / "two.safetensors", tmp_path / "logs")
     assert two.returncode == 0, f"{two.stderr[-1500:]}\n{logs}"
     assert "processes: 2" in logs
     one = subprocess.run([sys.executable, *common, "--out", str(tmp_path / "one.safetensors")], capture_output=True,

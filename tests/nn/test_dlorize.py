@@ -1,12 +1,9 @@
 """dlorize on real PyTorch models, checkpoints, and multi-process data-parallel training."""
 
 import copy
-import os
-import socket
 import subprocess
 import sys
 import warnings
-from pathlib import Path
 
 import pytest
 import torch
@@ -14,6 +11,7 @@ from torch import nn
 
 import dlor
 from dlor.nn import DLoRChain, DLoRLinear, dlorize, load_checkpoint, save_checkpoint
+from tests._torchrun import torchrun_two_processes
 
 
 def encoder():
@@ -107,50 +105,16 @@ def test_checkpoint_roundtrip_exact(tmp_path, suffix):
         load_checkpoint(encoder(), path)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _torchrun_two_processes(common: list[str], out, logs):
-    """Launch ``common`` under torchrun with 2 processes on the loopback interface.
-
-    The test is about DDP's arithmetic, not the machine's network: gloo is pinned to ``lo``
-    (otherwise it picks the address the hostname resolves to) and each worker's output goes to
-    ``logs`` so that a crash inside a worker is visible in the failure message.
-    """
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    if os.path.exists("/sys/class/net/lo"):
-        env["GLOO_SOCKET_IFNAME"] = "lo"
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node=2",
-        "--master_addr=127.0.0.1",
-        f"--master_port={_free_port()}",
-        f"--log-dir={logs}",
-        "--redirects=3",
-        *common,
-        "--out",
-        str(out),
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
-    worker_logs = "\n".join(f"--- {f}\n{f.read_text()[-3000:]}" for f in sorted(Path(logs).rglob("*.log")))
-    return proc, worker_logs
-
-
 def test_two_process_ddp_equals_single_process(tmp_path):
     from safetensors.torch import load_file
 
     common = ["-m", "dlor.train.ddp", "--steps", "4", "--dtype", "float64", "--batch", "128"]
-    two, worker_logs = _torchrun_two_processes(common, tmp_path / "two.safetensors", tmp_path / "logs")
+    two, worker_logs = torchrun_two_processes(common, tmp_path / "two.safetensors", tmp_path / "logs")
     if two.returncode != 0 and "Signal" in two.stderr:
         # A worker killed by a signal (seen once in CI: SIGABRT inside gloo's transport) is a
         # fault of the process launch, not of the arithmetic under test: record it and relaunch once.
         warnings.warn(f"torchrun worker crashed, relaunching once; worker logs:\n{worker_logs}", stacklevel=1)
-        two, worker_logs = _torchrun_two_processes(common, tmp_path / "two.safetensors", tmp_path / "logs2")
+        two, worker_logs = torchrun_two_processes(common, tmp_path / "two.safetensors", tmp_path / "logs2")
     assert two.returncode == 0, f"{two.stderr[-1500:]}\nworker logs:\n{worker_logs}"
     assert "processes: 2" in worker_logs
     one = subprocess.run(
