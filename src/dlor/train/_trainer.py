@@ -10,9 +10,10 @@ An epoch is full batch (``TrainConfig(batch_size=None)``: one Adam step on the w
 set) or a pass over shuffled minibatches (``batch_size=b``: ``ceil(n / b)`` Adam steps; each model
 draws its own order every epoch from its seed, see :func:`epoch_orders`). One epoch (forward,
 gradients, Adam, plateau schedule, bookkeeping) is a pure function of the state tensors
-(:func:`_make_step`). With ``TrainConfig(compile=True)`` it runs through
-``torch.compile`` (one fused graph per group; 3-5x faster per epoch on CPU after a compile of
-5-20 s, measured), otherwise eagerly; both compute the same arithmetic.
+(:func:`_make_step`). With ``TrainConfig(compile=True)`` its pieces are compiled by TorchInductor
+(:func:`~dlor.train._inductor.compile_pure`: one fused kernel per minibatch step, called without
+Dynamo; 3-5x faster per epoch on CPU after a compile of 10-60 s, measured), otherwise they run
+eagerly; both compute the same arithmetic.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import types
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,6 +32,7 @@ from torch import Tensor
 from .._errors import DLoRError
 from .._files import set_aside
 from ._batched import batched_forward, make_module, stack_modules
+from ._inductor import compile_pure
 
 __all__ = ["TrainConfig", "GroupTrainer", "GroupSpec", "epoch_orders"]
 
@@ -84,9 +85,9 @@ def _make_step(arch: str, k, n_layers, names, shapes, sizes, cfg: TrainConfig, f
     Per model: MSE loss, its gradient, one ``torch.optim.Adam`` step (single-tensor path) per
     batch and one ``ReduceLROnPlateau`` step per epoch; a model with a non-finite loss or
     gradient is marked failed and frozen, the others go on. ``functional`` takes the gradient
-    with ``torch.func.grad_and_value`` (traceable by ``torch.compile``), otherwise with
+    with ``torch.func.grad_and_value`` (traceable by ``make_fx``), otherwise with
     ``torch.autograd.grad`` (less overhead when run eagerly); the arithmetic is the same.
-    ``compile_name``: run the pieces through ``torch.compile`` under that name.
+    ``compile_name``: compile the pieces with :func:`compile_pure` under that name.
 
     Full batch (``cfg.batch_size is None``): one step on the whole training set; the schedule,
     the success threshold and early stopping read the loss of that step (as a loop that calls
@@ -193,9 +194,9 @@ def _make_step(arch: str, k, n_layers, names, shapes, sizes, cfg: TrainConfig, f
     if compile_name is not None:  # two graphs per epoch (the full steps; the last step and the end), not one:
         # an epoch unrolled into a single graph compiled 5-10x slower (3 minutes for deep k=16 at
         # batch size 16, measured) and ran only 1.03-1.6x faster
-        full_batch_step = _compiled(full_batch_step, compile_name)
-        minibatch_last = _compiled(minibatch_last, compile_name + "_last")
-        minibatch_update = _compiled(minibatch_update, compile_name + "_update")
+        full_batch_step = compile_pure(full_batch_step, f"epoch_{compile_name}")
+        minibatch_last = compile_pure(minibatch_last, f"epoch_{compile_name}_last")
+        minibatch_update = compile_pure(minibatch_update, f"epoch_{compile_name}_update")
 
     def minibatch_step(flat, exp_avg, exp_avg_sq, step_count, lr, best, bad, active, failed, first_below, last_loss,
                        epoch, x, y, order):
@@ -204,12 +205,16 @@ def _make_step(arch: str, k, n_layers, names, shapes, sizes, cfg: TrainConfig, f
         else:  # (B, n, d): a training set per model
             xs = x.gather(1, order[:, :, None].expand(-1, -1, x.shape[-1]))
             ys = y.gather(1, order[:, :, None].expand(-1, -1, y.shape[-1]))
-        starts = range(0, xs.shape[1], bs)  # ceil(n / bs) steps, the last one possibly partial
-        for start in starts[:-1]:
+        # ceil(n / bs) steps: the full batches, then the last one, possibly partial. The full
+        # batches are laid out (steps, B, bs, d) by one copy, so each step's batch is a
+        # contiguous view (a copy per step costs more than the small step's own kernels)
+        B, n = order.shape
+        last = (n - 1) // bs * bs
+        xf = xs[:, :last].reshape(B, last // bs, bs, xs.shape[-1]).transpose(0, 1).contiguous()
+        yf = ys[:, :last].reshape(B, last // bs, bs, ys.shape[-1]).transpose(0, 1).contiguous()
+        for i in range(last // bs):
             flat, exp_avg, exp_avg_sq, step_count, active, failed = minibatch_update(
-                flat, exp_avg, exp_avg_sq, step_count, lr, active, failed,
-                xs[:, start : start + bs].contiguous(), ys[:, start : start + bs].contiguous())
-        last = starts[-1]
+                flat, exp_avg, exp_avg_sq, step_count, lr, active, failed, xf[i], yf[i])
         return minibatch_last(flat, exp_avg, exp_avg_sq, step_count, lr, best, bad, active, failed, first_below,
                               last_loss, epoch, xs[:, last:].contiguous(), ys[:, last:].contiguous(), x, y)
 
@@ -243,14 +248,6 @@ def _intra_op_threads(threads: int | None):
         torch.set_num_threads(before)
 
 
-def _compiled(step, name: str):
-    """``torch.compile`` of ``step`` under a code object of its own, so that every group keeps
-    its own compiled graph (Dynamo caches graphs per code object, at most a few per object)."""
-    code = step.__code__.replace(co_name=f"dlor_epoch_{name}")
-    fresh = types.FunctionType(code, step.__globals__, code.co_name, step.__defaults__, step.__closure__)
-    return torch.compile(fresh, fullgraph=True, dynamic=False)
-
-
 @dataclass
 class TrainConfig:
     """Optimisation settings of Appendix H.2."""
@@ -267,7 +264,7 @@ class TrainConfig:
     checkpoint_every: int = 5_000
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
-    compile: bool = False  # run each epoch through torch.compile (needs a C++ compiler)
+    compile: bool = False  # compile each epoch with TorchInductor (needs a C++ compiler)
     # Flush subnormal floats (below 1.2e-38 in float32) to zero while training. As the losses
     # and Adam's second moments shrink they appear in the gradients, and on x86 CPUs every
     # operation on them is slow: without this a compiled deep k=1 group went from 0.35 to
@@ -402,7 +399,7 @@ class GroupTrainer:
             try:
                 return self._step_compiled(*state, epoch, x, y, order)
             except Exception as err:  # no C++ compiler, unsupported platform, ...
-                warnings.warn(f"torch.compile failed ({type(err).__name__}: {err}); training {self.spec.name} "
+                warnings.warn(f"compiling the epoch failed ({type(err).__name__}: {err}); training {self.spec.name} "
                               f"eagerly instead (same arithmetic, slower)", RuntimeWarning, stacklevel=3)
                 self._step_compiled = None
         return self._step(*state, epoch, x, y, order)
@@ -432,14 +429,8 @@ class GroupTrainer:
         return self.results(x, y, x_test, y_test)
 
     def _train_until(self, total: int, x, y, x_test, y_test, on_epoch) -> None:
-        first = self.epoch
         while self.epoch < total and bool(self.active.any()):
-            # After the first epoch of this call every compiled graph exists (both minibatch
-            # shapes included) and the inputs keep their shapes and dtypes, so Dynamo's guard
-            # checks (about 35 us a call) are skipped: 5-8% faster at the paper's sizes (measured)
-            steady = self._step_compiled is not None and self.epoch > first
-            with torch.compiler.set_stance("default", skip_guard_eval_unsafe=True) if steady else contextlib.nullcontext():
-                self._epoch(x, y)
+            self._epoch(x, y)
             if self.epoch in self.cfg.eval_epochs:
                 self.test_at[self.epoch] = self.mse(x_test, y_test)
             if self.checkpoint is not None and self.epoch % self.cfg.checkpoint_every == 0:
