@@ -23,7 +23,10 @@ SHAPES = [(1024, 16, 1024), (4096, 64, 1024)]  # (n, r, batch)
 
 
 def median_time(fn, min_run_time: float = 1.0) -> float:
-    return benchmark.Timer(stmt="fn()", globals={"fn": fn}).blocked_autorange(min_run_time=min_run_time).median
+    # torch.utils.benchmark.Timer runs on one thread unless told otherwise; time with the
+    # process's thread count, the one printed in the header
+    timer = benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=torch.get_num_threads())
+    return timer.blocked_autorange(min_run_time=min_run_time).median
 
 
 def fwd_bwd(module, x):

@@ -7,7 +7,8 @@ sum of two ``(B, n)`` input gradients. With ``t = x V`` and ``s = g U`` (``g = d
 * ``dL/dx = s V^T + alpha g~`` (``g~``: ``g`` truncated or zero-padded to ``n``): one matmul, then
   one in-place ``addcmul`` over the ``min(m, n)`` shared columns;
 * ``dL/dalpha = <g, x~>``: a dot product without a temporary when ``m = n``;
-* ``dL/dU = g^T t``, ``dL/dV = x^T s``, ``dL/db = sum_rows g``.
+* ``dL/dU = g^T t``, ``dL/dV = x^T s``, ``dL/db = sum_rows g``; ``dL/dU`` and ``dL/db`` come from
+  one product ``[t, 1]^T g``, one pass over ``g`` instead of two.
 
 The backward is written with differentiable torch operations, so double backward works.
 """
@@ -67,11 +68,17 @@ class DLoRLinearFunction(torch.autograd.Function):
             else:
                 galpha = torch.einsum("bi,bi->", g[:, :k], x[:, :k])
             galpha = galpha.reshape(alpha.shape)
+        need_b = need_b and ctx.has_bias
         if need_U:
             # t was made without a graph: under create_graph (double backward) recompute it from x
-            gU = ((x @ V if torch.is_grad_enabled() else t).t() @ g).t()  # t^T g: the faster layout for BLAS
+            t = x @ V if torch.is_grad_enabled() else t
+            if need_b:  # dL/db = 1^T g as one more row of the same product: one pass over g, not two
+                t = torch.cat([t, t.new_ones(t.shape[0], 1)], dim=1)
+            tg = t.t() @ g  # (r [+ 1], m): t^T g, the faster layout for BLAS
+            gU = tg[: U.shape[1]].t()
+            gb = tg[-1] if need_b else None
+        elif need_b:
+            gb = g.sum(0)
         if need_V:
             gV = (s.t() @ x).t()
-        if need_b and ctx.has_bias:
-            gb = g.sum(0)
         return gx, galpha, gU, gV, gb
