@@ -73,7 +73,7 @@ class SweepConfig:
     # ("library": alpha = 1, alpha_l = 1/k, scaled normal factors; "h1-linear": alpha = 0.8,
     # alpha_l = 1, factors and biases as nn.Linear draws them)
     init: str = "library"
-    compile: bool = False  # torch.compile each group's epoch: 3-5x faster per epoch, 5-15 s of compile per group
+    compile: bool = False  # compile each group's epoch with TorchInductor: 3-5x faster per epoch, 10-60 s of compile per group
     # processes that train groups side by side, one thread each (see dlor.experiments._sweep):
     # one per available CPU core by default: on 2 cores 1.35-1.85x faster than one process with
     # two threads (measured; see there)
