@@ -12,7 +12,14 @@ Dynamo. A call then runs Inductor's wrapper and kernel only.
 What Dynamo's guards did is kept where it matters: a compiled graph is specialised to the shapes,
 strides, dtypes and devices of the tensors it was traced with, so each call looks up its graph
 by that signature and traces a new one for a signature not seen before. Non-tensor arguments are
-part of the signature and become constants of the graph (the trainer passes ``None`` for an\nunused argument).
+part of the signature and become constants of the graph (the trainer passes ``None`` for an
+unused argument).
+
+``torch._inductor.compile`` has a leading underscore: PyTorch does not promise to keep it. torch
+is pinned (``constraints.txt``), the tests compare the compiled trainer with a plain
+``torch.optim`` loop, and a graph that fails to compile leaves the trainer running eagerly with
+a warning (``GroupTrainer._run_step``), so a change in it shows as a failing test or a slower
+run, never as a silently different result.
 """
 
 from __future__ import annotations
