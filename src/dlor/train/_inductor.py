@@ -25,7 +25,6 @@ run, never as a silently different result.
 from __future__ import annotations
 
 import importlib
-import types
 import warnings
 
 import torch
@@ -62,23 +61,20 @@ def compile_pure(fn, name: str):
     """``fn`` compiled on its first call per input signature (see the module docstring).
 
     ``fn`` must be pure: its outputs depend only on its tensor arguments and it mutates none of
-    them. ``name`` names the traced function (in profiles and Inductor's debug output). Inside
-    the tracing of another compiled function the call is traced inline, so compiled functions
-    may call each other.
+    them. ``name`` names the returned function. Inside the tracing of another compiled function
+    the call is traced inline, so compiled functions may call each other.
     """
-    code = fn.__code__.replace(co_name=f"dlor_{name}")
-    fresh = types.FunctionType(code, fn.__globals__, code.co_name, fn.__defaults__, fn.__closure__)
     graphs: dict[tuple, object] = {}
 
     def call(*args):
         if get_proxy_mode() is not None:  # being traced as part of a larger graph
-            return fresh(*args)
+            return fn(*args)
         key = _signature(args)
         graph = graphs.get(key)
         if graph is None:
-            graph = graphs[key] = _compile_for(fresh, args)
+            graph = graphs[key] = _compile_for(fn, args)
         return graph(*(a for a in args if isinstance(a, torch.Tensor)))
 
-    call.__name__ = call.__qualname__ = code.co_name
+    call.__name__ = call.__qualname__ = f"dlor_{name}"
     call.graphs = graphs
     return call
