@@ -37,9 +37,9 @@ class DLoRLinearFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, alpha: Tensor, U: Tensor, V: Tensor, bias: Tensor | None) -> Tensor:
         m = U.shape[0]
+        t = x @ V  # (B, r), kept for dL/dU; first, so that x is still in cache for the next pass
         base = fit_last_dim(x, m)
         base = torch.addcmul(bias, base, alpha) if bias is not None else base * alpha
-        t = x @ V  # (B, r), kept for dL/dU
         ctx.has_bias = bias is not None
         ctx.save_for_backward(x, alpha, U, V, t)
         # in place into the fresh ``base`` buffer (an out-of-place addmm allocates a second (B, m))
@@ -48,26 +48,19 @@ class DLoRLinearFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g: Tensor):
         x, alpha, U, V, t = ctx.saved_tensors
-        # an expanded gradient (from y.sum(), say) is materialised once: the matmuls below each
-        # read g, and BLAS would otherwise copy or crawl through stride-0 rows every time
-        g = g.contiguous()
         need_x, need_alpha, need_U, need_V, need_b = ctx.needs_input_grad
         m, n = U.shape[0], V.shape[0]
         k = min(m, n)
+        # An expanded gradient (from y.sum(), say) is materialised once: the matmuls below each
+        # read g, and BLAS would otherwise copy or crawl through stride-0 rows every time. That
+        # copy belongs to this backward alone, so when m == n it becomes dL/dx's buffer at the
+        # end (no second fresh (B, n) buffer); not under create_graph, where g is in a graph.
+        own_g = not g.is_contiguous() and m == n and not torch.is_grad_enabled()
+        g = g.contiguous()
         gx = galpha = gU = gV = gb = None
+        # Passes are ordered so that each (B, width) tensor is read by consecutive operations
+        # while it is still in cache: g by g U, [t, 1]^T g and <g, x>; x then by s^T x.
         s = g @ U if (need_x or need_V) else None  # (B, r)
-        if need_x:
-            gx = s @ V.t()  # (B, n)
-            if k == n == m:
-                gx.addcmul_(g, alpha)
-            else:
-                gx[:, :k].addcmul_(g[:, :k], alpha)
-        if need_alpha:
-            if k == n == m and g.is_contiguous() and x.is_contiguous():
-                galpha = torch.dot(g.reshape(-1), x.reshape(-1))
-            else:
-                galpha = torch.einsum("bi,bi->", g[:, :k], x[:, :k])
-            galpha = galpha.reshape(alpha.shape)
         need_b = need_b and ctx.has_bias
         if need_U:
             # t was made without a graph: under create_graph (double backward) recompute it from x
@@ -79,6 +72,21 @@ class DLoRLinearFunction(torch.autograd.Function):
             gb = tg[-1] if need_b else None
         elif need_b:
             gb = g.sum(0)
+        if need_alpha:
+            if k == n == m and x.is_contiguous():
+                galpha = torch.dot(g.reshape(-1), x.reshape(-1))
+            else:
+                galpha = torch.einsum("bi,bi->", g[:, :k], x[:, :k])
+            galpha = galpha.reshape(alpha.shape)
         if need_V:
             gV = (s.t() @ x).t()
+        if need_x:
+            if own_g:
+                gx = g.mul_(alpha).addmm_(s, V.t())  # alpha g + s V^T, in g's own buffer
+            else:
+                gx = s @ V.t()  # (B, n)
+                if k == n == m:
+                    gx.addcmul_(g, alpha)
+                else:
+                    gx[:, :k].addcmul_(g[:, :k], alpha)
         return gx, galpha, gU, gV, gb

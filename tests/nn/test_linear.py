@@ -157,3 +157,16 @@ def test_fused_backward_equals_dense_reference():
     ref = torch.autograd.grad(((x @ M.T + layer.bias) * w).sum(), [x, *layer.parameters()])
     for a, b in zip(grads, ref, strict=True):
         torch.testing.assert_close(a, b, **tol("grad", torch.float64))
+
+
+@pytest.mark.parametrize("n,m", [(9, 9), (6, 9), (9, 6)])
+def test_fused_backward_of_an_expanded_gradient_equals_dense_reference(n, m):
+    """y.sum() sends an expanded (stride-0) gradient; the backward reuses its own contiguous copy
+    of it as dL/dx's buffer when m == n. Every gradient, dL/dx included, against the dense map."""
+    layer = DLoRLinear(n, m, 3, dtype=torch.float64)
+    x = torch.randn(4, n, dtype=torch.float64, requires_grad=True)
+    grads = torch.autograd.grad(layer(x).sum(), [x, *layer.parameters()])
+    W = layer.weight
+    ref = torch.autograd.grad((x @ W.T + layer.bias).sum(), [x, *layer.parameters()])
+    for a, b in zip(grads, ref, strict=True):
+        torch.testing.assert_close(a, b, **tol("grad", torch.float64))
