@@ -1,4 +1,10 @@
-r"""The DLoR layer map ``y = alpha x~ + (x V) U^T + b`` with a hand-written, fused backward.
+r"""The DLoR layer map ``y = alpha x~ + (x V) U^T + b`` with a fused forward and backward.
+
+Forward: with ``t = x V`` (``(B, r)``), the bias rides in the one matmul that writes ``y``,
+``y = [t, 1] [U, b]^T``, and ``alpha x~`` is added in place over the ``min(m, n)`` shared
+columns: a matmul that only writes ``y`` and one pass that reads ``x``, where
+``addcmul(b, x, alpha).addmm_(t, U^T)`` writes ``y`` and then reads and writes it again.
+``[t, 1]`` is kept for the backward, where it gives ``dL/dU`` and ``dL/db`` in one product.
 
 Autograd's own backward of the forward's three operations makes several elementwise passes over
 the ``(B, width)`` tensors: ``alpha * g`` and ``g * x~`` into fresh buffers, a reduction, and the
@@ -36,18 +42,25 @@ class DLoRLinearFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: Tensor, alpha: Tensor, U: Tensor, V: Tensor, bias: Tensor | None) -> Tensor:
-        m = U.shape[0]
-        t = x @ V  # (B, r), kept for dL/dU; first, so that x is still in cache for the next pass
-        base = fit_last_dim(x, m)
-        base = torch.addcmul(bias, base, alpha) if bias is not None else base * alpha
+        (m, r), n = U.shape, V.shape[0]
+        k = min(m, n)
+        if bias is not None:
+            t = x.new_empty(x.shape[0], r + 1)  # [t, 1]
+            torch.mm(x, V, out=t[:, :r])
+            t[:, r] = 1
+            y = t @ torch.cat([U, bias.unsqueeze(1)], dim=1).t()  # [t, 1] [U, b]^T = t U^T + 1 b^T
+        else:
+            t = x @ V
+            y = t @ U.t()
+        # alpha x~: over the shared columns (x~ is x truncated or zero-padded to m), in place
+        (y if k == m == n else y[:, :k]).addcmul_(x if k == n else x[:, :k], alpha)
         ctx.has_bias = bias is not None
         ctx.save_for_backward(x, alpha, U, V, t)
-        # in place into the fresh ``base`` buffer (an out-of-place addmm allocates a second (B, m))
-        return base.addmm_(t, U.t())
+        return y
 
     @staticmethod
     def backward(ctx, g: Tensor):
-        x, alpha, U, V, t = ctx.saved_tensors
+        x, alpha, U, V, t = ctx.saved_tensors  # t: [t, 1] (B, r + 1) with a bias, else (B, r)
         need_x, need_alpha, need_U, need_V, need_b = ctx.needs_input_grad
         m, n = U.shape[0], V.shape[0]
         k = min(m, n)
@@ -62,14 +75,18 @@ class DLoRLinearFunction(torch.autograd.Function):
         # while it is still in cache: g by g U, [t, 1]^T g and <g, x>; x then by s^T x.
         s = g @ U if (need_x or need_V) else None  # (B, r)
         need_b = need_b and ctx.has_bias
+        r = U.shape[1]
         if need_U:
-            # t was made without a graph: under create_graph (double backward) recompute it from x
-            t = x @ V if torch.is_grad_enabled() else t
-            if need_b:  # dL/db = 1^T g as one more row of the same product: one pass over g, not two
-                t = torch.cat([t, t.new_ones(t.shape[0], 1)], dim=1)
+            if torch.is_grad_enabled():  # t was made without a graph: under create_graph
+                t = x @ V  # (double backward) recompute it from x
+                if need_b:
+                    t = torch.cat([t, t.new_ones(t.shape[0], 1)], dim=1)
+            elif not need_b:
+                t = t[:, :r]
+            # dL/db = 1^T g is the last row of the same product [t, 1]^T g: one pass over g, not two
             tg = t.t() @ g  # (r [+ 1], m): t^T g, the faster layout for BLAS
-            gU = tg[: U.shape[1]].t()
-            gb = tg[-1] if need_b else None
+            gU = tg[:r].t()
+            gb = tg[r] if need_b else None
         elif need_b:
             gb = g.sum(0)
         if need_alpha:
