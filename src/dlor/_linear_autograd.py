@@ -42,12 +42,10 @@ class DLoRLinearFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x: Tensor, alpha: Tensor, U: Tensor, V: Tensor, bias: Tensor | None) -> Tensor:
-        (m, r), n = U.shape, V.shape[0]
+        m, n = U.shape[0], V.shape[0]
         k = min(m, n)
         if bias is not None:
-            t = x.new_empty(x.shape[0], r + 1)  # [t, 1]
-            torch.mm(x, V, out=t[:, :r])
-            t[:, r] = 1
+            t = torch.nn.functional.pad(x @ V, (0, 1), value=1.0)  # [t, 1], (B, r + 1)
             y = t @ torch.cat([U, bias.unsqueeze(1)], dim=1).t()  # [t, 1] [U, b]^T = t U^T + 1 b^T
         else:
             t = x @ V

@@ -10,6 +10,7 @@ sides; ``solve``, ``inverse`` and ``slogdet`` are ``O(n r^2 + r^3)``.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
@@ -40,9 +41,14 @@ def dlor_linear(
     r"""Row-wise application ``y = x M^T + b = alpha * x~ + (x V) U^T + b``.
 
     This is the layer map of Remark 2: ``x~`` is ``x`` zero-padded or truncated to ``m``
-    features. Two skinny matmuls and one fused elementwise pass; the ``m x n`` matrix is
-    never formed. The backward is hand-fused (:class:`DLoRLinearFunction`): three matmuls,
-    one in-place pass for ``dL/dx`` and one dot product for ``dL/dalpha``.
+    features. Two skinny matmuls (the bias rides in the second) and one in-place elementwise
+    pass; the ``m x n`` matrix is never formed. The backward is hand-fused
+    (:class:`DLoRLinearFunction`): four skinny matmuls, one in-place pass for ``dL/dx`` and one
+    dot product for ``dL/dalpha``.
+
+    Under ``torch.autocast`` it runs as ``nn.Linear`` does: every operand is cast to the
+    autocast dtype (differentiably, so float32 parameters get float32 gradients) and the
+    output has that dtype.
 
     Args:
         x: shape ``(..., n)``.
@@ -57,12 +63,32 @@ def dlor_linear(
     m = U.shape[0]
     lead = x.shape[:-1]
     x2 = x.reshape(-1, x.shape[-1])  # (B, n)
-    if U.shape[1] == 0:
-        base = fit_last_dim(x2, m)  # (B, m)
-        y = torch.addcmul(bias, base, alpha) if bias is not None else base * alpha
-        return y.reshape(*lead, m)
-    # One fused forward (addcmul, then addmm in place) and a fused backward (_linear_autograd).
-    return DLoRLinearFunction.apply(x2, alpha, U, V, bias).reshape(*lead, m)
+    device_type = x2.device.type
+    cast = _autocast_dtype(x2)
+    if cast is not None:
+        x2, alpha, U, V = (t.to(cast) for t in (x2, alpha, U, V))
+        bias = bias.to(cast) if bias is not None else None
+    # autocast off inside: the fused Function's out= and in-place operations are not ones that
+    # autocast casts, and every operand now has one dtype
+    with torch.autocast(device_type, enabled=False) if cast is not None else contextlib.nullcontext():
+        if U.shape[1] == 0:
+            base = fit_last_dim(x2, m)  # (B, m)
+            y = torch.addcmul(bias, base, alpha) if bias is not None else base * alpha
+            return y.reshape(*lead, m)
+        # A fused forward (the bias in the matmul, alpha x~ in place) and backward (_linear_autograd).
+        return DLoRLinearFunction.apply(x2, alpha, U, V, bias).reshape(*lead, m)
+
+
+def _autocast_dtype(x: Tensor) -> torch.dtype | None:
+    """The dtype ``torch.autocast`` runs a matmul of floating ``x`` in, or None when it is off."""
+    device_type = x.device.type
+    if (
+        x.is_floating_point()
+        and torch.amp.is_autocast_available(device_type)
+        and torch.is_autocast_enabled(device_type)
+    ):
+        return torch.get_autocast_dtype(device_type)
+    return None
 
 
 class DLoR:

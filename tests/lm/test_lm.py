@@ -153,7 +153,8 @@ def test_torch_compile_matches_eager(variant):
     x = torch.randint(0, 256, (2, 16))
     logits, loss = model(x, x)
     grads = torch.autograd.grad(loss, list(model.parameters()))
-    compiled = torch.compile(model)
+    # one graph, no break, except sparse + low-rank: Dynamo does not trace sparse CSR tensors
+    compiled = torch.compile(model, fullgraph=variant != "sparse+lowrank")
     c_logits, c_loss = compiled(x, x)
     c_grads = torch.autograd.grad(c_loss, list(model.parameters()))
     torch.testing.assert_close(c_logits, logits, **tol("grad", torch.float32))

@@ -95,14 +95,20 @@ def test_state_dict_roundtrip():
         DLoRLinear(7, 5, 2).load_state_dict(a.state_dict())
 
 
-def test_torch_compile():
-    layer = DLoRLinear(16, 12, 4)
-    compiled = torch.compile(layer)
-    x = torch.randn(8, 16, requires_grad=True)
+@pytest.mark.parametrize("n,m,bias", [(16, 12, True), (12, 16, False)])
+def test_torch_compile_in_one_graph(n, m, bias):
+    """The layer compiles without a graph break (fullgraph) and matches eager, gradients too."""
+    torch.manual_seed(0)
+    layer = DLoRLinear(n, m, 4, bias=bias)
+    compiled = torch.compile(layer, fullgraph=True)
+    x = torch.randn(8, n, requires_grad=True)
     out = compiled(x)
     torch.testing.assert_close(out, layer(x), **tol("layer", torch.float32))
-    out.sum().backward()
-    assert layer.U.grad is not None and x.grad is not None
+    params = [x, *layer.parameters()]
+    got = torch.autograd.grad(out.square().sum(), params)
+    want = torch.autograd.grad(layer(x).square().sum(), params)
+    for a, b in zip(got, want, strict=True):
+        torch.testing.assert_close(a, b, **tol("grad", torch.float32))
 
 
 def test_huge_layer_forward_backward():
@@ -170,3 +176,25 @@ def test_fused_backward_of_an_expanded_gradient_equals_dense_reference(n, m):
     ref = torch.autograd.grad((x @ W.T + layer.bias).sum(), [x, *layer.parameters()])
     for a, b in zip(grads, ref, strict=True):
         torch.testing.assert_close(a, b, **tol("grad", torch.float64))
+
+
+@pytest.mark.parametrize("n,m", [(16, 16), (12, 16), (16, 12)])
+def test_runs_under_autocast_as_nn_linear_does(n, m):
+    """Under torch.autocast (bfloat16 on the CPU) the layer computes in bfloat16 like nn.Linear:
+    the output is bfloat16 and the float32 parameters get float32 gradients, both close to the
+    float32 dense reference at bfloat16's tolerance."""
+    torch.manual_seed(0)
+    layer = DLoRLinear(n, m, 4)
+    x = torch.randn(8, n, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = layer(x)
+        y_linear = torch.nn.functional.linear(x, layer.weight.detach(), layer.bias.detach())
+    assert y.dtype == y_linear.dtype == torch.bfloat16
+    w = torch.randn(8, m)
+    grads = torch.autograd.grad((y.float() * w).sum(), [x, *layer.parameters()])
+    assert all(g.dtype == torch.float32 for g in grads)
+    ref_y = x @ layer.weight.T + layer.bias
+    ref = torch.autograd.grad((ref_y * w).sum(), [x, *layer.parameters()])
+    torch.testing.assert_close(y.float(), ref_y.detach(), **tol("layer", torch.bfloat16))
+    for got, want in zip(grads, ref, strict=True):
+        torch.testing.assert_close(got, want, **tol("grad", torch.bfloat16))
