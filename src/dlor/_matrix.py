@@ -48,7 +48,9 @@ def dlor_linear(
 
     Under ``torch.autocast`` it runs as ``nn.Linear`` does: every operand is cast to the
     autocast dtype (differentiably, so float32 parameters get float32 gradients) and the
-    output has that dtype.
+    output has that dtype. Under ``torch.func`` transforms (``grad``, ``vmap``, ``jacrev``:
+    per-sample gradients, ensembles) the same map runs as composite torch operations, which
+    the transforms differentiate and batch themselves.
 
     Args:
         x: shape ``(..., n)``.
@@ -71,9 +73,13 @@ def dlor_linear(
     # autocast off inside: the fused Function's out= and in-place operations are not ones that
     # autocast casts, and every operand now has one dtype
     with torch.autocast(device_type, enabled=False) if cast is not None else contextlib.nullcontext():
-        if U.shape[1] == 0:
+        if U.shape[1] == 0 or torch._C._are_functorch_transforms_active():
+            # torch.func transforms (grad, vmap, jacrev, ...) differentiate and batch composite
+            # torch operations themselves; the fused Function has no setup_context or vmap rule
             base = fit_last_dim(x2, m)  # (B, m)
             y = torch.addcmul(bias, base, alpha) if bias is not None else base * alpha
+            if U.shape[1]:
+                y = y + (x2 @ V) @ U.t()
             return y.reshape(*lead, m)
         # A fused forward (the bias in the matmul, alpha x~ in place) and backward (_linear_autograd).
         return DLoRLinearFunction.apply(x2, alpha, U, V, bias).reshape(*lead, m)

@@ -198,3 +198,31 @@ def test_runs_under_autocast_as_nn_linear_does(n, m):
     torch.testing.assert_close(y.float(), ref_y.detach(), **tol("layer", torch.bfloat16))
     for got, want in zip(grads, ref, strict=True):
         torch.testing.assert_close(got, want, **tol("grad", torch.bfloat16))
+
+
+@pytest.mark.parametrize("n,m", [(6, 6), (4, 6), (6, 4)])
+def test_torch_func_grad_vmap_and_jacrev(n, m):
+    """torch.func works as with nn.Linear: grad equals autograd's gradient, vmap(grad) gives each
+    sample's own gradient, and jacrev in x is the dense weight I_{m x n} alpha + U V^T."""
+    from torch.func import functional_call, grad, jacrev, vmap
+
+    torch.manual_seed(0)
+    layer = DLoRLinear(n, m, 2, dtype=torch.float64)
+    params = {k: v.detach() for k, v in layer.named_parameters()}
+    x = torch.randn(5, n, dtype=torch.float64)
+
+    def loss(p, xb):
+        return functional_call(layer, p, (xb,)).square().sum()
+
+    got = grad(loss)(params, x)
+    fused = torch.autograd.grad(loss(dict(layer.named_parameters()), x), list(layer.parameters()))
+    want = dict(zip(params, fused, strict=True))  # the fused backward, outside any transform
+    for k in params:
+        torch.testing.assert_close(got[k], want[k], **tol("grad", torch.float64))
+    per_sample = vmap(grad(loss), in_dims=(None, 0))(params, x[:, None])
+    for i in range(len(x)):
+        one = grad(loss)(params, x[i : i + 1])
+        for k in params:
+            torch.testing.assert_close(per_sample[k][i], one[k], **tol("grad", torch.float64))
+    J = jacrev(lambda v: functional_call(layer, params, (v,)))(x[0])
+    torch.testing.assert_close(J, layer.weight.detach(), **tol("layer", torch.float64))
