@@ -62,11 +62,23 @@ def dlor_linear(
     Returns:
         shape ``(..., m)``.
     """
-    m = U.shape[0]
+    m, n = U.shape[0], V.shape[0]
+    if x.ndim == 0 or x.shape[-1] != n:
+        raise ShapeError(
+            f"dlor_linear: x has shape {tuple(x.shape)}, but the layer takes {n} input features "
+            f"in its last dimension; reshape x to (..., {n})"
+        )
+    if not x.is_floating_point():
+        raise DTypeError(f"dlor_linear: x has dtype {x.dtype}; convert it with x.to({U.dtype}) first")
     lead = x.shape[:-1]
-    x2 = x.reshape(-1, x.shape[-1])  # (B, n)
+    x2 = x.reshape(-1, n)  # (B, n)
     device_type = x2.device.type
     cast = _autocast_dtype(x2)
+    if cast is None and x2.dtype != U.dtype:
+        raise DTypeError(
+            f"dlor_linear: x has dtype {x2.dtype} and the layer's parameters {U.dtype}; convert "
+            f"one to the other (x.to({U.dtype}) or layer.to({x2.dtype})) or run under torch.autocast"
+        )
     if cast is not None:
         x2, alpha, U, V = (t.to(cast) for t in (x2, alpha, U, V))
         bias = bias.to(cast) if bias is not None else None

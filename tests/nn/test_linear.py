@@ -226,3 +226,17 @@ def test_torch_func_grad_vmap_and_jacrev(n, m):
             torch.testing.assert_close(per_sample[k][i], one[k], **tol("grad", torch.float64))
     J = jacrev(lambda v: functional_call(layer, params, (v,)))(x[0])
     torch.testing.assert_close(J, layer.weight.detach(), **tol("layer", torch.float64))
+
+
+@pytest.mark.parametrize(
+    "x,match",
+    [
+        (torch.randn(2, 7), "8 input features"),
+        (torch.tensor(1.0), "8 input features"),
+        (torch.ones(2, 8, dtype=torch.long), "dtype torch.int64"),
+        (torch.randn(2, 8, dtype=torch.float64), "convert one to the other"),
+    ],
+)
+def test_bad_input_names_the_problem(x, match):
+    with pytest.raises(dlor.DLoRError, match=match):
+        DLoRLinear(8, 6, 2)(x)
