@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
 
             save_checkpoint(rec["model"], args.out)
     if distributed:
+        dist.barrier()  # every process finishes (process 0 saves) before any tears gloo down
         dist.destroy_process_group()
     return 0
 

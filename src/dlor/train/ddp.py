@@ -101,6 +101,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.out:
             save_checkpoint(model, args.out)
     if distributed:
+        # every process finishes its work before any tears gloo down: a process that destroyed
+        # its group while process 0 was still saving was seen to abort in gloo's teardown
+        dist.barrier()
         dist.destroy_process_group()
     return 0
 
