@@ -54,6 +54,40 @@ def test_sparse_lowrank_gradients():
                                     (x, *params.values()))
 
 
+def test_sparse_lowrank_under_autocast_and_in_bfloat16():
+    """torch's CPU sparse CSR product has no 16-bit kernels: under autocast, and with bfloat16
+    parameters, the sparse part runs in float32 and the layer still returns the 16-bit dtype."""
+    torch.manual_seed(0)
+    layer = SparseLowRankLinear(16, 12, 3, 0.3)
+    x = torch.randn(5, 16, requires_grad=True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = layer(x)
+    assert y.dtype == torch.bfloat16
+    torch.testing.assert_close(y.float(), (x @ layer.weight.T + layer.bias).detach(), **tol("layer", torch.bfloat16))
+    y.float().sum().backward()
+    assert layer.values.grad.dtype == torch.float32 and torch.isfinite(layer.values.grad).all()
+    half = SparseLowRankLinear(16, 12, 3, 0.3, dtype=torch.bfloat16)
+    xb = torch.randn(5, 16, dtype=torch.bfloat16)
+    yb = half(xb)
+    assert yb.dtype == torch.bfloat16
+    ref = xb.float() @ half.weight.float().T + half.bias.float()
+    torch.testing.assert_close(yb.float(), ref.detach(), **tol("layer", torch.bfloat16))
+
+
+@pytest.mark.parametrize("variant", ["dense", "lowrank", "dlor", "sparse+lowrank"])
+def test_every_variant_trains_under_autocast(variant):
+    """A bfloat16-autocast forward gives the float32 loss to bfloat16's tolerance, with finite gradients."""
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(variant=variant, density=0.25, **SMALL))
+    x = torch.randint(0, 256, (2, 16))
+    _, ref = model(x, x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        _, loss = model(x, x)
+    torch.testing.assert_close(loss.float(), ref.detach(), **tol("layer", torch.bfloat16))
+    grads = torch.autograd.grad(loss, list(model.parameters()))
+    assert all(torch.isfinite(g).all() for g in grads)
+
+
 @pytest.mark.parametrize("kwargs,match", [
     (dict(variant="big"), "unknown variant"),
     (dict(variant="dlor", rank=17), "larger than the width"),

@@ -102,17 +102,32 @@ class SparseLowRankLinear(nn.Module):
     @property
     def sparse(self) -> Tensor:
         """``S`` as a sparse CSR tensor ``(m, n)`` sharing (and differentiable in) ``values``."""
+        return self._csr(self.values)
+
+    def _csr(self, values: Tensor) -> Tensor:
         # the support is valid by construction: skip the per-call invariant checks (explicitly, so torch does not warn)
-        return torch.sparse_csr_tensor(self.crow, self.col, self.values, (self.out_features, self.in_features),
+        return torch.sparse_csr_tensor(self.crow, self.col, values, (self.out_features, self.in_features),
                                        check_invariants=False)
+
+    def _sparse_product(self, x2: Tensor) -> Tensor:
+        """``x2 S^T``, ``(B, m)``, outside autocast. With 16-bit parameters on the CPU it runs in
+        float32 and returns float32: torch's CPU sparse CSR product (MKL) has no 16-bit kernels."""
+        values = self.values
+        if values.device.type == "cpu" and values.dtype in (torch.float16, torch.bfloat16):
+            values = values.float()
+        with torch.autocast(x2.device.type, enabled=False):
+            return (self._csr(values) @ x2.to(values.dtype).T).T
 
     def forward(self, x: Tensor) -> Tensor:
         lead = x.shape[:-1]
         x2 = x.reshape(-1, x.shape[-1])  # (B, n)
-        y = (self.sparse @ x2.T).T  # (B, m), sparse-dense product
-        y = torch.addmm(y, x2 @ self.V, self.U.T)
+        y = self._sparse_product(x2)  # (B, m)
+        if not torch.is_autocast_enabled(x2.device.type):
+            y = y.to(x2.dtype)  # back from float32 with 16-bit parameters on the CPU
         if self.bias is not None:
             y = y + self.bias
+        # under autocast this matmul runs in the autocast dtype, which becomes the output's, as in nn.Linear
+        y = torch.addmm(y, x2 @ self.V, self.U.T)
         return y.reshape(*lead, self.out_features)
 
     @property
