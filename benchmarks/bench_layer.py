@@ -75,17 +75,20 @@ def flop_ratios(n: int, r: int, batch: int) -> tuple[float, float]:
     return flop_dense / flop_dlor, fb
 
 
+def table_rows(header: str):
+    """Print ``header`` and its rule, then yield ``(n, r, batch, nn.Linear, DLoRLinear, x)`` per shape."""
+    print(header)
+    print("-" * len(header))
+    for n, r, batch in SHAPES:
+        yield n, r, batch, nn.Linear(n, n), DLoRLinear(n, n, r), torch.randn(batch, n)
+
+
 def forward_table() -> None:
     header = (
         f"{'n':>5} {'r':>4} {'B':>5} | {'Linear fwd':>10} {'DLoR fwd':>9} {'fused fwd':>9} {'naive fwd':>9} {'addmm fwd':>9} | "
         f"{'speedup':>7} {'FLOP ratio':>10} {'spd/FLOP':>8} {'DLoR/fused':>10}"
     )
-    print(header)
-    print("-" * len(header))
-    for n, r, batch in SHAPES:
-        dense = nn.Linear(n, n)
-        layer = DLoRLinear(n, n, r)
-        x = torch.randn(batch, n)
+    for n, r, batch, dense, layer, x in table_rows(header):
         a, U, V, b = (t.detach() for t in (layer.alpha, layer.U, layer.V, layer.bias))
         with torch.no_grad():
             t_dense = median_time(lambda: dense(x))
@@ -111,12 +114,8 @@ def forward_backward_table() -> None:
         f"{'n':>5} {'r':>4} {'B':>5} {'gradient':>9} | {'Linear f+b':>10} {'DLoR f+b':>9} | "
         f"{'speedup (median, min-max of rounds)':>35} {'FLOP ratio':>10} {'spd/FLOP':>8}"
     )
-    print(header)
-    print("-" * len(header))
-    for n, r, batch in SHAPES:
-        dense = nn.Linear(n, n)
-        layer = DLoRLinear(n, n, r)
-        xg = torch.randn(batch, n).requires_grad_()
+    for n, r, batch, dense, layer, x in table_rows(header):
+        xg = x.requires_grad_()
         _, flop_ratio_fb = flop_ratios(n, r, batch)
         for name, upstream in (("y.sum()", None), ("dense G", torch.randn(batch, n))):
             t_dense, t_dlor, speedups = paired_speedups(fwd_bwd(dense, xg, upstream), fwd_bwd(layer, xg, upstream))

@@ -37,6 +37,11 @@ def fit_last_dim(x: Tensor, size: int) -> Tensor:
     return torch.nn.functional.pad(x, (0, size - n))
 
 
+def _with_ones_column(t: Tensor) -> Tensor:
+    """``[t, 1]``: ``t`` ``(B, r)`` with a column of ones appended, ``(B, r + 1)``."""
+    return torch.nn.functional.pad(t, (0, 1), value=1.0)
+
+
 class DLoRLinearFunction(torch.autograd.Function):
     """``apply(x (B, n), alpha (), U (m, r), V (n, r), bias (m,) or None) -> (B, m)``."""
 
@@ -45,7 +50,7 @@ class DLoRLinearFunction(torch.autograd.Function):
         m, n = U.shape[0], V.shape[0]
         k = min(m, n)
         if bias is not None:
-            t = torch.nn.functional.pad(x @ V, (0, 1), value=1.0)  # [t, 1], (B, r + 1)
+            t = _with_ones_column(x @ V)
             y = t @ torch.cat([U, bias.unsqueeze(1)], dim=1).t()  # [t, 1] [U, b]^T = t U^T + 1 b^T
         else:
             t = x @ V
@@ -78,7 +83,7 @@ class DLoRLinearFunction(torch.autograd.Function):
             if torch.is_grad_enabled():  # t was made without a graph: under create_graph
                 t = x @ V  # (double backward) recompute it from x
                 if need_b:
-                    t = torch.cat([t, t.new_ones(t.shape[0], 1)], dim=1)
+                    t = _with_ones_column(t)
             elif not need_b:
                 t = t[:, :r]
             # dL/db = 1^T g is the last row of the same product [t, 1]^T g: one pass over g, not two

@@ -82,8 +82,8 @@ def dlor_linear(
     if cast is not None:
         x2, alpha, U, V = (t.to(cast) for t in (x2, alpha, U, V))
         bias = bias.to(cast) if bias is not None else None
-    # autocast off inside: the fused Function's out= and in-place operations are not ones that
-    # autocast casts, and every operand now has one dtype
+    # autocast off inside: the fused Function's in-place operations are not ones that autocast
+    # casts, and every operand now has one dtype
     with torch.autocast(device_type, enabled=False) if cast is not None else contextlib.nullcontext():
         if U.shape[1] == 0 or torch._C._are_functorch_transforms_active():
             # torch.func transforms (grad, vmap, jacrev, ...) differentiate and batch composite
@@ -98,13 +98,9 @@ def dlor_linear(
 
 
 def _autocast_dtype(x: Tensor) -> torch.dtype | None:
-    """The dtype ``torch.autocast`` runs a matmul of floating ``x`` in, or None when it is off."""
+    """The dtype ``torch.autocast`` runs a matmul on ``x``'s device in, or None when it is off."""
     device_type = x.device.type
-    if (
-        x.is_floating_point()
-        and torch.amp.is_autocast_available(device_type)
-        and torch.is_autocast_enabled(device_type)
-    ):
+    if torch.amp.is_autocast_available(device_type) and torch.is_autocast_enabled(device_type):
         return torch.get_autocast_dtype(device_type)
     return None
 
