@@ -106,6 +106,8 @@ def test_bad_corpus_and_block(tmp_path, corpus):
     (tmp_path / "empty.txt").write_bytes(b"")
     with pytest.raises(dlor.DLoRError, match="is empty"):
         load_corpus([tmp_path / "empty.txt"])
+    with pytest.raises(dlor.DLoRError, match="is a folder; pass the text files in it"):
+        load_corpus([tmp_path])
     (tmp_path / "short.txt").write_bytes(b"to be or not to be" * 5)  # 9 validation bytes
     with pytest.raises(dlor.DLoRError, match="larger than the validation split"):
         train(GPTConfig(**SMALL), TrainSettings(steps=1), load_corpus([tmp_path / "short.txt"]))
@@ -116,11 +118,22 @@ def test_cli_errors_are_one_line_with_exit_2(tmp_path):
     for args, words in [(["--variant", "big"], "unknown variant"), (["--rank", "500"], "larger than the width"),
                         (["--variant", "sparse+lowrank", "--density", "2"], "density"),
                         (["--corpus", str(tmp_path / "empty.txt")], "is empty"),
-                        (["--block", "1000000"], "larger than the validation split")]:
+                        (["--block", "1000000"], "larger than the validation split"),
+                        (["--corpus", str(tmp_path)], "is a folder"),
+                        (["--device", "tpu"], "--device must be cpu, cuda or cuda:N"),
+                        *([(["--device", "cuda"], "CUDA is not available on this machine")]
+                          if not torch.cuda.is_available() else [])]:
         res = subprocess.run([sys.executable, "-m", "dlor.lm", "--steps", "1", *args], capture_output=True, text=True,
                              timeout=300)
         assert res.returncode == 2, res.stderr
         assert words in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_train_on_cuda_without_it_names_the_way_out(corpus):
+    # torch itself would fail at the first .to("cuda") with "Torch not compiled with CUDA enabled"
+    with pytest.raises(dlor.DLoRError, match=r"CUDA is not available on this machine .*use device='cpu'"):
+        train(GPTConfig(**SMALL), TrainSettings(steps=1), corpus, device="cuda")
 
 
 @pytest.mark.parametrize("variant", ["dense", "lowrank", "dlor", "sparse+lowrank"])

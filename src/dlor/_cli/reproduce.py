@@ -50,25 +50,16 @@ def add_parser(sub) -> None:
 
 
 def _device(text: str) -> str:
-    """``--device``: "cpu", "cuda" or "cuda:N", checked against this machine."""
+    """``--device``: "cpu", "cuda" or "cuda:N", checked against this machine. Under torchrun,
+    "cuda" means the node's ``LOCAL_RANK``-th GPU (modulo the GPUs present: ranks may share one)."""
     import torch
 
-    try:
-        device = torch.device(text)
-    except (RuntimeError, ValueError):
-        raise CLIError(f"--device must be cpu, cuda or cuda:N, got {text!r}") from None
-    if device.type == "cpu":
-        return "cpu"
-    if device.type != "cuda":
-        raise CLIError(f"--device must be cpu, cuda or cuda:N, got {text!r}")
-    if not torch.cuda.is_available():
-        why = "this torch build has no CUDA" if torch.version.cuda is None else "no CUDA GPU is visible"
-        raise CLIError(f"--device {text}: CUDA is not available on this machine ({why}, torch {torch.__version__}); "
-                       f"use --device cpu")
-    count = torch.cuda.device_count()
-    index = device.index if device.index is not None else (ranks.rank_on_node() % count if ranks.world_size() > 1 else 0)
-    if index >= count:
-        raise CLIError(f"--device {text}: this machine has {count} CUDA device(s), cuda:0 to cuda:{count - 1}")
+    from .._device import check_device
+
+    device = check_device(text, option="--device")  # DLoRError: one line and exit 2, as CLIError
+    if device.type == "cpu" or device.index is not None:
+        return str(device)
+    index = ranks.rank_on_node() % torch.cuda.device_count() if ranks.world_size() > 1 else 0
     return f"cuda:{index}"
 
 

@@ -9,6 +9,7 @@ import sys
 import torch
 import torch.distributed as dist
 
+from .._device import check_device
 from .._errors import DLoRError
 from ..train.ddp import process_rank_and_world
 from .data import load_corpus
@@ -38,10 +39,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=None, help="final model, written by process 0 (.safetensors)")
     args = p.parse_args(argv)
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
-    device = torch.device(args.device)
+    try:
+        device = check_device(args.device, option="--device")
+        if distributed and device.type == "cuda":  # one GPU per process: cuda:LOCAL_RANK
+            device = check_device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}", option="--device")
+    except DLoRError as err:
+        print(f"dlor.lm: error: {err}", file=sys.stderr)
+        return 2
     if distributed:
         if device.type == "cuda":
-            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
             torch.cuda.set_device(device)
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     try:

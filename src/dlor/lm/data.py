@@ -57,15 +57,17 @@ def load_corpus(paths: list[str | Path] | None = None) -> Corpus:
     """Read ``paths`` (default: :func:`corpus_files`) and split each as the module docstring says.
 
     Raises:
-        DLoRError: a file is missing or empty.
+        DLoRError: a file is missing, a folder or empty.
     """
     paths = corpus_files() if paths is None else [Path(p) for p in paths]
     if not paths:
         raise DLoRError("no corpus files given")
     train, val = [], []
     for path in paths:
-        if not path.is_file():
+        if not path.exists():
             raise DLoRError(f"corpus file {path} does not exist")
+        if path.is_dir():
+            raise DLoRError(f"corpus file {path} is a folder; pass the text files in it (e.g. {path}/*.txt)")
         data = path.read_bytes()
         if not data:
             raise DLoRError(f"corpus file {path} is empty")

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from .._device import check_device
 from .._errors import DLoRError
 from ..train.ddp import process_rank_and_world
 from .data import Corpus, sample_batch
@@ -172,13 +173,17 @@ def train(cfg: GPTConfig, s: TrainSettings, corpus: Corpus, device: str | torch.
     validation nats per byte]``), ``val_loss`` (nats per byte) and ``val_bits_per_byte``,
     ``tokens_per_second`` (training steps only), the :func:`training_memory` figures and, in
     ``model``, the trained module.
+
+    Raises:
+        DLoRError: the block size exceeds the validation split, the batch does not divide among
+            the processes, or ``device`` is not available here (cuda on a machine without it).
     """
     if cfg.block_size + 1 > corpus.val.numel():
         raise DLoRError(f"block size {cfg.block_size} is larger than the validation split ({corpus.val.numel()} bytes)")
     rank, world = process_rank_and_world()
     if s.batch_size % world:
         raise DLoRError(f"batch_size = {s.batch_size} must be divisible by the number of processes ({world})")
-    device = torch.device(device)
+    device = check_device(device)
     dtype = getattr(torch, s.dtype)
     torch.manual_seed(s.seed)
     model = GPT(cfg).to(device=device, dtype=dtype)

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .._device import check_device
 from .._errors import DLoRError
 from .._files import set_aside
 from ._batched import batched_forward, make_module, stack_modules
@@ -331,7 +332,7 @@ class GroupTrainer:
         self.spec, self.cfg, self.dtype, self.checkpoint = spec, cfg, dtype, checkpoint
         # every state tensor lives here; the data is moved here in run(). The models are
         # initialised on the CPU (the same draws on every device), then moved.
-        self.device = torch.device("cpu" if device is None else device)
+        self.device = check_device("cpu" if device is None else device)  # DLoRError: cuda where there is none
         modules = []
         for i, seed in enumerate(spec.seeds):
             torch.manual_seed(seed)
