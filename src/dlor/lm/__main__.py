@@ -14,6 +14,7 @@ from .._errors import DLoRError
 from ..train.ddp import process_rank_and_world
 from .data import load_corpus
 from .model import VARIANTS, GPTConfig
+from .saved import save_model
 from .trainer import TrainSettings, train
 
 
@@ -36,10 +37,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--compile", action="store_true")
     p.add_argument("--corpus", nargs="+", default=None, metavar="FILE",
                    help="text files to train on (default: the Shakespeare corpus, see dlor.lm.data)")
-    p.add_argument("--out", default=None, help="final model, written by process 0 (.safetensors)")
+    p.add_argument("--out", default=None,
+                   help="final model and its config, written by process 0 (.safetensors; see python -m dlor.lm.sample)")
     args = p.parse_args(argv)
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     try:
+        if args.out is not None and not args.out.endswith(".safetensors"):  # checked before training, not after
+            raise DLoRError(f"--out {args.out}: the model is saved as .safetensors; name it model.safetensors, say")
         device = check_device(args.device, option="--device")
         if distributed and device.type == "cuda":  # one GPU per process: cuda:LOCAL_RANK
             device = check_device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}", option="--device")
@@ -66,9 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"processes: {world}; variant {cfg.variant}; params {rec['params']:,}; "
               f"validation {rec['val_loss']:.4f} nats/byte ({rec['val_bits_per_byte']:.4f} bits/byte)")
         if args.out:
-            from ..nn import save_checkpoint
-
-            save_checkpoint(rec["model"], args.out)
+            save_model(rec["model"], args.out)
+            print(f"saved to {args.out}; sample it with: python -m dlor.lm.sample --model {args.out}")
     if distributed:
         dist.barrier()  # every process finishes (process 0 saves) before any tears gloo down
         dist.destroy_process_group()

@@ -155,6 +155,46 @@ class GPT(nn.Module):
             return logits
         return logits, F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
 
+    @torch.no_grad()
+    def generate(self, idx: Tensor, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
+                 generator: torch.Generator | None = None) -> Tensor:
+        """Sample ``max_new_tokens`` bytes after the prompt ``idx`` ``(B, T) int64 -> (B, T + max_new_tokens)``.
+
+        Each new token is drawn from ``softmax(logits / temperature)`` at the last position, over
+        the ``top_k`` most likely tokens when given (``top_k = 1``: greedy), with the context
+        cropped to the last ``block_size`` tokens, as in nanoGPT. No key-value cache: each step runs
+        the model on the cropped context. Put the model in ``eval()`` mode first (it has no
+        dropout, so the two modes give the same tokens). The draws are made on the CPU, from
+        ``generator`` (a CPU ``torch.Generator``) when given, so one seed gives the same text on
+        any device up to the logits' rounding there.
+
+        Raises:
+            DLoRError: ``idx`` is not a non-empty 2-D integer tensor of tokens in ``[0, vocab)``,
+                ``max_new_tokens < 0``, ``temperature <= 0`` or ``top_k`` outside ``[1, vocab]``.
+        """
+        vocab = self.config.vocab_size
+        if not isinstance(idx, Tensor) or idx.dim() != 2 or idx.shape[1] == 0 or idx.dtype.is_floating_point or idx.is_complex():
+            got = f"shape {tuple(idx.shape)} and dtype {idx.dtype}" if isinstance(idx, Tensor) else type(idx).__name__
+            raise DLoRError(f"the prompt must be a (batch, length >= 1) integer tensor of tokens, got {got}")
+        if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= vocab):
+            raise DLoRError(f"prompt tokens must lie in [0, {vocab}), got {int(idx.min())}..{int(idx.max())}")
+        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
+            raise DLoRError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
+        if not temperature > 0:
+            raise DLoRError(f"temperature must be > 0, got {temperature!r}; use top_k=1 for greedy decoding")
+        if top_k is not None and not 1 <= top_k <= vocab:
+            raise DLoRError(f"top_k must lie in [1, {vocab}], got {top_k!r}")
+        idx = idx.long()
+        for _ in range(max_new_tokens):
+            logits = self(idx[:, -self.config.block_size:])[:, -1, :].float() / temperature
+            if top_k is not None:
+                kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]
+                logits = logits.masked_fill(logits < kth, float("-inf"))
+            probs = F.softmax(logits, dim=-1)
+            nxt = torch.multinomial(probs.cpu(), 1, generator=generator).to(idx.device)
+            idx = torch.cat([idx, nxt], dim=1)
+        return idx
+
     def num_params(self) -> int:
         """Trainable scalars, the tied embedding counted once."""
         return sum(p.numel() for p in self.parameters())

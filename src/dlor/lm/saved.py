@@ -1,0 +1,75 @@
+"""A trained GPT in one safetensors file that rebuilds itself: weights plus the model's config.
+
+``save_model(model, "gpt.safetensors")`` writes the ``state_dict`` and, in the file's metadata,
+:class:`~dlor.lm.GPTConfig` as JSON; ``load_model("gpt.safetensors")`` builds the same GPT
+(variant, widths, rank, the sparse support) and loads the weights strictly. The training
+checkpoints of :func:`dlor.lm.train` (with AdamW's state, for resuming) are another file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+
+from .._errors import DLoRError
+from .model import GPT, GPTConfig
+
+__all__ = ["save_model", "load_model"]
+
+_CONFIG_KEY = "dlor.lm.config"
+
+
+def save_model(model: GPT, path: str | Path) -> Path:
+    """Write ``model``'s weights and config to ``path`` (``.safetensors``), atomically."""
+    from safetensors.torch import save_file
+
+    if not isinstance(model, GPT):
+        raise DLoRError(f"save_model takes a dlor.lm.GPT, got {type(model).__name__}; "
+                        "use dlor.nn.save_checkpoint for other modules")
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise DLoRError(f"{path}: a GPT is saved as .safetensors; name the file model.safetensors, say")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # clone: safetensors refuses tensors that share storage (the head is tied to the embedding)
+    state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items() if k != "head.weight"}
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(state, str(tmp), metadata={_CONFIG_KEY: json.dumps(model.config.to_dict())})
+    os.replace(tmp, path)  # a reader never sees half a file
+    return path
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> GPT:
+    """The GPT saved at ``path`` by :func:`save_model`, on ``device``, in eval mode.
+
+    Raises:
+        DLoRError: no file, a file safetensors cannot read (torn, or not safetensors), or a
+            safetensors file without a dlor.lm config (another model's weights).
+    """
+    from safetensors import safe_open
+
+    from .._device import check_device
+
+    path = Path(path)
+    device = check_device(device)
+    if not path.is_file():
+        raise DLoRError(f"no saved model at {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            state = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as err:  # safetensors raises its own error types for torn or foreign files
+        raise DLoRError(f"{path} is not a readable safetensors file ({type(err).__name__}: {err}); "
+                        "was it cut short while being copied?") from None
+    if _CONFIG_KEY not in meta:
+        raise DLoRError(f"{path} holds no dlor.lm config: it was not written by dlor.lm.save_model "
+                        "(for a state_dict alone, build the GPT and use dlor.nn.load_checkpoint)")
+    model = GPT(GPTConfig(**json.loads(meta[_CONFIG_KEY])))
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if k != "head.weight"]  # tied to wte.weight, saved once
+    if missing or unexpected:
+        raise DLoRError(f"{path} does not fit the GPT its config describes: missing {missing[:4]}, "
+                        f"unexpected {unexpected[:4]}")
+    return model.to(device).eval()
