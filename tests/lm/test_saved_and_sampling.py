@@ -26,17 +26,29 @@ def _trained_looking(cfg: GPTConfig) -> GPT:
     return model
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("kwargs", VARIANT_CONFIGS, ids=lambda k: k["variant"])
-def test_save_and_load_round_trip_exactly(tmp_path, kwargs):
-    model = _trained_looking(GPTConfig(**SMALL, **kwargs))
+def test_save_and_load_round_trip_exactly(tmp_path, kwargs, dtype):
+    model = _trained_looking(GPTConfig(**SMALL, **kwargs)).to(dtype)
     path = save_model(model, tmp_path / "gpt.safetensors")
     loaded = load_model(path)
     assert loaded.config == model.config and not loaded.training
     assert loaded.head.weight is loaded.wte.weight  # still tied
     for k, v in model.state_dict().items():
-        assert torch.equal(loaded.state_dict()[k], v), k
+        assert loaded.state_dict()[k].dtype == v.dtype and torch.equal(loaded.state_dict()[k], v), k
     x = torch.randint(0, 256, (3, 16))
     assert torch.equal(loaded(x), model(x))
+
+
+def test_a_training_checkpoint_loads_as_the_trained_model(tmp_path):
+    from dlor.lm import TrainSettings, load_corpus, train
+
+    cfg = GPTConfig(variant="dlor", **SMALL)
+    rec = train(cfg, TrainSettings(steps=3, batch_size=2, eval_every=3, eval_batches=1), load_corpus(), run_dir=tmp_path)
+    loaded = load_model(tmp_path / "checkpoint.safetensors")
+    assert loaded.config == cfg
+    x = torch.randint(0, 256, (2, 16))
+    assert torch.equal(loaded(x), rec["model"].eval()(x))
 
 
 def test_load_errors_name_the_problem(tmp_path):

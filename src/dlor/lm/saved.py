@@ -3,7 +3,9 @@
 ``save_model(model, "gpt.safetensors")`` writes the ``state_dict`` and, in the file's metadata,
 :class:`~dlor.lm.GPTConfig` as JSON; ``load_model("gpt.safetensors")`` builds the same GPT
 (variant, widths, rank, the sparse support) and loads the weights strictly. The training
-checkpoints of :func:`dlor.lm.train` (with AdamW's state, for resuming) are another file.
+checkpoints of :func:`dlor.lm.train` (``RUN_DIR/checkpoint.safetensors``, with AdamW's state,
+for resuming) carry the config too, and ``load_model`` reads the model out of them as well: the
+runs of ``dlor reproduce lm`` and ``python -m dlor.lm --run-dir`` can be sampled as they stand.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def save_model(model: GPT, path: str | Path) -> Path:
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> GPT:
-    """The GPT saved at ``path`` by :func:`save_model`, on ``device``, in eval mode.
+    """The GPT saved at ``path`` by :func:`save_model` (or a training checkpoint), on ``device``, in eval mode.
 
     Raises:
         DLoRError: no file, a file safetensors cannot read (torn, or not safetensors), or a
@@ -63,10 +65,17 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> GPT:
     except Exception as err:  # safetensors raises its own error types for torn or foreign files
         raise DLoRError(f"{path} is not a readable safetensors file ({type(err).__name__}: {err}); "
                         "was it cut short while being copied?") from None
-    if _CONFIG_KEY not in meta:
-        raise DLoRError(f"{path} holds no dlor.lm config: it was not written by dlor.lm.save_model "
+    if _CONFIG_KEY in meta:
+        config = json.loads(meta[_CONFIG_KEY])
+    elif "progress" in meta:  # a training checkpoint (dlor.lm.trainer._save): model.* tensors, the run's config
+        config = json.loads(meta["progress"])["run"]["model"]
+        state = {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
+    else:
+        raise DLoRError(f"{path} holds no dlor.lm config: it was not written by dlor.lm.save_model or dlor.lm.train "
                         "(for a state_dict alone, build the GPT and use dlor.nn.load_checkpoint)")
-    model = GPT(GPTConfig(**json.loads(meta[_CONFIG_KEY])))
+    model = GPT(GPTConfig(**config))
+    if "wte.weight" in state:  # in the dtype it was trained in (load_state_dict would cast to float32)
+        model = model.to(state["wte.weight"].dtype)
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [k for k in missing if k != "head.weight"]  # tied to wte.weight, saved once
     if missing or unexpected:
