@@ -138,7 +138,7 @@ def _save(path: Path, model: nn.Module, opt: torch.optim.Optimizer, meta: dict) 
     os.replace(tmp, path)
 
 
-def _load(path: Path, model: nn.Module, opt: torch.optim.Optimizer, device, run: dict) -> dict | None:
+def _load(path: Path, model: nn.Module, opt: torch.optim.Optimizer, device, run: dict, rank: int = 0) -> dict | None:
     """Restore a checkpoint into ``model`` and ``opt``; None when there is none, or it is torn or of
     another run (other model or settings, ``run``): such a file is set aside and the run starts again."""
     from safetensors import safe_open
@@ -154,7 +154,7 @@ def _load(path: Path, model: nn.Module, opt: torch.optim.Optimizer, device, run:
         if meta.get("run") != run:
             raise ValueError("it was written by a run with another model or other settings")
     except Exception as err:  # a torn or foreign file: start the run again, keep the file for inspection
-        if process_rank_and_world()[0] == 0:
+        if rank == 0:
             set_aside(path, f"{type(err).__name__}: {err}")
         return None
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, strict=True)
@@ -166,7 +166,7 @@ def _load(path: Path, model: nn.Module, opt: torch.optim.Optimizer, device, run:
 
 
 def train(cfg: GPTConfig, s: TrainSettings, corpus: Corpus, device: str | torch.device = "cpu", run_dir=None,
-          compile: bool = False, progress: bool = False) -> dict:
+          compile: bool = False, progress: bool = False, data_parallel: bool = True) -> dict:
     """Train one model from scratch (or from ``run_dir``'s checkpoint) and return its record.
 
     Returns a dict: the configs, ``params`` and ``projection_params``, ``history`` (``[step,
@@ -174,13 +174,18 @@ def train(cfg: GPTConfig, s: TrainSettings, corpus: Corpus, device: str | torch.
     ``tokens_per_second`` (training steps only), the :func:`training_memory` figures and, in
     ``model``, the trained module.
 
+    With an initialised process group (under ``torchrun``) and ``data_parallel`` (the default),
+    every process of the group trains this one model with ``DistributedDataParallel`` on its slice
+    of each global batch. ``data_parallel=False`` trains it in this process alone whatever the
+    group: for work shared out one model per process (``dlor reproduce lm`` under ``torchrun``).
+
     Raises:
         DLoRError: the block size exceeds the validation split, the batch does not divide among
             the processes, or ``device`` is not available here (cuda on a machine without it).
     """
     if cfg.block_size + 1 > corpus.val.numel():
         raise DLoRError(f"block size {cfg.block_size} is larger than the validation split ({corpus.val.numel()} bytes)")
-    rank, world = process_rank_and_world()
+    rank, world = process_rank_and_world() if data_parallel else (0, 1)
     if s.batch_size % world:
         raise DLoRError(f"batch_size = {s.batch_size} must be divisible by the number of processes ({world})")
     device = check_device(device)
@@ -190,7 +195,7 @@ def train(cfg: GPTConfig, s: TrainSettings, corpus: Corpus, device: str | torch.
     opt = make_optimizer(model, s)
     path = Path(run_dir) / "checkpoint.safetensors" if run_dir is not None else None
     run = json.loads(json.dumps({"model": cfg.to_dict(), "settings": asdict(s)}))  # as read back from JSON
-    meta = _load(path, model, opt, device, run) if path is not None else None
+    meta = _load(path, model, opt, device, run, rank) if path is not None else None
     start, history, seconds = (meta["step"], meta["history"], meta["seconds"]) if meta else (0, [], 0.0)
     net = model
     if world > 1:
