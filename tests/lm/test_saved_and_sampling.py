@@ -64,6 +64,12 @@ def test_load_errors_name_the_problem(tmp_path):
     save_file({"w": torch.zeros(2)}, str(tmp_path / "other.safetensors"))
     with pytest.raises(dlor.DLoRError, match="holds no dlor.lm config"):
         load_model(tmp_path / "other.safetensors")
+    save_file({"w": torch.zeros(2)}, str(tmp_path / "bad.safetensors"), metadata={"dlor.lm.config": '{"n_embd": 0}'})
+    with pytest.raises(dlor.DLoRError, match="config cannot build a GPT .*n_embd must be a positive integer"):
+        load_model(tmp_path / "bad.safetensors")
+    save_file({"w": torch.zeros(2)}, str(tmp_path / "odd.safetensors"), metadata={"dlor.lm.config": '{"depth": 3}'})
+    with pytest.raises(dlor.DLoRError, match="config cannot build a GPT .*depth"):
+        load_model(tmp_path / "odd.safetensors")
     with pytest.raises(dlor.DLoRError, match=r"saved as \.safetensors"):
         save_model(GPT(GPTConfig(**SMALL)), tmp_path / "gpt.pt")
     with pytest.raises(dlor.DLoRError, match="takes a dlor.lm.GPT"):

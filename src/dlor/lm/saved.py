@@ -65,15 +65,18 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> GPT:
     except Exception as err:  # safetensors raises its own error types for torn or foreign files
         raise DLoRError(f"{path} is not a readable safetensors file ({type(err).__name__}: {err}); "
                         "was it cut short while being copied?") from None
-    if _CONFIG_KEY in meta:
-        config = json.loads(meta[_CONFIG_KEY])
-    elif "progress" in meta:  # a training checkpoint (dlor.lm.trainer._save): model.* tensors, the run's config
-        config = json.loads(meta["progress"])["run"]["model"]
-        state = {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
-    else:
+    if _CONFIG_KEY not in meta and "progress" not in meta:
         raise DLoRError(f"{path} holds no dlor.lm config: it was not written by dlor.lm.save_model or dlor.lm.train "
                         "(for a state_dict alone, build the GPT and use dlor.nn.load_checkpoint)")
-    model = GPT(GPTConfig(**config))
+    try:
+        if _CONFIG_KEY in meta:
+            config = json.loads(meta[_CONFIG_KEY])
+        else:  # a training checkpoint (dlor.lm.trainer._save): model.* tensors, the run's config
+            config = json.loads(meta["progress"])["run"]["model"]
+            state = {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
+        model = GPT(GPTConfig(**config))
+    except (ValueError, KeyError, TypeError) as err:  # DLoRError (a ValueError) included: a bad config value
+        raise DLoRError(f"{path}: its dlor.lm config cannot build a GPT ({type(err).__name__}: {err})") from None
     if "wte.weight" in state:  # in the dtype it was trained in (load_state_dict would cast to float32)
         model = model.to(state["wte.weight"].dtype)
     missing, unexpected = model.load_state_dict(state, strict=False)
