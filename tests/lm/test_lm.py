@@ -120,6 +120,7 @@ def test_cli_errors_are_one_line_with_exit_2(tmp_path):
                         (["--corpus", str(tmp_path / "empty.txt")], "is empty"),
                         (["--block", "1000000"], "larger than the validation split"),
                         (["--corpus", str(tmp_path)], "is a folder"),
+                        (["--out", str(tmp_path / "model.pt")], "saved as .safetensors"),
                         (["--device", "tpu"], "--device must be cpu, cuda or cuda:N"),
                         *([(["--device", "cuda"], "CUDA is not available on this machine")]
                           if not torch.cuda.is_available() else [])]:

@@ -1,5 +1,6 @@
 """A trained GPT saved with its config, loaded back exactly, and sampled from its own distribution."""
 
+import json
 import subprocess
 import sys
 
@@ -52,7 +53,7 @@ def test_a_training_checkpoint_loads_as_the_trained_model(tmp_path):
 
 
 def test_load_errors_name_the_problem(tmp_path):
-    from safetensors.torch import save_file
+    from safetensors.torch import load_file, save_file
 
     with pytest.raises(dlor.DLoRError, match="no saved model at"):
         load_model(tmp_path / "missing.safetensors")
@@ -64,6 +65,11 @@ def test_load_errors_name_the_problem(tmp_path):
     save_file({"w": torch.zeros(2)}, str(tmp_path / "other.safetensors"))
     with pytest.raises(dlor.DLoRError, match="holds no dlor.lm config"):
         load_model(tmp_path / "other.safetensors")
+    good = dict(load_file(str(path)))
+    good["wte.weight"] = torch.zeros(256, 8)  # the config says n_embd = 16
+    save_file(good, str(tmp_path / "misfit.safetensors"), metadata={"dlor.lm.config": json.dumps(GPTConfig(**SMALL).to_dict())})
+    with pytest.raises(dlor.DLoRError, match=r"does not fit this model: shape mismatch wte.weight: checkpoint \(256, 8\)"):
+        load_model(tmp_path / "misfit.safetensors")
     save_file({"w": torch.zeros(2)}, str(tmp_path / "bad.safetensors"), metadata={"dlor.lm.config": '{"n_embd": 0}'})
     with pytest.raises(dlor.DLoRError, match="config cannot build a GPT .*n_embd must be a positive integer"):
         load_model(tmp_path / "bad.safetensors")

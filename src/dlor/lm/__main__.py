@@ -14,8 +14,14 @@ from .._errors import DLoRError
 from ..train.ddp import process_rank_and_world
 from .data import load_corpus
 from .model import VARIANTS, GPTConfig
-from .saved import save_model
+from .saved import check_model_path, save_model
 from .trainer import TrainSettings, train
+
+
+def _error(err: DLoRError) -> int:
+    """One line on stderr, exit status 2."""
+    print(f"dlor.lm: error: {' '.join(str(err).split())}", file=sys.stderr)
+    return 2
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,14 +48,13 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     try:
-        if args.out is not None and not args.out.endswith(".safetensors"):  # checked before training, not after
-            raise DLoRError(f"--out {args.out}: the model is saved as .safetensors; name it model.safetensors, say")
+        if args.out is not None:
+            check_model_path(args.out)  # before training, not after it
         device = check_device(args.device, option="--device")
         if distributed and device.type == "cuda":  # one GPU per process: cuda:LOCAL_RANK
             device = check_device(f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}", option="--device")
     except DLoRError as err:
-        print(f"dlor.lm: error: {err}", file=sys.stderr)
-        return 2
+        return _error(err)
     if distributed:
         if device.type == "cuda":
             torch.cuda.set_device(device)
@@ -61,10 +66,9 @@ def main(argv: list[str] | None = None) -> int:
                           eval_every=max(1, args.steps // 4), eval_batches=2)
         rec = train(cfg, s, load_corpus(args.corpus), device=device, run_dir=args.run_dir, compile=args.compile)
     except DLoRError as err:
-        print(f"dlor.lm: error: {' '.join(str(err).split())}", file=sys.stderr)
         if distributed:
             dist.destroy_process_group()
-        return 2
+        return _error(err)
     rank, world = process_rank_and_world()
     if rank == 0:
         print(f"processes: {world}; variant {cfg.variant}; params {rec['params']:,}; "

@@ -17,11 +17,22 @@ from pathlib import Path
 import torch
 
 from .._errors import DLoRError
+from ..nn import check_state_fits
 from .model import GPT, GPTConfig
+from .trainer import checkpoint_model
 
-__all__ = ["save_model", "load_model"]
+__all__ = ["save_model", "load_model", "check_model_path"]
 
 _CONFIG_KEY = "dlor.lm.config"
+
+
+def check_model_path(path: str | Path) -> Path:
+    """``path`` as a ``Path``; :class:`DLoRError` unless it names a ``.safetensors`` file (a command
+    checks its ``--out`` with this before training, so a finished model is not lost to its name)."""
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise DLoRError(f"{path}: a GPT is saved as .safetensors; name the file model.safetensors, say")
+    return path
 
 
 def save_model(model: GPT, path: str | Path) -> Path:
@@ -31,9 +42,7 @@ def save_model(model: GPT, path: str | Path) -> Path:
     if not isinstance(model, GPT):
         raise DLoRError(f"save_model takes a dlor.lm.GPT, got {type(model).__name__}; "
                         "use dlor.nn.save_checkpoint for other modules")
-    path = Path(path)
-    if path.suffix != ".safetensors":
-        raise DLoRError(f"{path}: a GPT is saved as .safetensors; name the file model.safetensors, say")
+    path = check_model_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # clone: safetensors refuses tensors that share storage (the head is tied to the embedding)
     state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items() if k != "head.weight"}
@@ -71,17 +80,14 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> GPT:
     try:
         if _CONFIG_KEY in meta:
             config = json.loads(meta[_CONFIG_KEY])
-        else:  # a training checkpoint (dlor.lm.trainer._save): model.* tensors, the run's config
-            config = json.loads(meta["progress"])["run"]["model"]
-            state = {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
+        else:  # a training checkpoint
+            config, state = checkpoint_model(json.loads(meta["progress"]), state)
         model = GPT(GPTConfig(**config))
     except (ValueError, KeyError, TypeError) as err:  # DLoRError (a ValueError) included: a bad config value
         raise DLoRError(f"{path}: its dlor.lm config cannot build a GPT ({type(err).__name__}: {err})") from None
-    if "wte.weight" in state:  # in the dtype it was trained in (load_state_dict would cast to float32)
-        model = model.to(state["wte.weight"].dtype)
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    missing = [k for k in missing if k != "head.weight"]  # tied to wte.weight, saved once
-    if missing or unexpected:
-        raise DLoRError(f"{path} does not fit the GPT its config describes: missing {missing[:4]}, "
-                        f"unexpected {unexpected[:4]}")
+    if "wte.weight" in state:  # the head is tied to the embedding: save_model writes it once
+        state.setdefault("head.weight", state["wte.weight"])
+    check_state_fits(model, state, str(path))
+    model = model.to(state["wte.weight"].dtype)  # the dtype it was trained in (load_state_dict would cast)
+    model.load_state_dict(state, strict=True)
     return model.to(device).eval()

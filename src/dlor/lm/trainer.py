@@ -138,6 +138,16 @@ def _save(path: Path, model: nn.Module, opt: torch.optim.Optimizer, meta: dict) 
     os.replace(tmp, path)
 
 
+def checkpoint_model(progress: dict, tensors: dict) -> tuple[dict, dict]:
+    """``(model config dict, model state_dict)`` of a training checkpoint written by :func:`_save`,
+    from its ``progress`` metadata (parsed) and its tensors.
+
+    Raises:
+        KeyError: ``progress`` names no model config.
+    """
+    return progress["run"]["model"], {k.removeprefix("model."): v for k, v in tensors.items() if k.startswith("model.")}
+
+
 def _load(path: Path, model: nn.Module, opt: torch.optim.Optimizer, device, run: dict, rank: int = 0) -> dict | None:
     """Restore a checkpoint into ``model`` and ``opt``; None when there is none, or it is torn or of
     another run (other model or settings, ``run``): such a file is set aside and the run starts again."""
@@ -157,7 +167,7 @@ def _load(path: Path, model: nn.Module, opt: torch.optim.Optimizer, device, run:
         if rank == 0:
             set_aside(path, f"{type(err).__name__}: {err}")
         return None
-    model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")}, strict=True)
+    model.load_state_dict(checkpoint_model(meta, tensors)[1], strict=True)
     for i, p in enumerate(model.parameters()):
         state = {k.split(".", 2)[2]: v.to(device) for k, v in tensors.items() if k.startswith(f"optim.{i}.")}
         if state:

@@ -1,5 +1,6 @@
 """``torch.nn`` modules built on DLoR matrices."""
 
+from ._checkpoint import check_state_fits as check_state_fits
 from ._checkpoint import load_checkpoint as load_checkpoint
 from ._checkpoint import save_checkpoint as save_checkpoint
 from ._dlorize import DLoRChain as DLoRChain
@@ -22,6 +23,7 @@ __all__ = [
     "MLP",
     "SparseLowRankLinear",
     "WideDLoR",
+    "check_state_fits",
     "dlorize",
     "load_checkpoint",
     "rank_for",

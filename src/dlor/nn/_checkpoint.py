@@ -9,7 +9,7 @@ from torch import nn
 
 from .._errors import DLoRError
 
-__all__ = ["save_checkpoint", "load_checkpoint"]
+__all__ = ["save_checkpoint", "load_checkpoint", "check_state_fits"]
 
 
 def save_checkpoint(model: nn.Module, path: str | Path) -> Path:
@@ -43,6 +43,19 @@ def load_checkpoint(model: nn.Module, path: str | Path) -> nn.Module:
         state = load_file(str(path))
     else:
         state = torch.load(path, weights_only=True)
+    check_state_fits(model, state, f"checkpoint {path}", shape_hint=" (was the model dlorized with a different rank?)",
+                     key_hint=" (dlorize the model the same way before loading)")
+    model.load_state_dict(state, strict=True)
+    return model
+
+
+def check_state_fits(model: nn.Module, state: dict, source: str, shape_hint: str = "", key_hint: str = "") -> None:
+    """Raise :class:`DLoRError` unless ``state`` has exactly ``model``'s entries and shapes.
+
+    The message names ``source`` and the first differences (shapes with ``shape_hint`` after
+    them, entries missing from ``state``, entries not in the model with ``key_hint``), where
+    ``load_state_dict`` would raise a long ``RuntimeError`` or, non-strict, say nothing.
+    """
     own = model.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
@@ -51,11 +64,9 @@ def load_checkpoint(model: nn.Module, path: str | Path) -> nn.Module:
         parts = []
         if shapes:
             parts.append("shape mismatch " + ", ".join(f"{k}: checkpoint {a} vs model {b}" for k, a, b in shapes[:4])
-                         + " (was the model dlorized with a different rank?)")
+                         + shape_hint)
         if missing:
             parts.append(f"missing from the checkpoint: {missing[:4]}")
         if unexpected:
-            parts.append(f"not in the model: {unexpected[:4]} (dlorize the model the same way before loading)")
-        raise DLoRError(f"checkpoint {path} does not fit this model: " + "; ".join(parts))
-    model.load_state_dict(state, strict=True)
-    return model
+            parts.append(f"not in the model: {unexpected[:4]}{key_hint}")
+        raise DLoRError(f"{source} does not fit this model: " + "; ".join(parts))
