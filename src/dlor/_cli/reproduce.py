@@ -3,32 +3,19 @@
 from __future__ import annotations
 
 import time
-from importlib import import_module
-from inspect import signature
 from pathlib import Path
 
 from ..experiments import _ranks as ranks
+from ..experiments._registry import REGISTRY, RunContext, describe, experiment, run_experiment
 from . import CLIError
 from .info import environment
-
-# name -> module under dlor.experiments exposing run(out, budget, seeds, progress); None: not built yet
-EXPERIMENTS: dict[str, str | None] = {
-    "table1": "training",
-    "fig2": "uat",  # panels (a, b); (c) comes with the spectral experiment
-    "fig3": "uat",
-    "fig4": "training",
-    "fig5": "fig5",
-    "fig6": "training",
-    "spectral": "spectral",  # Figures 2(c) and 3(c)
-    "realdata": "realdata",  # Appendix G on scikit-learn's digits
-    "protocol": "protocol",  # Section 6.2 under every reading of what the paper leaves open
-    "lm": "lm",  # Appendix G on text: pretraining a byte-level GPT (issue 12)
-}
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("reproduce", help="regenerate the paper's figures and tables with a report")
-    p.add_argument("what", nargs="?", default="all", choices=["all", *EXPERIMENTS])
+    p.add_argument("what", nargs="?", default="all",
+                   help="an experiment or one of its artefacts (e.g. fig4); default: all. --list shows them")
+    p.add_argument("--list", action="store_true", help="list the experiments, their artefacts and budgets, and exit")
     p.add_argument("--budget", choices=["tiny", "quick", "paper"], default="quick",
                    help="quick: minutes on a laptop; paper: the paper's full budget; tiny: smoke test")
     p.add_argument("--out", default="results", help="output folder (default: results)")
@@ -122,9 +109,22 @@ def _earlier_runs(out: Path) -> list[dict]:
     return (earlier if isinstance(earlier, list) else []) + [{k: old[k] for k in ("argv", "environment") if k in old}]
 
 
+def print_registry() -> None:
+    """``dlor reproduce --list``: one line per experiment."""
+    rows = describe()
+    width = max(len(r["name"]) for r in rows)
+    print(f"{'experiment':<{width}}  artefacts  [budgets: {rows[0]['budgets']}]")
+    for r in rows:
+        print(f"{r['name']:<{width}}  {r['artefacts']}")
+
+
 def run(args) -> int:
     from ..experiments._common import write_json
     from ..experiments.report import write_report
+
+    if args.list:
+        print_registry()
+        return 0
 
     device = _device(args.device)
     if args.workers is not None and args.workers < 1:
@@ -148,20 +148,16 @@ def run(args) -> int:
     if ranks.is_main():  # under torchrun rank 0 alone reads and writes the folder's own files
         config = {"argv": vars(args) | {"run": None}, "environment": env, "earlier_runs": _earlier_runs(out)[-20:]}
         write_json(out / "config.json", config)
-    wanted = list(EXPERIMENTS) if args.what == "all" else [args.what]
+    wanted = list(REGISTRY.values()) if args.what == "all" else [experiment(args.what)]
+    ctx = RunContext(device=device, workers=args.workers, progress=not args.quiet)
+    options = {name: value for name, value in (("init", args.init), ("split", args.split)) if value is not None}
+    if batch_size is not _NOT_GIVEN:
+        options["batch_size"] = batch_size
     summaries, unavailable, ran = [], [], set()
-    for name in wanted:
-        module = EXPERIMENTS[name]
-        if module is None:
-            print(f"[{name}] not available yet: its experiment is not implemented in this version")
-            unavailable.append(name)
-            continue
-        if module in ran:  # several figures can come from one experiment
-            continue
-        ran.add(module)
-        name = module
-        mod = import_module(f"dlor.experiments.{module}")
-        if not ranks.is_main() and not getattr(mod, "SHARES_GROUPS", False):
+    for exp in wanted:
+        name = exp.name
+        ran.add(name)
+        if not ranks.is_main() and not exp.shares_groups:
             continue  # under torchrun rank 0 alone runs the experiments that train no groups
         done = out / name / "summary.json"
         if done.exists() and not args.force:
@@ -172,15 +168,7 @@ def run(args) -> int:
                 continue
         t0 = time.perf_counter()
         say(f"[{name}] running at the {args.budget} budget ...")
-        params = signature(mod.run).parameters
-        extra = {"workers": args.workers} if args.workers is not None and "workers" in params else {}
-        if batch_size is not _NOT_GIVEN and "batch_size" in params:
-            extra["batch_size"] = batch_size
-        extra |= {name: getattr(args, name) for name in ("init", "split")
-                  if getattr(args, name) is not None and name in params}
-        if "device" in params:
-            extra["device"] = device
-        summary = mod.run(out, budget=args.budget, seeds=args.seeds, progress=not args.quiet, **extra)
+        summary = run_experiment(exp, args.budget, out, ctx, seeds=args.seeds, options=options)
         summaries.append(summary)
         for c in summary.claims:
             say(f"[{name}]   {c.verdict:>19}: {c.claim[:70]}... measured {c.measured}")
@@ -189,13 +177,13 @@ def run(args) -> int:
         ranks.close()
         return 0
     # the report also keeps experiments finished earlier in this folder at the same budget
-    for module in dict.fromkeys(m for m in EXPERIMENTS.values() if m):
-        path = out / module / "summary.json"
-        if module not in ran and path.exists():
+    for name in REGISTRY:
+        path = out / name / "summary.json"
+        if name not in ran and path.exists():
             kept = _load_summary(path, args.budget, None)
             if kept is not None:
                 summaries.append(kept)
-    order = list(dict.fromkeys(m for m in EXPERIMENTS.values() if m))
+    order = list(REGISTRY)
     summaries.sort(key=lambda s: order.index(s.name) if s.name in order else len(order))
     write_report(out, summaries, unavailable, args.budget, env)
     print(f"Report: {out / 'report.md'} and {out / 'report.html'}")

@@ -26,8 +26,10 @@ def check_split(split: str) -> str:
     return split
 
 
-def sawtooth_data(n: int = 400, seed: int = 0, dtype=torch.float64, split: str = "random") -> dict[str, Tensor]:
-    """``n`` evenly spaced points on ``[-2, 2]``, split evenly into train and test.
+def sawtooth_data(n: int = 400, seed: int = 0, dtype=torch.float64, split: str = "random",
+                  frequency: float = FREQUENCY) -> dict[str, Tensor]:
+    """``n`` evenly spaced points on ``[-2, 2]`` of the sawtooth of ``frequency`` (lambda),
+    split evenly into train and test.
 
     ``split="random"``: a random half (from ``seed``) trains, the other half tests; the longest
     run of consecutive grid points missing from the training set is then several points long.
@@ -38,7 +40,7 @@ def sawtooth_data(n: int = 400, seed: int = 0, dtype=torch.float64, split: str =
     """
     check_split(split)
     x = torch.linspace(-2.0, 2.0, n, dtype=dtype)[:, None]
-    y = sawtooth(x)
+    y = sawtooth(x, frequency)
     if split == "random":
         perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
         tr, te = perm[: n // 2].sort().values, perm[n // 2 :].sort().values

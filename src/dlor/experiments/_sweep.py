@@ -29,7 +29,7 @@ from .._errors import DLoRError
 from ..train import GroupSpec, GroupTrainer, TrainConfig
 from . import _ranks as ranks
 from ._common import read_json_checked, write_json
-from ._data import sawtooth_data
+from ._data import FREQUENCY, sawtooth_data
 
 __all__ = ["train_groups", "available_cores", "read_group_rows"]
 
@@ -38,12 +38,12 @@ _parent_pid = None  # the sweep's main process, as each worker saw it at start
 
 
 def group_data(group: GroupSpec) -> dict[str, torch.Tensor]:
-    """The sawtooth data of each model of ``group``: its ``split`` and ``split_seed`` come from
-    ``group.member_extra`` (default: the random split of seed 0). One shared ``(n, 1)`` set when
-    all models agree, else ``(B, n, 1)``, one per model."""
+    """The sawtooth data of each model of ``group``: its ``split``, ``split_seed`` and
+    ``frequency`` come from ``group.member_extra`` (default: the random split of seed 0 at
+    lambda = 3.7). One shared ``(n, 1)`` set when all models agree, else ``(B, n, 1)``, one per model."""
     members = group.member_extra or [{}] * len(group.seeds)
-    keys = [(m.get("split", "random"), m.get("split_seed", 0)) for m in members]
-    sets = {key: sawtooth_data(split=key[0], seed=key[1]) for key in dict.fromkeys(keys)}
+    keys = [(m.get("split", "random"), m.get("split_seed", 0), m.get("frequency", FREQUENCY)) for m in members]
+    sets = {key: sawtooth_data(split=key[0], seed=key[1], frequency=key[2]) for key in dict.fromkeys(keys)}
     names = ("x_train", "y_train", "x_test", "y_test")
     if len(sets) == 1:
         return {n: next(iter(sets.values()))[n] for n in names}

@@ -5,6 +5,7 @@ from ._checkpoint import load_checkpoint as load_checkpoint
 from ._checkpoint import save_checkpoint as save_checkpoint
 from ._dlorize import DLoRChain as DLoRChain
 from ._dlorize import dlorize as dlorize
+from ._families import ACTIVATIONS as ACTIVATIONS
 from ._families import INITS as INITS
 from ._families import MLP as MLP
 from ._families import DeepDLoR as DeepDLoR
@@ -15,6 +16,7 @@ from ._linear import DLoRLinear as DLoRLinear
 from ._sparse_lowrank import SparseLowRankLinear as SparseLowRankLinear
 
 __all__ = [
+    "ACTIVATIONS",
     "DLoRChain",
     "DLoRLinear",
     "DeepDLoR",

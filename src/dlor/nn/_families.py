@@ -12,7 +12,19 @@ from torch import Tensor, nn
 from .._errors import DLoRError
 from .._matrix import dlor_linear
 
-__all__ = ["DeepDLoR", "WideDLoR", "MLP", "rank_for", "FamilyInit", "INITS", "family_init"]
+__all__ = ["DeepDLoR", "WideDLoR", "MLP", "rank_for", "FamilyInit", "INITS", "family_init", "ACTIVATIONS",
+           "activation_module"]
+
+# The activation rho of every family: "softplus" as in Appendix H.2; "relu" makes the network
+# piecewise linear, so that its linear pieces can be counted exactly (dlor.expressivity).
+ACTIVATIONS = ("softplus", "relu")
+
+
+def activation_module(name: str) -> nn.Module:
+    """``nn.Softplus()`` or ``nn.ReLU()`` for ``name`` in :data:`ACTIVATIONS`."""
+    if name not in ACTIVATIONS:
+        raise DLoRError(f"unknown activation {name!r}; choose one of {list(ACTIVATIONS)}")
+    return nn.Softplus() if name == "softplus" else nn.ReLU()
 
 
 def rank_for(k: int, width: int = 16) -> int:
@@ -87,7 +99,7 @@ def _init_bias(b: Tensor, width: int, init: FamilyInit) -> None:
 
 class DeepDLoR(nn.Module):
     r"""Dense ``in -> width``, then ``k`` layers ``x <- rho((alpha I + U_l V_l^T) x + b_l)`` with ONE
-    shared trainable ``alpha``, then dense ``width -> out`` (Appendix H.2; ``rho`` = softplus).
+    shared trainable ``alpha``, then dense ``width -> out`` (Appendix H.2; ``rho`` = ``activation``, softplus by default).
 
     Parameters (width 16, 1 -> 1): ``33 + 17 + 1 + k (2 * 16 r_k + 16)``, Table 1's "Deep" row.
     Initialisation: ``init`` (a :data:`INITS` name or a :class:`FamilyInit`); the default
@@ -98,9 +110,10 @@ class DeepDLoR(nn.Module):
     """
 
     def __init__(self, k: int, width: int = 16, in_features: int = 1, out_features: int = 1,
-                 init: str | FamilyInit | None = None):
+                 init: str | FamilyInit | None = None, activation: str = "softplus"):
         super().__init__()
         init = family_init(init)
+        self.act = activation_module(activation)
         self.k, self.width, self.rank = k, width, rank_for(k, width)
         self.inp = nn.Linear(in_features, width)
         self.alpha = nn.Parameter(torch.tensor(float(init.alpha)))
@@ -110,7 +123,6 @@ class DeepDLoR(nn.Module):
         self.out = nn.Linear(width, out_features)
         _init_factors(self.U, self.V, init)
         _init_bias(self.b, width, init)
-        self.act = nn.Softplus()
 
     def forward(self, x: Tensor) -> Tensor:
         h = self.act(self.inp(x))
@@ -128,9 +140,10 @@ class WideDLoR(nn.Module):
     """
 
     def __init__(self, k: int, width: int = 16, in_features: int = 1, out_features: int = 1,
-                 init: str | FamilyInit | None = None):
+                 init: str | FamilyInit | None = None, activation: str = "softplus"):
         super().__init__()
         init = family_init(init)
+        self.act = activation_module(activation)
         self.k, self.width, self.rank = k, width, rank_for(k, width)
         self.inp = nn.Linear(in_features, width)
         wide_alpha = 1.0 / k if init.wide_alpha is None else float(init.wide_alpha)
@@ -143,7 +156,6 @@ class WideDLoR(nn.Module):
         _init_factors(self.U, self.V, init)
         _init_bias(self.b_branch, width, init)
         _init_bias(self.b, width, init)
-        self.act = nn.Softplus()
 
     def forward(self, x: Tensor) -> Tensor:
         h = self.act(self.inp(x))  # (..., width)
@@ -154,15 +166,15 @@ class WideDLoR(nn.Module):
 
 
 class MLP(nn.Module):
-    """A dense softplus MLP with layer sizes ``widths``, e.g. ``[1, 16, 16, 1]`` (the H.2 baseline)."""
+    """A dense MLP with layer sizes ``widths``, e.g. ``[1, 16, 16, 1]`` (the H.2 baseline)."""
 
-    def __init__(self, widths: list[int]):
+    def __init__(self, widths: list[int], activation: str = "softplus"):
         super().__init__()
+        self.act = activation_module(activation)
         if len(widths) < 2 or any(not isinstance(w, int) or w < 1 for w in widths):
             raise DLoRError(f"widths must list at least two positive integers, got {widths!r}")
         self.widths = list(widths)
         self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(widths))
-        self.act = nn.Softplus()
 
     def forward(self, x: Tensor) -> Tensor:
         for layer in self.layers[:-1]:

@@ -11,21 +11,33 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from .._errors import DLoRError
 from ..nn import MLP, DeepDLoR, WideDLoR
 
 __all__ = ["stack_modules", "unstack_to_module", "batched_forward", "make_module"]
 
 _softplus = nn.functional.softplus
+_ACTIVATIONS = {"softplus": nn.functional.softplus, "relu": torch.relu}  # dlor.nn.ACTIVATIONS as functions
 
 
-def make_module(arch: str, k: int | None = None, widths: list[int] | None = None, init=None) -> nn.Module:
-    """A fresh model of ``arch``; ``init`` (a :data:`dlor.nn.INITS` name) applies to deep and wide only."""
+def _activation(name: str):
+    if name not in _ACTIVATIONS:
+        raise DLoRError(f"unknown activation {name!r}; choose one of {list(_ACTIVATIONS)}")
+    return _ACTIVATIONS[name]
+
+
+def make_module(arch: str, k: int | None = None, widths: list[int] | None = None, init=None,
+                activation: str = "softplus") -> nn.Module:
+    """A fresh model of ``arch``; ``init`` (a :data:`dlor.nn.INITS` name) applies to deep and wide
+    only; ``activation``: a :data:`dlor.nn.ACTIVATIONS` name. Deep and wide models take their width
+    from ``widths[1]`` when it is given (default 16, Appendix H.2)."""
+    width = widths[1] if widths else 16
     if arch == "deep":
-        return DeepDLoR(k, init=init)
+        return DeepDLoR(k, width=width, init=init, activation=activation)
     if arch == "wide":
-        return WideDLoR(k, init=init)
+        return WideDLoR(k, width=width, init=init, activation=activation)
     if arch == "dense":
-        return MLP(widths)
+        return MLP(widths, activation=activation)
     raise ValueError(f"unknown architecture {arch!r}")
 
 
@@ -47,9 +59,9 @@ def _linear(x: Tensor, W: Tensor, b: Tensor) -> Tensor:
     return torch.matmul(x, W.transpose(-1, -2)) + b[:, None, :]
 
 
-def _input_layer_features_major(P: dict[str, Tensor], x: Tensor) -> Tensor:
-    """``softplus(W_in x + b_in)`` as ``(B, w, N)``: x ``(N, d)`` or ``(B, N, d)``."""
-    return _softplus(P["inp.weight"] @ x.transpose(-1, -2) + P["inp.bias"][:, :, None])
+def _input_layer_features_major(P: dict[str, Tensor], x: Tensor, act=_softplus) -> Tensor:
+    """``rho(W_in x + b_in)`` as ``(B, w, N)``: x ``(N, d)`` or ``(B, N, d)``."""
+    return act(P["inp.weight"] @ x.transpose(-1, -2) + P["inp.bias"][:, :, None])
 
 
 def _output_layer_features_major(P: dict[str, Tensor], h: Tensor) -> Tensor:
@@ -57,11 +69,11 @@ def _output_layer_features_major(P: dict[str, Tensor], h: Tensor) -> Tensor:
     return (P["out.weight"] @ h + P["out.bias"][:, :, None]).transpose(-1, -2)
 
 
-def deep_forward(P: dict[str, Tensor], x: Tensor, k: int, broadcast: bool = False) -> Tensor:
+def deep_forward(P: dict[str, Tensor], x: Tensor, k: int, broadcast: bool = False, act=_softplus) -> Tensor:
     # Features-major layout: h is (B, w, N), so the contractions over the width reduce rows of
     # N contiguous values and the N-long inner loops vectorize (compiled, 1.5x faster at k=16
     # than the (B, N, w) layout, measured).
-    h = _input_layer_features_major(P, x)
+    h = _input_layer_features_major(P, x, act)
     a = P["alpha"][:, None, None]
     for l in range(k):
         U, V = P["U"][:, l], P["V"][:, l]  # (B, w, r)
@@ -70,37 +82,38 @@ def deep_forward(P: dict[str, Tensor], x: Tensor, k: int, broadcast: bool = Fals
             low = (U[:, :, :, None] * t[:, None, :, :]).sum(2)  # (B, w, N) = U_l t
         else:
             low = U @ (V.transpose(-1, -2) @ h)
-        h = _softplus(a * h + low + P["b"][:, l, :, None])
+        h = act(a * h + low + P["b"][:, l, :, None])
     return _output_layer_features_major(P, h)
 
 
-def wide_forward(P: dict[str, Tensor], x: Tensor, broadcast: bool = False) -> Tensor:
+def wide_forward(P: dict[str, Tensor], x: Tensor, broadcast: bool = False, act=_softplus) -> Tensor:
     if broadcast:  # features-major, as deep_forward: h is (B, w, N)
-        h = _input_layer_features_major(P, x)
+        h = _input_layer_features_major(P, x, act)
         U, V = P["U"][..., None], P["V"][..., None]  # (B, k, w, r, 1)
         t = (V * h[:, None, :, None, :]).sum(2)  # (B, k, r, N) = V_l^T h
-        z = _softplus((U * t[:, :, None]).sum(3) + P["b_branch"][..., None])  # (B, k, w, N)
+        z = act((U * t[:, :, None]).sum(3) + P["b_branch"][..., None])  # (B, k, w, N)
         acc = (P["alphas"][:, :, None, None] * z).sum(1) + P["b"][:, :, None]  # (B, w, N)
-        return _output_layer_features_major(P, _softplus(acc))
-    h = _softplus(_linear(x, P["inp.weight"], P["inp.bias"]))  # (B, N, w)
+        return _output_layer_features_major(P, act(acc))
+    h = act(_linear(x, P["inp.weight"], P["inp.bias"]))  # (B, N, w)
     t = torch.einsum("bnh,blhr->bnlr", h, P["V"])  # (B, N, k, r)
     z = torch.einsum("bnlr,blor->bnlo", t, P["U"]) + P["b_branch"][:, None]  # (B, N, k, w)
-    acc = torch.einsum("bl,bnlo->bno", P["alphas"], _softplus(z)) + P["b"][:, None, :]
-    return _linear(_softplus(acc), P["out.weight"], P["out.bias"])
+    acc = torch.einsum("bl,bnlo->bno", P["alphas"], act(z)) + P["b"][:, None, :]
+    return _linear(act(acc), P["out.weight"], P["out.bias"])
 
 
-def mlp_forward(P: dict[str, Tensor], x: Tensor, n_layers: int) -> Tensor:
+def mlp_forward(P: dict[str, Tensor], x: Tensor, n_layers: int, act=_softplus) -> Tensor:
     h = x
     for i in range(n_layers):
         h = _linear(h, P[f"layers.{i}.weight"], P[f"layers.{i}.bias"])
         if i < n_layers - 1:
-            h = _softplus(h)
+            h = act(h)
     return h
 
 
 def batched_forward(arch: str, P: dict[str, Tensor], x: Tensor, k: int | None = None, n_layers: int | None = None,
-                    broadcast: bool = False) -> Tensor:
-    """Outputs ``(B, N, out)`` of ``B`` models of one architecture.
+                    broadcast: bool = False, activation: str = "softplus") -> Tensor:
+    """Outputs ``(B, N, out)`` of ``B`` models of one architecture, with ``activation`` (a
+    :data:`dlor.nn.ACTIVATIONS` name) as ``rho``.
 
     ``broadcast``: write the low-rank contractions ``V^T h`` and ``U t`` of the deep and wide
     models as broadcast-multiply-sum instead of batched matmuls. Same math, other rounding. Under
@@ -111,8 +124,9 @@ def batched_forward(arch: str, P: dict[str, Tensor], x: Tensor, k: int | None = 
     3.0 (at rank 1, k=16, Inductor already fuses the matmuls). Eagerly it would be slower (it
     materialises ``(B, w, r, N)`` products), so the eager trainer keeps the matmuls.
     """
+    act = _activation(activation)
     if arch == "deep":
-        return deep_forward(P, x, k, broadcast)
+        return deep_forward(P, x, k, broadcast, act)
     if arch == "wide":
-        return wide_forward(P, x, broadcast)
-    return mlp_forward(P, x, n_layers)
+        return wide_forward(P, x, broadcast, act)
+    return mlp_forward(P, x, n_layers, act)

@@ -80,7 +80,7 @@ def _unflatten(flat: Tensor, names, shapes, sizes) -> dict[str, Tensor]:
 
 
 def _make_step(arch: str, k, n_layers, names, shapes, sizes, cfg: TrainConfig, functional: bool,
-               compile_name: str | None = None):
+               compile_name: str | None = None, activation: str = "softplus"):
     """The pure function ``(state..., epoch, x, y, order) -> state`` of one epoch.
 
     Per model: MSE loss, its gradient, one ``torch.optim.Adam`` step (single-tensor path) per
@@ -105,7 +105,8 @@ def _make_step(arch: str, k, n_layers, names, shapes, sizes, cfg: TrainConfig, f
 
     def per_model_mse(flat, x, y):
         P = _unflatten(flat, names, shapes, sizes)
-        out = batched_forward(arch, P, x, k=k, n_layers=n_layers, broadcast=compile_name is not None)
+        out = batched_forward(arch, P, x, k=k, n_layers=n_layers, broadcast=compile_name is not None,
+                              activation=activation)
         return ((out - y) ** 2).mean(dim=(1, 2))  # (B,)
 
     def loss_fn(flat, x, y):
@@ -308,6 +309,7 @@ class GroupSpec:
     # name; deep and wide only) and fields added to that model's result row only
     inits: list[str] | None = None
     member_extra: list[dict] | None = None
+    activation: str = "softplus"  # rho of every layer, a dlor.nn.ACTIVATIONS name (Appendix H.2: softplus)
 
     def __post_init__(self):
         for name in ("inits", "member_extra"):
@@ -337,7 +339,7 @@ class GroupTrainer:
         for i, seed in enumerate(spec.seeds):
             torch.manual_seed(seed)
             init = spec.inits[i] if spec.inits is not None else None
-            modules.append(make_module(spec.arch, spec.k, spec.widths, init=init).to(dtype))
+            modules.append(make_module(spec.arch, spec.k, spec.widths, init=init, activation=spec.activation).to(dtype))
         self.template = modules[0]
         P = stack_modules(modules)
         self.names = list(P)
@@ -362,15 +364,17 @@ class GroupTrainer:
         self._orders_chunk = -1
         self.n_layers = len(spec.widths) - 1 if spec.widths else None
         layout = (spec.arch, spec.k, self.n_layers, self.names, self.shapes, self.sizes, cfg)
-        self._step = _make_step(*layout, functional=False)
-        self._step_compiled = _make_step(*layout, functional=True, compile_name=spec.name) if cfg.compile else None
+        self._step = _make_step(*layout, functional=False, activation=spec.activation)
+        self._step_compiled = (_make_step(*layout, functional=True, compile_name=spec.name, activation=spec.activation)
+                               if cfg.compile else None)
 
     # ------------------------------------------------------------------ parameters
     def params(self, flat: Tensor | None = None) -> dict[str, Tensor]:
         return _unflatten(self.flat if flat is None else flat, self.names, self.shapes, self.sizes)
 
     def forward(self, x: Tensor, flat: Tensor | None = None) -> Tensor:
-        return batched_forward(self.spec.arch, self.params(flat), x, k=self.spec.k, n_layers=self.n_layers)
+        return batched_forward(self.spec.arch, self.params(flat), x, k=self.spec.k, n_layers=self.n_layers,
+                               activation=self.spec.activation)
 
     def mse(self, x: Tensor, y: Tensor) -> Tensor:
         with torch.no_grad():
@@ -460,6 +464,7 @@ class GroupTrainer:
             if self.spec.inits is not None and self.spec.arch != "dense":
                 row["init"] = self.spec.inits[i]
             row["batch_size"] = self.cfg.batch_size if self.cfg.batch_size is not None else "full"
+            row["activation"] = self.spec.activation
             rows.append(row)
         return rows
 

@@ -1,0 +1,107 @@
+"""One registry of the experiments: what each one reproduces, and how the CLI runs it.
+
+Every experiment is an :class:`Experiment`: a name, the paper artefacts it makes, its config
+dataclass (with ``paper()``, ``quick()`` and ``tiny()`` constructors) and ``run(cfg, out, ctx)``.
+The command line builds the config of the chosen budget, applies its options with
+``dataclasses.replace`` (so the config validates once, in ``__post_init__``) and calls ``run``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from importlib import import_module
+from pathlib import Path
+from typing import Any
+
+from .._errors import DLoRError
+from ._common import BUDGETS, Summary
+
+__all__ = ["RunContext", "Experiment", "REGISTRY", "experiment", "config_for", "describe"]
+
+@dataclass(frozen=True)
+class RunContext:
+    """What the caller decides, not the experiment: where it trains, how many processes, progress bars."""
+
+    device: str = "cpu"
+    workers: int | None = None  # processes that train groups side by side (None: the experiment's default)
+    progress: bool = True
+
+@dataclass(frozen=True)
+class Experiment:
+    """One experiment: ``module`` (under ``dlor.experiments``) defines ``CONFIG`` (a dataclass with
+    ``paper()``, ``quick()`` and ``tiny()``) and ``run(cfg, out, ctx) -> Summary``, or, for the
+    experiments written before this interface, ``run(out, budget, seeds, progress, ...)`` taking
+    the keyword options named in ``legacy_options``."""
+
+    name: str
+    artefacts: tuple[str, ...]
+    module: str
+    legacy_options: tuple[str, ...] | None = None  # None: the CONFIG / run(cfg, out, ctx) interface
+    shares_groups: bool = False  # under torchrun every rank trains its share (else rank 0 alone runs it)
+
+    def load(self):
+        return import_module(f"dlor.experiments.{self.module}")
+
+REGISTRY: dict[str, Experiment] = {e.name: e for e in (
+    Experiment("training", ("table1", "fig4", "fig6"), "training",
+               legacy_options=("workers", "batch_size", "init", "split", "device"), shares_groups=True),
+    Experiment("uat", ("fig2", "fig3"), "uat", legacy_options=("batch_size",)),
+    Experiment("fig5", ("fig5",), "fig5", legacy_options=()),
+    Experiment("spectral", ("fig2c", "fig3c"), "spectral", legacy_options=("device",)),
+    Experiment("realdata", ("appendix-g-digits",), "realdata", legacy_options=("workers", "device")),
+    Experiment("protocol", ("section-6.2-readings",), "protocol", legacy_options=("workers", "device"),
+               shares_groups=True),
+    Experiment("lm", ("appendix-g-lm",), "lm", legacy_options=("device",), shares_groups=True),
+    Experiment("expressivity", ("appendix-d",), "expressivity"),
+)}
+
+def experiment(name: str) -> Experiment:
+    """The registered experiment ``name``, or the one that makes the artefact ``name`` (e.g. "fig4")."""
+    if name in REGISTRY:
+        return REGISTRY[name]
+    for e in REGISTRY.values():
+        if name in e.artefacts:
+            return e
+    raise DLoRError(f"unknown experiment {name!r}; the registry holds: {describe_short()}")
+
+def describe_short() -> str:
+    return "; ".join(f"{e.name} ({', '.join(e.artefacts)})" for e in REGISTRY.values())
+
+def config_for(exp: Experiment, budget: str, **overrides: Any):
+    """The config of ``exp`` at ``budget`` with ``overrides`` applied by ``dataclasses.replace``.
+
+    An override that names no field of the config raises :class:`DLoRError` naming the fields.
+    """
+    if budget not in BUDGETS:
+        raise DLoRError(f"budget must be one of {BUDGETS}, got {budget!r}")
+    cls = exp.load().CONFIG
+    cfg = getattr(cls, budget)()
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(overrides) - fields)
+    if unknown:
+        raise DLoRError(f"{exp.name} has no setting {', '.join(unknown)}; its settings are {sorted(fields)}")
+    return dataclasses.replace(cfg, **overrides) if overrides else cfg
+
+def run_experiment(exp: Experiment, budget: str, out: Path, ctx: RunContext, seeds: int | None = None,
+                   options: dict[str, Any] | None = None) -> Summary:
+    """Run ``exp`` at ``budget`` into ``out``. ``seeds`` and ``options`` (e.g. ``{"batch_size": 32}``)
+    apply where the experiment has them; the others are ignored, as one command runs many experiments."""
+    options = dict(options or {})
+    mod = exp.load()
+    if exp.legacy_options is not None:
+        extra = {k: v for k, v in options.items() if k in exp.legacy_options}
+        if "workers" in exp.legacy_options and ctx.workers is not None:
+            extra["workers"] = ctx.workers
+        if "device" in exp.legacy_options:
+            extra["device"] = ctx.device
+        return mod.run(out, budget=budget, seeds=seeds, progress=ctx.progress, **extra)
+    fields = {f.name for f in dataclasses.fields(mod.CONFIG)}
+    overrides = {k: v for k, v in options.items() if k in fields}
+    if seeds is not None and "seeds" in fields:
+        overrides["seeds"] = seeds
+    return mod.run(config_for(exp, budget, **overrides), out, ctx)
+
+def describe() -> list[dict[str, str]]:
+    """One row per experiment: its name, artefacts and budgets (for ``dlor reproduce --list``)."""
+    return [{"name": e.name, "artefacts": ", ".join(e.artefacts), "budgets": ", ".join(BUDGETS)} for e in REGISTRY.values()]
