@@ -43,6 +43,11 @@ def test_reproduce_tiny_writes_everything(tiny_results):
         "training/runs.csv",
         "spectral/fig2c_deep_spectral.png",
         "spectral/fig3c_wide_spectral.png",
+        "expressivity/expressivity_construction.png",
+        "expressivity/expressivity_init.png",
+        "expressivity/expressivity_trained.png",
+        "expressivity/construction.csv",
+        "expressivity/trained_smallest_budget.csv",
     ]:
         assert (out / rel).exists(), rel
     report = (out / "report.md").read_text()
@@ -51,6 +56,7 @@ def test_reproduce_tiny_writes_everything(tiny_results):
     html = (out / "report.html").read_text()
     assert html.count("<img") == len(pngs) and "data:image/png;base64," in html
     assert "Table 1" in report and "budget: **tiny**" in report
+    assert "Appendix D" in report  # the expressivity claims reach the report
     assert "not available" not in res.stdout
 
 
@@ -117,6 +123,12 @@ def test_decompose_and_construct(tmp_path):
         (["reproduce", "fig4", "--budget", "tiny", "--split", "odd"], "unknown split"),
         (["reproduce", "fig4", "--budget", "tiny", "--device", "tpu"], "--device must be cpu, cuda or cuda:N"),
         (["reproduce", "fig4", "--budget", "tiny", "--device", "cuda:x"], "--device must be cpu, cuda or cuda:N"),
+        (["reproduce", "fig99", "--budget", "tiny"], "unknown experiment 'fig99'; the registry holds: training"),
+        (["pieces", "--family", "deep", "--activation", "softplus"], "needs ReLU"),
+        (["pieces", "--family", "wide", "--in-features", "3"], "scalar input"),
+        (["pieces", "--family", "dense", "--interval", "1", "1"], "is empty"),
+        (["pieces", "--sawtooth", "0"], "must be an integer >= 1"),
+        (["pieces", "--family", "deep", "--k", "0"], "--k must be >= 1"),
     ],
 )
 def test_bad_input_one_line_errors(tmp_path, args, msg):
@@ -150,6 +162,22 @@ def test_cuda_on_a_machine_without_it_is_one_line_and_exit_2(tmp_path, device):
     assert res.returncode == 2 and len(lines) == 1, res.stderr
     assert "CUDA is not available" in lines[0] and "--device cpu" in lines[0]
     assert not (tmp_path / "training").exists()  # refused before anything ran
+
+
+def test_pieces_counts_the_sawtooth_construction():
+    res = dlor("pieces", "--sawtooth", "12")
+    assert res.returncode == 0 and "4096 linear pieces" in res.stdout, res.stderr
+
+
+def test_reproduce_list_shows_every_experiment_with_its_artefacts():
+    from dlor.experiments._registry import REGISTRY
+
+    res = dlor("reproduce", "--list")
+    assert res.returncode == 0, res.stderr
+    for exp in REGISTRY.values():
+        line = next(line for line in res.stdout.splitlines() if line.startswith(exp.name + " "))
+        assert all(a in line for a in exp.artefacts)
+    assert "tiny, quick, paper" in res.stdout
 
 
 def test_argparse_errors_are_clean():

@@ -125,18 +125,25 @@ def test_batch_size_larger_than_the_training_set_is_refused():
         trainer.run(data["x_train"], data["y_train"], data["x_test"], data["y_test"])
 
 
+def test_unknown_activation_is_refused():
+    with pytest.raises(DLoRError, match="unknown activation"):
+        make_module("deep", 2, None, activation="tanh")
+
+
 def test_unknown_init_is_refused():
     with pytest.raises(DLoRError, match="unknown init"):
         make_module("deep", 2, None, init="xavier")
 
 
+@pytest.mark.parametrize("activation", ["softplus", "relu"])
 @pytest.mark.parametrize("broadcast", [False, True])
-def test_batched_forward_matches_modules(broadcast):
+def test_batched_forward_matches_modules(broadcast, activation):
     x = torch.randn(30, 1, dtype=torch.float64)
-    cases = [("deep", 5, None), ("deep", 16, None), ("wide", 7, None), ("wide", 16, None), ("dense", None, [1, 9, 9, 1])]
+    cases = [("deep", 5, None), ("deep", 16, None), ("wide", 7, None), ("wide", 16, None), ("dense", None, [1, 9, 9, 1]),
+             ("deep", 4, [1, 8, 8, 1]), ("wide", 4, [1, 32, 32, 1])]
     for arch, k, widths in cases:  # k=16: rank 1, where the deep model keeps its matmuls
-        mods = [make_module(arch, k, widths).double() for _ in range(3)]
-        out = batched_forward(arch, stack_modules(mods), x, k=k, n_layers=3, broadcast=broadcast)
+        mods = [make_module(arch, k, widths, activation=activation).double() for _ in range(3)]
+        out = batched_forward(arch, stack_modules(mods), x, k=k, n_layers=3, broadcast=broadcast, activation=activation)
         torch.testing.assert_close(out, torch.stack([m(x) for m in mods]), rtol=1e-12, atol=1e-12)
 
 

@@ -6,9 +6,10 @@ import argparse
 import sys
 
 from .._errors import DLoRError
-from . import CLIError, construct, decompose, demo, info, reproduce
+from . import CLIError, construct, decompose, demo, info, pieces, reproduce
 
-SUBCOMMANDS = {"reproduce": reproduce, "decompose": decompose, "construct": construct, "demo": demo, "info": info}
+SUBCOMMANDS = {"reproduce": reproduce, "decompose": decompose, "construct": construct, "pieces": pieces, "demo": demo,
+               "info": info}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -48,7 +48,7 @@ _NOT_PIECEWISE_LINEAR = (nn.Softplus, nn.Tanh, nn.Sigmoid, nn.GELU, nn.SiLU, nn.
 def _need_relu(act: nn.Module, where: str) -> None:
     if not isinstance(act, _PIECEWISE_LINEAR):
         raise DLoRError(f"{where} uses {type(act).__name__}, which is not piecewise linear: counting linear pieces "
-                        "needs ReLU; build the network with activation='relu'")
+                        "needs ReLU; build the network with activation='relu' (on the command line: --activation relu)")
 
 
 def _dense(weight: Tensor, bias: Tensor | None) -> Affine:
