@@ -37,3 +37,9 @@ RECONSTRUCTION = {torch.float64: 1e-12, torch.float32: 1e-5}
 # The depth-separation construction against its closed form T^L, float64 (every operation of
 # both is exact in binary floating point, so the bound is loose by design)
 SAWTOOTH_CONSTRUCTION = 1e-12
+
+# Solves of ill-conditioned but invertible DLoR matrices, as multiples of the dtype's eps:
+# backward error ||M x - b|| / (||M||_2 ||x||) <= BACKWARD_EPS * eps, and forward error
+# ||x - x_ref|| / ||x_ref|| <= FORWARD_EPS * eps * cond(M) (what a backward-stable solve gives)
+BACKWARD_EPS = 32
+FORWARD_EPS = 32

@@ -30,6 +30,12 @@ from ._linear_autograd import DLoRLinearFunction, fit_last_dim
 __all__ = ["DLoR", "dlor_linear", "fit_last_dim"]
 
 
+def _gram_root(A: Tensor) -> Tensor:
+    """``L`` with ``A^T A = L L^T``, from the eigendecomposition (``(r, r)``; PSD, rank-deficient allowed)."""
+    w, Q = torch.linalg.eigh(A.T @ A)
+    return Q * w.clamp_min(0).sqrt()
+
+
 def _fit_rows(X: Tensor, size: int) -> Tensor:
     """Zero-pad or truncate dimension -2 of ``X``: ``X -> I_{size x k} X`` for ``X`` of shape (..., k, c)."""
     return fit_last_dim(X.transpose(-1, -2), size).transpose(-1, -2)
@@ -304,11 +310,48 @@ class DLoR:
         return n
 
     def _scale(self) -> Tensor:
-        """A scale for ``M``: ``|alpha| + ||U||_F ||V||_F`` (an upper bound on ``||M||_2``)."""
+        """A cheap upper bound on ``||M||_2``: ``|alpha| + ||U||_F ||V||_F`` (up to ``sqrt(n r)`` too large)."""
         return self.alpha.abs() + torch.linalg.norm(self.U) * torch.linalg.norm(self.V)
 
     def _eps(self) -> float:
         return torch.finfo(self.dtype).eps
+
+    def lowrank_norm(self) -> Tensor:
+        r"""``||U V^T||_2``, exactly, from the ``r x r`` problem.
+
+        ``sigma_max(U V^T)^2 = lambda_max((U^T U)(V^T V))``; computed as the largest singular
+        value of ``L_U^T L_V`` with ``U^T U = L_U L_U^T``, ``V^T V = L_V L_V^T`` (eigen-square
+        roots, so rank-deficient factors are fine). ``O(n r^2 + r^3)``.
+        """
+        if self.rank == 0:
+            return torch.zeros((), dtype=self.dtype, device=self.device)
+        U, V = self.U.detach(), self.V.detach()
+        return torch.linalg.svdvals(_gram_root(U).T @ _gram_root(V))[0]
+
+    def svdvals(self) -> Tensor:
+        r"""The singular values of the square ``M``, descending, exactly, in ``O(n r^2 + r^3)``.
+
+        ``M`` acts as ``alpha I`` on the orthogonal complement of ``span([U, V])`` and as the
+        ``2r x 2r`` matrix ``Q^T M Q = alpha I + (Q^T U)(Q^T V)^T`` on it (``Q``: an orthonormal
+        basis of ``[U, V]``); so ``sigma(M)`` is ``sigma(Q^T M Q)`` with ``|alpha|`` repeated
+        ``n - rank([U, V])`` times.
+        """
+        n = self._require_square("svdvals")
+        U, V = self.U.detach(), self.V.detach()
+        a = self.alpha.detach()
+        if self.rank == 0:
+            return a.abs().expand(n).clone()
+        Q, R = torch.linalg.qr(torch.cat([U, V], dim=1))  # (n, q), q = min(n, 2r)
+        q = Q.shape[1]
+        core = a * torch.eye(q, dtype=self.dtype, device=self.device) + (Q.T @ U) @ (Q.T @ V).T  # (q, q)
+        inner = torch.linalg.svdvals(core)
+        rest = a.abs().expand(n - q)
+        return torch.sort(torch.cat([inner, rest]), descending=True).values
+
+    def cond(self) -> Tensor:
+        """The 2-norm condition number ``sigma_max(M) / sigma_min(M)`` (``inf`` when singular), exactly."""
+        s = self.svdvals()
+        return s[0] / s[-1] if bool(s[-1] > 0) else torch.full_like(s[0], math.inf)
 
     def capacitance(self) -> Tensor:
         """``C = alpha * I_r + V^T U`` of shape ``(r, r)``; ``det M = alpha^(n-r) det C``."""
@@ -316,25 +359,44 @@ class DLoR:
         return self.alpha * torch.eye(r, dtype=self.dtype, device=self.device) + self.V.T @ self.U
 
     def _checked_capacitance(self, op: str) -> Tensor:
-        """The capacitance matrix, after checking that ``M`` is numerically invertible."""
+        r"""The capacitance matrix, after checking that ``M`` is invertible at working precision.
+
+        Two tests:
+
+        * ``r < n``: ``alpha`` is an eigenvalue of ``M`` (on the complement of ``span(V)``), so
+          ``sigma_min(M) <= |alpha|`` and ``M`` is singular at working precision when
+          ``|alpha| <= eps sigma_max(M)``: its condition number reaches ``1 / eps``, where LAPACK's
+          expert drivers report ``rcond < eps``. Below that the Woodbury solve loses about
+          ``log10(cond(M))`` digits, as a dense LU solve does. ``sigma_max(M)`` is taken as
+          ``|alpha| + ||U V^T||_2`` (within 3x of it), with the exact ``||U V^T||_2``
+          (:meth:`lowrank_norm`) computed only when the cheap Frobenius bound cannot clear ``alpha``.
+          (NumPy's ``matrix_rank`` tolerance ``n eps sigma_max`` is a rank test and would refuse
+          solvable float32 systems such as ``1e-3 I + U U^T`` at ``n = 4096``.)
+        * the capacitance matrix ``C`` is singular relative to its own norm:
+          ``sigma_min(C) <= r eps ||C||_2`` (``alpha`` at an eigenvalue ``-lambda(V^T U)``).
+        """
         n = self._require_square(op)
         r = self.rank
-        scale = float(self._scale().detach())
-        tol = max(n, 1) * self._eps() * scale
-        if r < n and abs(float(self.alpha.detach())) <= tol:
-            raise SingularMatrixError(
-                f"{op}: alpha = {float(self.alpha.detach()):.3g} is zero at working precision and rank "
-                f"r = {r} < n = {n}, so M = alpha*I + U V^T is singular. Use a nonzero alpha "
-                f"or a full-rank low-rank part"
-            )
+        eps = self._eps()
+        alpha = abs(float(self.alpha.detach()))
+        if r < n and alpha <= eps * float(self._scale().detach()):
+            sigma_max = alpha + float(self.lowrank_norm())
+            if not math.isfinite(sigma_max) or alpha <= eps * sigma_max:
+                raise SingularMatrixError(
+                    f"{op}: alpha = {float(self.alpha.detach()):.3g} is zero at working precision "
+                    f"(|alpha| <= eps sigma_max(M) = {eps * sigma_max:.3g}) and rank r = {r} < n = {n}, so "
+                    f"M = alpha*I + U V^T is singular. Use a larger alpha, a full-rank low-rank part, or float64"
+                )
         C = self.capacitance()
         if r:
-            smin = float(torch.linalg.svdvals(C.detach())[-1])
+            s = torch.linalg.svdvals(C.detach())
+            smax, smin = float(s[0]), float(s[-1])
+            tol = r * eps * smax
             if not math.isfinite(smin) or smin <= tol:
                 raise SingularMatrixError(
-                    f"{op}: M is numerically singular (smallest singular value of the "
-                    f"capacitance matrix alpha*I + V^T U is {smin:.3g}, tolerance {tol:.3g}). "
-                    f"Perturb alpha away from the eigenvalue -lambda(V^T U)"
+                    f"{op}: M is numerically singular (the capacitance matrix alpha*I + V^T U has "
+                    f"sigma_min {smin:.3g} <= r eps sigma_max = {tol:.3g}). Perturb alpha away "
+                    f"from the eigenvalues -lambda(V^T U) (the CLI's --perturb)"
                 )
         return C
 
