@@ -358,8 +358,9 @@ class DLoR:
         r = self.rank
         return self.alpha * torch.eye(r, dtype=self.dtype, device=self.device) + self.V.T @ self.U
 
-    def _checked_capacitance(self, op: str) -> Tensor:
-        r"""The capacitance matrix, after checking that ``M`` is invertible at working precision.
+    def _checked_capacitance(self, op: str) -> tuple[Tensor, Tensor] | None:
+        r"""The LU factors ``(LU, pivots)`` of the capacitance matrix (None when ``r = 0``), after
+        checking that ``M`` is invertible at working precision.
 
         Two tests:
 
@@ -372,8 +373,9 @@ class DLoR:
           (:meth:`lowrank_norm`) computed only when the cheap Frobenius bound cannot clear ``alpha``.
           (NumPy's ``matrix_rank`` tolerance ``n eps sigma_max`` is a rank test and would refuse
           solvable float32 systems such as ``1e-3 I + U U^T`` at ``n = 4096``.)
-        * the capacitance matrix ``C`` is singular relative to its own norm:
-          ``sigma_min(C) <= r eps ||C||_2`` (``alpha`` at an eigenvalue ``-lambda(V^T U)``).
+        * the capacitance matrix ``C`` is singular relative to its own norm: its 1-norm condition
+          number ``||C||_1 ||C^{-1}||_1``, exact from its LU factors in ``O(r^3)``, reaches
+          ``1 / (r eps)`` (``alpha`` at an eigenvalue ``-lambda(V^T U)``).
         """
         n = self._require_square(op)
         r = self.rank
@@ -387,18 +389,21 @@ class DLoR:
                     f"(|alpha| <= eps sigma_max(M) = {eps * sigma_max:.3g}) and rank r = {r} < n = {n}, so "
                     f"M = alpha*I + U V^T is singular. Use a larger alpha, a full-rank low-rank part, or float64"
                 )
+        if not r:
+            return None
         C = self.capacitance()
-        if r:
-            s = torch.linalg.svdvals(C.detach())
-            smax, smin = float(s[0]), float(s[-1])
-            tol = r * eps * smax
-            if not math.isfinite(smin) or smin <= tol:
-                raise SingularMatrixError(
-                    f"{op}: M is numerically singular (the capacitance matrix alpha*I + V^T U has "
-                    f"sigma_min {smin:.3g} <= r eps sigma_max = {tol:.3g}). Perturb alpha away "
-                    f"from the eigenvalues -lambda(V^T U) (the CLI's --perturb)"
-                )
-        return C
+        LU, pivots, info = torch.linalg.lu_factor_ex(C)
+        with torch.no_grad():
+            eye = torch.eye(r, dtype=self.dtype, device=self.device)
+            inv_norm = torch.linalg.matrix_norm(torch.linalg.lu_solve(LU.detach(), pivots, eye), 1)
+            cond1 = float(torch.linalg.matrix_norm(C.detach(), 1) * inv_norm)
+        if int(info) != 0 or not math.isfinite(cond1) or cond1 * r * eps >= 1:
+            raise SingularMatrixError(
+                f"{op}: M is numerically singular (the capacitance matrix alpha*I + V^T U has 1-norm condition "
+                f"number {cond1:.3g} >= 1 / (r eps) = {1 / (r * eps):.3g}). Perturb alpha away "
+                f"from the eigenvalues -lambda(V^T U) (the CLI's --perturb)"
+            )
+        return LU, pivots
 
     def solve(self, B: Tensor) -> Tensor:
         r"""``M^{-1} B`` by the Woodbury identity.
@@ -417,11 +422,11 @@ class DLoR:
         if self._alpha_is_zero() and self.rank >= n:
             X = torch.linalg.solve(self._dense_checked("solve"), Bm)
         else:
-            C = self._checked_capacitance("solve")
-            if self.rank == 0:
+            factors = self._checked_capacitance("solve")
+            if factors is None:
                 X = Bm / self.alpha
             else:
-                X = (Bm - self.U @ torch.linalg.solve(C, self.V.T @ Bm)) / self.alpha
+                X = (Bm - self.U @ torch.linalg.lu_solve(*factors, self.V.T @ Bm)) / self.alpha
         return X.squeeze(-1) if vec else X
 
     def inverse(self) -> DLoR:
@@ -435,10 +440,10 @@ class DLoR:
             inv = torch.linalg.inv(self._dense_checked("inverse"))
             eye = torch.eye(n, dtype=self.dtype, device=self.device)
             return DLoR(torch.zeros_like(self.alpha), inv, eye, validate=False)
-        C = self._checked_capacitance("inverse")
-        if self.rank == 0:
+        factors = self._checked_capacitance("inverse")
+        if factors is None:
             return DLoR(1 / self.alpha, self.U, self.V, validate=False)
-        Ut = -torch.linalg.solve(C.T, self.U.T).T / self.alpha  # U C^{-1} / alpha, (n, r)
+        Ut = -torch.linalg.lu_solve(*factors, self.U.T, adjoint=True).T / self.alpha  # U C^{-1} / alpha, (n, r)
         return DLoR(1 / self.alpha, Ut, self.V, validate=False)
 
     def slogdet(self) -> tuple[Tensor, Tensor]:

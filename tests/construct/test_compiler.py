@@ -35,7 +35,7 @@ def inputs(d=2, n=300):
 def test_error_decreases_with_h_over_three_decades(builder, act, depth, width, rank):
     mlp = random_mlp(act, depth, width)
     X = inputs()
-    errs = [max_abs_error(builder(mlp, rank, h), mlp, X) for h in (1e-1, 1e-2, 1e-3, 1e-4)]
+    errs = [max_abs_error(builder(mlp, rank, h, order=1), mlp, X) for h in (1e-1, 1e-2, 1e-3, 1e-4)]  # the O(h) scheme
     assert all(a > b for a, b in itertools.pairwise(errs)), errs
     assert errs[-1] < errs[0] / 100
 
@@ -66,7 +66,7 @@ def test_best_option_with_auto_h(builder, act, depth, width):
 def test_all_hidden_weights_are_dlor_and_counts_match_theorem_8():
     N = 6
     mlp = random_mlp(nn.Tanh, 3, N)
-    net = to_deep(mlp, 1, 1e-3)
+    net = to_deep(mlp, 1, 1e-3, order=1)  # one chain, the count of Theorem 8
     chain = net.chains[0]
     dense_hidden = [m for m in chain if isinstance(m, nn.Linear)]
     assert [tuple(m.weight.shape) for m in dense_hidden] == [(N, 2), (1, N)]  # only the thin I/O layers

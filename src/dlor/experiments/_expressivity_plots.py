@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from matplotlib.ticker import NullFormatter
+
 from ._common import plt, save_figure
 
 COLOURS = {"deep": "tab:blue", "wide": "tab:orange", "dense": "tab:gray"}
@@ -66,6 +68,9 @@ def trained(per_budget: list[dict], cfg, folder: Path) -> str:
         ax.axhline(1 / 12, color="tab:red", lw=0.8, ls=":", label="trivial predictor")
         ax.set_xscale("log")
         ax.set_yscale("log")
+        budgets = sorted({p["params"] for p in per_budget if p["family"] == "deep"})
+        ax.set_xticks(budgets, [str(b) for b in budgets])  # the budgets' parameter counts (deep)
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_title(f"sawtooth, lambda = {freq:g}")
         ax.set_xlabel("parameters")
         ax.grid(True, which="both", alpha=0.3)

@@ -158,8 +158,8 @@ def run(out: Path, budget: str = "quick", seeds: int | None = None, progress: bo
         dname = str(dtype).replace("torch.", "")
         schemes = {
             ("deep", "paper"): (DEEP_H, lambda h, ref=ref: to_deep(ref, cfg.rank, h, c=cfg.c, alpha=cfg.alpha,
-                                                                   decomposition="paper")),
-            ("wide", "paper"): (WIDE_H, lambda h, ref=ref: to_wide(ref, cfg.rank, h, c=cfg.c)),
+                                                                   decomposition="paper", order=1)),
+            ("wide", "paper"): (WIDE_H, lambda h, ref=ref: to_wide(ref, cfg.rank, h, c=cfg.c, order=1)),
             ("deep", "best"): (BEST_H, lambda h, ref=ref: to_deep(ref, cfg.rank, h, c=cfg.c, order=2)),
             ("wide", "best"): (BEST_H, lambda h, ref=ref: to_wide(ref, cfg.rank, h, c=cfg.c, order=2)),
         }
@@ -187,8 +187,8 @@ def run(out: Path, budget: str = "quick", seeds: int | None = None, progress: bo
     _plot_outputs(mlp, cfg, data, "wide", folder / "fig3b_wide_outputs.png")
     with torch.no_grad():  # the paper-faithful constructions at their best h, on the sawtooth's test set
         constructed = {arch: float(nn.functional.mse_loss(
-            (to_deep(mlp, cfg.rank, best_h, c=cfg.c, alpha=cfg.alpha, decomposition="paper") if arch == "deep"
-             else to_wide(mlp, cfg.rank, best_h, c=cfg.c))(data["x_test"]), data["y_test"]))
+            (to_deep(mlp, cfg.rank, best_h, c=cfg.c, alpha=cfg.alpha, decomposition="paper", order=1) if arch == "deep"
+             else to_wide(mlp, cfg.rank, best_h, c=cfg.c, order=1))(data["x_test"]), data["y_test"]))
             for arch, best_h in ((a, _best(tables, "float64", a, "paper")["best_h"]) for a in ("deep", "wide"))}
     claims = _claims(curves, tables, mlp_test_mse, constructed, cfg, candidates)
     summary = Summary(
@@ -288,8 +288,8 @@ def _plot_outputs(mlp, cfg, data, arch, path):
         ax.plot(X[:, 0], mlp(X)[:, 0], "k-", lw=1.5, label="dense MLP")
         hs = [1e-4, 1e-6, 1e-8] if arch == "deep" else [1e-1, 1e-2, 1e-4]
         for h in hs:
-            net = (to_deep(mlp, cfg.rank, h, c=cfg.c, alpha=cfg.alpha, decomposition="paper") if arch == "deep"
-                   else to_wide(mlp, cfg.rank, h, c=cfg.c))
+            net = (to_deep(mlp, cfg.rank, h, c=cfg.c, alpha=cfg.alpha, decomposition="paper", order=1) if arch == "deep"
+                   else to_wide(mlp, cfg.rank, h, c=cfg.c, order=1))
             ax.plot(X[:, 0], net(X)[:, 0], "--", lw=1, label=f"{arch} DLoR, h = {h:g}")
     ax.set_xlabel("x")
     ax.set_ylabel("output")
