@@ -128,7 +128,7 @@ def test_decompose_and_construct(tmp_path):
         (["pieces", "--family", "wide", "--in-features", "3"], "scalar input"),
         (["pieces", "--family", "dense", "--interval", "1", "1"], "is empty"),
         (["pieces", "--sawtooth", "0"], "must be an integer >= 1"),
-        (["pieces", "--family", "deep", "--k", "0"], "--k must be >= 1"),
+        (["pieces", "--family", "deep", "--k", "0"], "--k must be in [1, 4096]"),
     ],
 )
 def test_bad_input_one_line_errors(tmp_path, args, msg):

@@ -4,9 +4,20 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
-__all__ = ["set_aside"]
+__all__ = ["set_aside", "temporary_beside"]
+
+
+def temporary_beside(path: Path, suffix: str = "") -> Path:
+    """A new, unique temporary file in ``path``'s folder (``.NAME.XXXXXXXX.tmp``), for writing a
+    result there and then ``os.replace``-ing it onto ``path``: two processes writing the same
+    result never share a temporary file, and the rename stays on one file system."""
+    path = Path(path)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f"{suffix}.tmp", dir=path.parent)
+    os.close(fd)
+    return Path(name)
 
 
 def set_aside(path: Path, why: str) -> Path:

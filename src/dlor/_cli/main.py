@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from .._errors import DLoRError
+from .._options import OneLineParser
 from . import CLIError, construct, decompose, demo, info, pieces, reproduce
 
 SUBCOMMANDS = {"reproduce": reproduce, "decompose": decompose, "construct": construct, "pieces": pieces, "demo": demo,
@@ -13,7 +14,7 @@ SUBCOMMANDS = {"reproduce": reproduce, "decompose": decompose, "construct": cons
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="dlor",
         description="Diagonal-plus-Low-Rank neural networks (arXiv 2605.05659).",
     )
@@ -30,6 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     except (DLoRError, CLIError, FileNotFoundError, IsADirectoryError, PermissionError, NotADirectoryError) as err:
         message = " ".join(str(err).split())  # always one line
         print(f"dlor {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except (OverflowError, FloatingPointError) as err:  # a value the checks let through overflowed the arithmetic
+        print(f"dlor {args.command}: error: the computation overflowed ({err}); use smaller values", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"dlor {args.command}: interrupted; finished results are kept", file=sys.stderr)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
+from .._options import bounded_int, check_output_folder
 from ..experiments import _ranks as ranks
 from ..experiments._registry import REGISTRY, RunContext, describe, experiment, run_experiment
 from . import CLIError
@@ -19,8 +21,8 @@ def add_parser(sub) -> None:
     p.add_argument("--budget", choices=["tiny", "quick", "paper"], default="quick",
                    help="quick: minutes on a laptop; paper: the paper's full budget; tiny: smoke test")
     p.add_argument("--out", default="results", help="output folder (default: results)")
-    p.add_argument("--seeds", type=int, default=None, help="override the number of seeds")
-    p.add_argument("--workers", type=int, default=None,
+    p.add_argument("--seeds", type=bounded_int(1, 1000), default=None, help="override the number of seeds")
+    p.add_argument("--workers", type=bounded_int(1, 256), default=None,
                    help="processes for the training sweep (default: one per CPU core)")
     p.add_argument("--batch-size", default=None, metavar="B|full",
                    help="minibatch size of the training sweep's epochs, or 'full' for one full-batch step per epoch "
@@ -109,6 +111,33 @@ def _earlier_runs(out: Path) -> list[dict]:
     return (earlier if isinstance(earlier, list) else []) + [{k: old[k] for k in ("argv", "environment") if k in old}]
 
 
+LOCK_NAME = ".dlor-reproduce.lock"
+
+
+def _lock_folder(out: Path):
+    """Take an exclusive lock on ``out`` (``out/.dlor-reproduce.lock``, ``fcntl.flock``), so that a
+    second ``dlor reproduce`` into the same folder stops at once instead of redoing the work and
+    racing the first one's files. Returns the open lock file (the lock lasts as long as it is open)."""
+    try:
+        import fcntl
+    except ImportError:  # no flock on this OS: run unlocked
+        return None
+    handle = (out / LOCK_NAME).open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown"
+        handle.close()
+        raise CLIError(f"--out {out} is in use by another dlor reproduce (process {holder}); wait for it to finish "
+                       "or choose another --out") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
 def print_registry() -> None:
     """``dlor reproduce --list``: one line per experiment."""
     rows = describe()
@@ -119,18 +148,11 @@ def print_registry() -> None:
 
 
 def run(args) -> int:
-    from ..experiments._common import write_json
-    from ..experiments.report import write_report
-
     if args.list:
         print_registry()
         return 0
 
     device = _device(args.device)
-    if args.workers is not None and args.workers < 1:
-        raise CLIError(f"--workers must be >= 1, got {args.workers}")
-    if args.seeds is not None and args.seeds < 1:
-        raise CLIError(f"--seeds must be >= 1, got {args.seeds}")
     batch_size = _batch_size(args.batch_size)
     if args.init is not None:
         from ..nn._families import family_init
@@ -140,10 +162,20 @@ def run(args) -> int:
         from ..experiments._data import check_split
 
         check_split(args.split)
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise CLIError(f"--out {out} exists and is not a folder")
+    out = check_output_folder(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    lock = _lock_folder(out) if ranks.is_main() else None
+    try:
+        return _run_locked(args, out, device, batch_size)
+    finally:
+        if lock is not None:
+            lock.close()  # releases the flock
+
+
+def _run_locked(args, out: Path, device: str, batch_size) -> int:
+    from ..experiments._common import write_json
+    from ..experiments.report import write_report
+
     env = environment()
     if ranks.is_main():  # under torchrun rank 0 alone reads and writes the folder's own files
         config = {"argv": vars(args) | {"run": None}, "environment": env, "earlier_runs": _earlier_runs(out)[-20:]}
@@ -162,6 +194,9 @@ def run(args) -> int:
         done = out / name / "summary.json"
         if done.exists() and not args.force:
             kept = _load_summary(done, args.budget, args.seeds, batch_size)
+            intact = getattr(exp.load(), "files_intact", None)  # the experiment's own per-run files
+            if kept is not None and intact is not None and not intact(out):
+                kept = None
             if kept is not None:
                 summaries.append(kept)
                 say(f"[{name}] kept finished results from {done} (use --force to recompute)")

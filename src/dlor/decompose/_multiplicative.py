@@ -121,7 +121,8 @@ def check_invertible(W: np.ndarray, what: str = "W") -> None:
         raise SingularMatrixError(
             f"{what} is numerically singular (reciprocal condition number {rcond:.2e}); "
             f"a product of invertible DLoR factors cannot equal it. Pass perturb=eps "
-            f"(e.g. perturb=1e-8) to decompose the nearest matrix with sigma_min >= eps*sigma_max "
+            f"(e.g. perturb=1e-8; on the command line --perturb 1e-8) to decompose the nearest matrix with "
+            f"sigma_min >= eps*sigma_max "
             f"instead, as in the proof of Theorem 5"
         )
 

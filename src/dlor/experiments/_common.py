@@ -14,7 +14,7 @@ import matplotlib
 matplotlib.use("Agg")  # headless: experiments only write files
 import matplotlib.pyplot as plt  # noqa: E402
 
-from .._files import set_aside
+from .._files import set_aside, temporary_beside
 from . import _ranks as ranks
 
 BUDGETS = ("tiny", "quick", "paper")  # tiny: a smoke-test budget for the test suite
@@ -77,7 +77,7 @@ def write_json(path: Path, obj, every_rank: bool = False) -> None:
     if not (every_rank or ranks.is_main()):
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp = temporary_beside(path)
     tmp.write_text(json.dumps(_clean(obj), indent=2))
     os.replace(tmp, path)
 
@@ -105,7 +105,7 @@ def write_csv(path: Path, rows: list[dict]) -> None:
     if not ranks.is_main():  # under torchrun rank 0 writes the results
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp = temporary_beside(path)
     keys: list[str] = []
     for row in rows:
         keys += [k for k in row if k not in keys]
@@ -121,7 +121,7 @@ def save_figure(fig, path: Path) -> None:
         plt.close(fig)
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    tmp = temporary_beside(path)
+    fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
     plt.close(fig)
     os.replace(tmp, path)

@@ -131,11 +131,57 @@ def _run_dir(folder: Path, variant: str, rank: int, seed: int) -> Path:
     return folder / "runs" / f"{variant}-r{rank}-s{seed}"
 
 
+def _checkpoint_problem(path: Path) -> str | None:
+    """Why the run's ``checkpoint.safetensors`` cannot be read back (None: it can)."""
+    import json
+
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            progress = json.loads(f.metadata()["progress"])
+            for key in f.keys():
+                f.get_tensor(key)
+    except FileNotFoundError:
+        return "missing"
+    except Exception as err:  # noqa: BLE001 - torn or foreign: any failure to read it back
+        return f"{type(err).__name__}: {str(err)[:80]}"
+    if not isinstance(progress, dict) or "step" not in progress:
+        return "no training progress in its metadata"
+    return None
+
+
+def _run_files_intact(run_dir: Path) -> bool:
+    """Whether a finished run's ``result.json`` and ``checkpoint.safetensors`` both read back; a
+    torn one is set aside (with a one-line note) and the run counts as unfinished."""
+    from .._files import set_aside
+
+    result = read_json_checked(run_dir / "result.json", lambda d: isinstance(d, dict) and "val_loss" in d)
+    ckpt = run_dir / "checkpoint.safetensors"
+    problem = _checkpoint_problem(ckpt)
+    if problem is not None and problem != "missing" and ranks.is_main():
+        set_aside(ckpt, problem)
+    if result is not None and problem is not None and ranks.is_main():
+        set_aside(run_dir / "result.json", f"its checkpoint is {problem}")  # retrain: the model must be sampleable
+        return False
+    return result is not None
+
+
+def files_intact(out: Path) -> bool:
+    """Every finished run under ``out/lm/runs`` reads back (see :func:`_run_files_intact`); the
+    command line asks this before it keeps a finished ``summary.json``."""
+    runs = Path(out) / "lm" / "runs"
+    return all([_run_files_intact(d) for d in sorted(runs.iterdir()) if (d / "result.json").exists()]) if runs.is_dir() else True
+
+
 def _finished(cfg: LMConfig, job: tuple, folder: Path) -> dict | None:
-    """The record of ``job`` = ``(rank, variant, model config, seed)`` if it was trained with these settings."""
+    """The record of ``job`` = ``(rank, variant, model config, seed)`` if it was trained with these
+    settings and its files read back."""
     r, variant, mc, seed = job
-    done = read_json_checked(_run_dir(folder, variant, r, seed) / "result.json",
-                             lambda d: isinstance(d, dict) and "val_loss" in d)
+    run_dir = _run_dir(folder, variant, r, seed)
+    if not _run_files_intact(run_dir):
+        return None
+    done = read_json_checked(run_dir / "result.json", lambda d: isinstance(d, dict) and "val_loss" in d)
     if done is not None and done.get("model_config") == mc.to_dict() and done.get("settings") == asdict(cfg.settings(seed)):
         return done
     return None

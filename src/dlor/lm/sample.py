@@ -9,18 +9,21 @@ Bytes in, bytes out: the prompt is encoded as UTF-8 and the sample decoded with 
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 import torch
 
 from .._errors import DLoRError
+from .._options import MAX_SEED, OneLineParser, bounded_float, bounded_int
 from .saved import load_model
 
 
 def sample_text(model, prompt: str, tokens: int, temperature: float = 1.0, top_k: int | None = None,
                 seed: int = 0) -> str:
     """``prompt`` followed by ``tokens`` sampled bytes, decoded (see :meth:`dlor.lm.GPT.generate`)."""
+    if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+        raise DLoRError("the model holds NaN or Inf weights (its training diverged); it cannot be sampled. "
+                        "Train it again with a smaller --lr")
     data = prompt.encode("utf-8") or b"\n"  # an empty prompt starts from a newline
     device = next(model.parameters()).device
     idx = torch.tensor([list(data)], dtype=torch.long, device=device)
@@ -29,13 +32,13 @@ def sample_text(model, prompt: str, tokens: int, temperature: float = 1.0, top_k
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m dlor.lm.sample", description=__doc__.split("\n")[0])
+    p = OneLineParser(prog="python -m dlor.lm.sample", description=__doc__.split("\n")[0])
     p.add_argument("--model", required=True, help="a .safetensors file written by python -m dlor.lm --out")
     p.add_argument("--prompt", default="\n")
-    p.add_argument("--tokens", type=int, default=200, help="bytes to sample after the prompt")
-    p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--top-k", type=int, default=None)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--tokens", type=bounded_int(0, 10**7), default=200, help="bytes to sample after the prompt")
+    p.add_argument("--temperature", type=bounded_float(1e-3, 1e3, lo_open=False), default=1.0)
+    p.add_argument("--top-k", type=bounded_int(1, 256), default=None)
+    p.add_argument("--seed", type=bounded_int(0, MAX_SEED), default=0)
     p.add_argument("--device", default="cpu", help="cpu or cuda[:N]")
     args = p.parse_args(argv)
     try:

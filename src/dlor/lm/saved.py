@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from .._errors import DLoRError
+from .._files import temporary_beside
 from ..nn import check_state_fits
 from .model import GPT, GPTConfig
 from .trainer import checkpoint_model
@@ -46,7 +47,7 @@ def save_model(model: GPT, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     # clone: safetensors refuses tensors that share storage (the head is tied to the embedding)
     state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items() if k != "head.weight"}
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = temporary_beside(path)
     save_file(state, str(tmp), metadata={_CONFIG_KEY: json.dumps(model.config.to_dict())})
     os.replace(tmp, path)  # a reader never sees half a file
     return path

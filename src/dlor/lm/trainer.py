@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 
 from .._device import check_device
 from .._errors import DLoRError
+from .._files import temporary_beside
 from ..train.ddp import process_rank_and_world
 from .data import Corpus, sample_batch
 from .model import GPT, GPTConfig
@@ -69,6 +70,8 @@ class TrainSettings:
                 raise DLoRError(f"{name} must be a positive integer, got {value!r}")
         if self.dtype not in ("float32", "float64"):
             raise DLoRError(f"dtype must be float32 or float64, got {self.dtype!r}")
+        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not (math.isfinite(self.lr) and self.lr > 0):
+            raise DLoRError(f"lr must be a positive finite number, got {self.lr!r}")
 
     def lr_at(self, step: int) -> float:
         if step < self.warmup:
@@ -133,7 +136,7 @@ def _save(path: Path, model: nn.Module, opt: torch.optim.Optimizer, meta: dict) 
     for i, p in enumerate(model.parameters()):
         for key, value in opt.state.get(p, {}).items():
             tensors[f"optim.{i}.{key}"] = value.detach().clone().contiguous().reshape(value.shape)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = temporary_beside(path)
     save_file({k: v.cpu() for k, v in tensors.items()}, str(tmp), metadata={"progress": json.dumps(meta)})
     os.replace(tmp, path)
 
@@ -221,6 +224,9 @@ def train(cfg: GPTConfig, s: TrainSettings, corpus: Corpus, device: str | torch.
         for group in opt.param_groups:
             group["lr"] = s.lr_at(step)
         loss = step_fn(x, y)[1]
+        if not bool(torch.isfinite(loss.detach())):  # stop before a NaN reaches the weights or a checkpoint
+            raise DLoRError(f"the training loss is not finite at step {step + 1} (learning rate {s.lr_at(step):.3g}); "
+                            "nothing more was saved. Use a smaller --lr")
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if s.grad_clip:

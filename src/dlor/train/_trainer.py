@@ -31,7 +31,7 @@ from torch import Tensor
 
 from .._device import check_device
 from .._errors import DLoRError
-from .._files import set_aside
+from .._files import set_aside, temporary_beside
 from ._batched import batched_forward, make_module, stack_modules
 from ._inductor import compile_pure
 
@@ -475,7 +475,7 @@ class GroupTrainer:
 
     def _save(self) -> None:
         self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.checkpoint.with_suffix(".tmp")
+        tmp = temporary_beside(self.checkpoint)
         torch.save(self._state(), tmp)
         os.replace(tmp, self.checkpoint)
 
