@@ -70,6 +70,7 @@ def test_solve_and_logdet_over_kinds_and_alphas(dtype, kind, alpha):
     _check_solve_and_logdet(_matrix(512, 8, alpha, dtype, kind))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("kind", ["psd", "general"])
 def test_smallest_alpha_at_n_4096(dtype, kind):

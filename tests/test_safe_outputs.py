@@ -34,7 +34,7 @@ class _Trained(Exception):
     ("{missing}/model.safetensors", "does not exist"),
     ("{folder}", "is a folder"),
     ("", "is empty"),
-    ("{folder}/model.pt", "must end in .safetensors"),
+    ("{folder}/model.pt", "saved as .safetensors"),
 ])
 def test_lm_out_is_checked_before_training(tmp_path, monkeypatch, out, message):
     import dlor.lm.__main__ as lm_main

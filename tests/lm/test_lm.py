@@ -118,7 +118,7 @@ def test_cli_errors_are_one_line_with_exit_2(tmp_path):
     for args, words in [(["--variant", "big"], "unknown variant"), (["--rank", "500"], "larger than the width"),
                         (["--variant", "sparse+lowrank", "--density", "2"], "density"),
                         (["--corpus", str(tmp_path / "empty.txt")], "is empty"),
-                        (["--block", "1000000"], "larger than the validation split"),
+                        (["--block", "1000000"], "GiB, more than half of this machine's"),
                         (["--corpus", str(tmp_path)], "is a folder"),
                         (["--out", str(tmp_path / "model.pt")], "saved as .safetensors"),
                         (["--device", "tpu"], "--device must be cpu, cuda or cuda:N"),

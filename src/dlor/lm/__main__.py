@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     try:
         if args.out is not None:  # before training, not after it
-            check_model_path(check_output_path(args.out, suffix=".safetensors"))
+            check_model_path(check_output_path(args.out))
         if args.run_dir is not None:
             check_output_folder(args.run_dir, option="--run-dir")
         # weights, gradients and two AdamW moments (4 copies), float32 or float64

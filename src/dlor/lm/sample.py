@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     p = OneLineParser(prog="python -m dlor.lm.sample", description=__doc__.split("\n")[0])
     p.add_argument("--model", required=True, help="a .safetensors file written by python -m dlor.lm --out")
     p.add_argument("--prompt", default="\n")
-    p.add_argument("--tokens", type=bounded_int(0, 10**7), default=200, help="bytes to sample after the prompt")
+    p.add_argument("--tokens", type=bounded_int(0, 10**6), default=200, help="bytes to sample after the prompt")
     p.add_argument("--temperature", type=bounded_float(1e-3, 1e3, lo_open=False), default=1.0)
     p.add_argument("--top-k", type=bounded_int(1, 256), default=None)
     p.add_argument("--seed", type=bounded_int(0, MAX_SEED), default=0)
