@@ -35,6 +35,7 @@ bench: setup
 	$(PY) benchmarks/bench_decompose.py
 	$(PY) benchmarks/bench_trainer.py
 	$(PY) benchmarks/bench_nearest.py
+	$(PY) benchmarks/bench_solve.py
 	$(PY) benchmarks/bench_lm.py
 
 clean:

@@ -9,6 +9,8 @@ import pytest
 import torch
 from torch import nn
 
+from tests.conftest import call_entry_point
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
@@ -131,7 +133,10 @@ def test_decompose_and_construct(tmp_path):
         (["pieces", "--family", "deep", "--k", "0"], "--k must be in [1, 4096]"),
     ],
 )
-def test_bad_input_one_line_errors(tmp_path, args, msg):
+def test_bad_input_one_line_errors(tmp_path, monkeypatch, args, msg):
+    """In this process (the errors are the command's own; a subprocess per case would mostly time torch's import)."""
+    from dlor._cli.main import main
+
     (tmp_path / "a.txt").write_text("x")
     np.save(tmp_path / "v.npy", np.ones(3))
     np.save(tmp_path / "m.npy", np.eye(3))
@@ -147,11 +152,12 @@ def test_bad_input_one_line_errors(tmp_path, args, msg):
         "{model}": tmp_path / "model.pt",
         "{file}": tmp_path / "a.txt",
     }
-    res = dlor(*[str(subs.get(a, a)) for a in args], cwd=tmp_path)
-    assert res.returncode != 0
-    lines = [line for line in res.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and msg in lines[0], res.stderr
-    assert "Traceback" not in res.stderr
+    monkeypatch.chdir(tmp_path)
+    code, _, err = call_entry_point(main, [str(subs.get(a, a)) for a in args])
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and msg in lines[0], err
+    assert "Traceback" not in err
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")

@@ -46,8 +46,12 @@ def check_floating(name: str, t: Tensor) -> None:
 
 
 def check_finite(name: str, t: Tensor) -> None:
-    """Raise :class:`NonFiniteError` if ``t`` holds NaN or Inf."""
-    if t.numel() and not bool(torch.isfinite(t).all()):
+    """Raise :class:`NonFiniteError` if ``t`` holds NaN or Inf.
+
+    One pass: a NaN or an infinity makes the sum NaN or infinite, so a finite sum clears the
+    tensor; only a non-finite sum (or one that overflowed) is checked element by element.
+    """
+    if t.numel() and not bool(torch.isfinite(t.detach().sum())) and not bool(torch.isfinite(t).all()):
         raise NonFiniteError(f"{name} contains NaN or Inf; DLoR factors must be finite")
 
 

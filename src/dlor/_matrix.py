@@ -152,7 +152,8 @@ class DLoR:
                     f"of columns (the rank r)"
                 )
             for name, t in (("alpha", alpha), ("U", U), ("V", V)):
-                check_finite(name, t)
+                if name != "V" or V is not U:  # alpha I + U U^T: U is checked once
+                    check_finite(name, t)
         self.alpha = alpha if alpha.dim() == 0 else alpha.reshape(())
         self.U = U
         self.V = V

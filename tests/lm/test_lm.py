@@ -114,6 +114,9 @@ def test_bad_corpus_and_block(tmp_path, corpus):
 
 
 def test_cli_errors_are_one_line_with_exit_2(tmp_path):
+    from dlor.lm.__main__ import main as lm_main
+    from tests.conftest import call_entry_point
+
     (tmp_path / "empty.txt").write_bytes(b"")
     for args, words in [(["--variant", "big"], "unknown variant"), (["--rank", "500"], "larger than the width"),
                         (["--variant", "sparse+lowrank", "--density", "2"], "density"),
@@ -124,10 +127,9 @@ def test_cli_errors_are_one_line_with_exit_2(tmp_path):
                         (["--device", "tpu"], "--device must be cpu, cuda or cuda:N"),
                         *([(["--device", "cuda"], "CUDA is not available on this machine")]
                           if not torch.cuda.is_available() else [])]:
-        res = subprocess.run([sys.executable, "-m", "dlor.lm", "--steps", "1", *args], capture_output=True, text=True,
-                             timeout=300)
-        assert res.returncode == 2, res.stderr
-        assert words in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.stderr
+        code, _, err = call_entry_point(lm_main, ["--steps", "1", *args])  # in this process: the command's own errors
+        assert code == 2, err
+        assert words in err and len(err.strip().splitlines()) == 1, err
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")

@@ -83,9 +83,9 @@ def write_json(path: Path, obj, every_rank: bool = False) -> None:
 
 
 def read_json_checked(path: Path, valid=lambda obj: True):
-    """The JSON in ``path``, or None when it is missing, torn or fails ``valid``; a torn or
-    invalid file is set aside (:func:`set_aside`; by rank 0 only under torchrun) so that nothing
-    reads it again."""
+    """The JSON in ``path``, or None when it is missing, torn or fails ``valid`` (which returns
+    True, or False or a reason, a ``str``, that the note names); a torn or invalid file is set
+    aside (:func:`set_aside`; by rank 0 only under torchrun) so that nothing reads it again."""
     try:
         obj = json.loads(path.read_text())
     except FileNotFoundError:
@@ -93,9 +93,11 @@ def read_json_checked(path: Path, valid=lambda obj: True):
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         why = f"{type(err).__name__}: {err}"
     else:
-        if valid(obj):
+        verdict = valid(obj)
+        if verdict and not isinstance(verdict, str):
             return obj
-        why = "unexpected content"
+        # a validator may say why (a str): e.g. a whole file written under other settings
+        why = verdict if isinstance(verdict, str) and verdict else "unexpected content"
     if ranks.is_main():
         set_aside(path, why)
     return None

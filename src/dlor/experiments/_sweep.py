@@ -171,9 +171,12 @@ def _train_todo(folder: Path, todo: list[GroupSpec], tcfg, dtype: str, workers: 
 def read_group_file(folder: Path, group: GroupSpec) -> list[dict] | None:
     """The rows of ``folder/<group>.json``, or None when the group has not finished; a torn
     file, or one without a row per seed, is set aside so that the group trains again."""
-    def valid(rows) -> bool:
-        return (isinstance(rows, list) and len(rows) == len(group.seeds)
-                and all(isinstance(r, dict) and "seed" in r and "test_mse_final" in r for r in rows))
+    def valid(rows) -> bool | str:
+        if not (isinstance(rows, list) and all(isinstance(r, dict) and "seed" in r and "test_mse_final" in r for r in rows)):
+            return False
+        if len(rows) != len(group.seeds):
+            return f"a whole file written under other settings: {len(rows)} seeds, this run has {len(group.seeds)}"
+        return True
 
     return read_json_checked(folder / f"{group.name}.json", valid)
 
