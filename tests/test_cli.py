@@ -83,10 +83,16 @@ def test_report_renders_in_chromium(tiny_results, tmp_path):
 def test_decompose_and_construct(tmp_path):
     W = np.random.default_rng(0).standard_normal((12, 12))
     np.save(tmp_path / "w.npy", W)
-    for mode in ("multiplicative", "additive", "nearest"):
-        res = dlor("decompose", tmp_path / "w.npy", "--rank", 3, "--mode", mode)
-        assert res.returncode == 0, res.stderr
-        assert "reconstruction error" in res.stdout
+    from dlor._cli.main import main
+
+    for mode in ("multiplicative", "additive", "nearest"):  # one subprocess, as a user runs it; the rest in this process
+        if mode == "multiplicative":
+            res = dlor("decompose", tmp_path / "w.npy", "--rank", 3, "--mode", mode)
+            code, out, err = res.returncode, res.stdout, res.stderr
+        else:
+            code, out, err = call_entry_point(main, ["decompose", str(tmp_path / "w.npy"), "--rank", "3", "--mode", mode])
+        assert code == 0, err
+        assert "reconstruction error" in out
         assert (tmp_path / f"w.{mode}.safetensors").exists()
     from safetensors.torch import load_file
 
@@ -95,10 +101,10 @@ def test_decompose_and_construct(tmp_path):
     torch.manual_seed(0)
     mlp = nn.Sequential(nn.Linear(2, 6), nn.Tanh(), nn.Linear(6, 6), nn.Tanh(), nn.Linear(6, 1)).double()
     torch.save(mlp, tmp_path / "mlp.pt")
-    res = dlor("construct", tmp_path / "mlp.pt", "--rank", 2, "--mode", "deep", "--box", -2, 2)
-    assert res.returncode == 0, res.stderr
-    err = float(res.stdout.split("^2: ")[1].split()[0])
-    assert err < 1e-5
+    code, out, err = call_entry_point(main, ["construct", str(tmp_path / "mlp.pt"), "--rank", "2", "--mode", "deep",
+                                             "--box", "-2", "2"])
+    assert code == 0, err
+    assert float(out.split("^2: ")[1].split()[0]) < 1e-5
     assert (tmp_path / "mlp.deep.pt").exists()
 
 
@@ -163,22 +169,26 @@ def test_bad_input_one_line_errors(tmp_path, monkeypatch, args, msg):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
 @pytest.mark.parametrize("device", ["cuda", "cuda:0", "cuda:3"])
 def test_cuda_on_a_machine_without_it_is_one_line_and_exit_2(tmp_path, device):
-    res = dlor("reproduce", "fig4", "--budget", "tiny", "--device", device, "--out", tmp_path)
-    lines = [line for line in res.stderr.splitlines() if line.strip()]
-    assert res.returncode == 2 and len(lines) == 1, res.stderr
+    from dlor._cli.main import main
+
+    code, _, err = call_entry_point(main, ["reproduce", "fig4", "--budget", "tiny", "--device", device, "--out", str(tmp_path)])
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1, err
     assert "CUDA is not available" in lines[0] and "--device cpu" in lines[0]
     assert not (tmp_path / "training").exists()  # refused before anything ran
 
 
 def test_pieces_counts_the_sawtooth_construction():
-    res = dlor("pieces", "--sawtooth", "12")
-    assert res.returncode == 0 and "4096 linear pieces" in res.stdout, res.stderr
+    from dlor._cli.main import main
+
+    code, out, err = call_entry_point(main, ["pieces", "--sawtooth", "12"])
+    assert code == 0 and "4096 linear pieces" in out, err
 
 
 def test_reproduce_list_shows_every_experiment_with_its_artefacts():
     from dlor.experiments._registry import REGISTRY
 
-    res = dlor("reproduce", "--list")
+    res = dlor("reproduce", "--list")  # the one run of the command as a user types it
     assert res.returncode == 0, res.stderr
     for exp in REGISTRY.values():
         line = next(line for line in res.stdout.splitlines() if line.startswith(exp.name + " "))
