@@ -147,3 +147,18 @@ def test_a_torn_per_run_lm_file_is_detected_and_recomputed(tmp_path):
     assert "kept finished results" not in out
     assert "unreadable" in err and "checkpoint.safetensors.corrupt" in err
     assert load_model(ckpt) is not None  # retrained: the run can be sampled again
+
+
+def test_a_held_lock_refuses_the_run_before_any_work(tmp_path):
+    """The same refusal without a race: this test holds the folder's lock itself."""
+    import fcntl
+
+    from dlor._cli.main import main
+
+    with (tmp_path / ".dlor-reproduce.lock").open("a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held.write("12345")
+        held.flush()
+        code, _, err = call_entry_point(main, ["reproduce", "fig5", "--budget", "tiny", "--out", str(tmp_path), "--quiet"])
+        assert code == 2 and "in use by another dlor reproduce (process 12345)" in _one_line(err)
+        assert not (tmp_path / "fig5").exists()  # refused before any work
