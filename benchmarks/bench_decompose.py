@@ -1,6 +1,6 @@
 """multiplicative_decompose vs one LU, one full SVD and the literal Appendix C.3 transcription.
 
-Issue 3's goals, measured in one run (float64, Gaussian W; times are medians of a few runs
+The goals, measured in one run (float64, Gaussian W; times are medians of a few runs
 and only their ratios within this run are meaningful):
   * multiplicative_decompose within 3x of one full SVD of the same matrix, at every rank;
   * relative reconstruction error <= 1e-12 at n = 2048;

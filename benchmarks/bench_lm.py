@@ -1,6 +1,6 @@
 """One training step (forward, backward, AdamW) of the byte-level GPT, every variant at the same width.
 
-Issue 12's goal, measured in one run (absolute times on shared machines are noisy; only the
+The goal, measured in one run (absolute times on shared machines are noisy; only the
 ratios within this run mean anything): at n_embd = 768, 4 layers, rank 64 and 8 x 256 tokens,
 the ``dlor`` step is >= 2x faster than the ``dense`` step. The FLOP ratio of the projections
 (dense / DLoR, forward) is printed beside the measured ratio, with each variant's memory for one

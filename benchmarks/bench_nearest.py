@@ -1,4 +1,4 @@
-"""nearest_dlor against one full SVD of the same matrix (issue 13).
+"""nearest_dlor against one full SVD of the same matrix.
 
 Goal: ``nearest_dlor`` within 3x of one ``torch.linalg.svd`` at 384x384, 1536x384, 768x768 and
 3072x768 (the shapes of MiniLM and BERT-base layers), float64, at ranks 8 and 64. Both sides

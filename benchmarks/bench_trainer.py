@@ -1,4 +1,4 @@
-"""Vectorized trainer vs the naive one-model-at-a-time loop (issue 6).
+"""Vectorized trainer vs the naive one-model-at-a-time loop.
 
 Measures, in one run, the per-epoch cost of
   * the naive loop (nn.Module + torch.optim.Adam + ReduceLROnPlateau), on a subset of models,

@@ -1,4 +1,4 @@
-"""all-MiniLM-L6-v2: nearest-DLoR init against a truncated SVD with the same parameter count (issue 13).
+"""all-MiniLM-L6-v2: nearest-DLoR init against a truncated SVD with the same parameter count.
 
 Every ``nn.Linear`` under ``encoder.layer.*`` (36 layers) is replaced by
   * ``dlorize(init="nearest")``: the best ``alpha I + U V^T`` of rank r (r (m + n) + 1 parameters);

@@ -31,7 +31,7 @@ def tol(op: str, dtype: torch.dtype) -> dict:
     return {"rtol": rtol, "atol": atol}
 
 # Relative reconstruction error ||W - result||_F / ||W||_F of the exact decompositions
-# (issue 3: <= 1e-12 in float64, <= 1e-5 in float32).
+# (<= 1e-12 in float64, <= 1e-5 in float32).
 RECONSTRUCTION = {torch.float64: 1e-12, torch.float32: 1e-5}
 
 # The depth-separation construction against its closed form T^L, float64 (every operation of

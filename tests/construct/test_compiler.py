@@ -13,7 +13,7 @@ from tests.tolerances import tol
 
 SMOOTH = [nn.Softplus, nn.Tanh, nn.Sigmoid, nn.GELU, nn.SiLU]
 PIECEWISE_LINEAR = [nn.ReLU, nn.LeakyReLU, nn.ELU]
-BEST_TARGET = 1e-5  # issue 4: best option with h="auto" in float64
+BEST_TARGET = 1e-5  # the library goal: best option with h="auto" in float64
 
 
 def random_mlp(act_cls, depth, width, d_in=2, seed=0):

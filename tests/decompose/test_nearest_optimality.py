@@ -1,4 +1,4 @@
-"""nearest_dlor's branch and bound against the previous SVD-per-evaluation global search (issue 13).
+"""nearest_dlor's branch and bound against the previous SVD-per-evaluation global search.
 
 The objective is ``||W - alpha I - U V^T||_F``; the fast search must reach the reference's
 optimum to ``OBJECTIVE_RTOL`` relative (or ``EXACT_ATOL`` of ``||W||`` where the optimum is 0);
@@ -79,7 +79,7 @@ def test_certificate_reports_the_search():
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("shape", [(1024, 1024), (1024, 4096), (4096, 1024)])
 def test_matches_the_svd_search_at_scale(kind, shape):
-    """Up to 1024 x 4096 (issue 13); the reference takes minutes per matrix here."""
+    """Up to 1024 x 4096 ; the reference takes minutes per matrix here."""
     gen = torch.Generator().manual_seed(zlib.crc32(repr((kind, shape)).encode()))
     W = _structured(kind, *shape, gen)
     fast = _objective(dlor.nearest_dlor(W, 16), W)

@@ -1,4 +1,4 @@
-"""Issue 12: the byte-level GPT, its sparse+low-rank layer, the trainer (resume, DDP, compile) and `dlor reproduce lm`."""
+"""The byte-level GPT, its sparse+low-rank layer, the trainer (resume, DDP, compile) and `dlor reproduce lm`."""
 
 import math
 import subprocess

