@@ -151,9 +151,10 @@ def _checkpoint_problem(path: Path) -> str | None:
     return None
 
 
-def _run_files_intact(run_dir: Path) -> bool:
-    """Whether a finished run's ``result.json`` and ``checkpoint.safetensors`` both read back; a
-    torn one is set aside (with a one-line note) and the run counts as unfinished."""
+def _intact_result(run_dir: Path) -> dict | None:
+    """A finished run's ``result.json`` record, when it and its ``checkpoint.safetensors`` both read
+    back (None otherwise); a torn one is set aside (with a one-line note) and the run counts as
+    unfinished."""
     from .._files import set_aside
 
     result = read_json_checked(run_dir / "result.json", lambda d: isinstance(d, dict) and "val_loss" in d)
@@ -163,25 +164,24 @@ def _run_files_intact(run_dir: Path) -> bool:
         set_aside(ckpt, problem)
     if result is not None and problem is not None and ranks.is_main():
         set_aside(run_dir / "result.json", f"its checkpoint is {problem}")  # retrain: the model must be sampleable
-        return False
-    return result is not None
+        return None
+    return result
 
 
 def files_intact(out: Path) -> bool:
-    """Every finished run under ``out/lm/runs`` reads back (see :func:`_run_files_intact`); the
+    """Every finished run under ``out/lm/runs`` reads back (see :func:`_intact_result`); the
     command line asks this before it keeps a finished ``summary.json``."""
     runs = Path(out) / "lm" / "runs"
-    return all([_run_files_intact(d) for d in sorted(runs.iterdir()) if (d / "result.json").exists()]) if runs.is_dir() else True
+    if not runs.is_dir():
+        return True
+    return all([_intact_result(d) is not None for d in sorted(runs.iterdir()) if (d / "result.json").exists()])
 
 
 def _finished(cfg: LMConfig, job: tuple, folder: Path) -> dict | None:
     """The record of ``job`` = ``(rank, variant, model config, seed)`` if it was trained with these
     settings and its files read back."""
     r, variant, mc, seed = job
-    run_dir = _run_dir(folder, variant, r, seed)
-    if not _run_files_intact(run_dir):
-        return None
-    done = read_json_checked(run_dir / "result.json", lambda d: isinstance(d, dict) and "val_loss" in d)
+    done = _intact_result(_run_dir(folder, variant, r, seed))
     if done is not None and done.get("model_config") == mc.to_dict() and done.get("settings") == asdict(cfg.settings(seed)):
         return done
     return None
