@@ -24,8 +24,8 @@ from pathlib import Path
 import torch
 
 from .._errors import DLoRError
-from ..expressivity import count_pieces, sawtooth_network, sawtooth_network_params, smallest_wide_network, tent_power
-from ..nn import ACTIVATIONS, MLP, DeepDLoR, WideDLoR
+from ..expressivity import count_pieces, deep_params, sawtooth_network, sawtooth_network_params, smallest_wide_network, tent_power
+from ..nn import ACTIVATIONS, MLP, DeepDLoR, WideDLoR, rank_for
 from ..train import GroupSpec, TrainConfig
 from . import _expressivity_plots as plots
 from ._common import Summary, write_csv, write_json
@@ -199,8 +199,7 @@ def trained_groups(cfg: ExpressivityConfig) -> list[GroupSpec]:
                     groups.append(GroupSpec(arch, cfg.trained_k, [1, width, width, 1], seeds, tag=f"w{width}_{_tag(freq, act)}",
                                             inits=[cfg.init] * len(seeds), member_extra=[dict(e) for e in extra],
                                             activation=act, extra={"budget_of": f"w{width}"}))
-                deep_params = _count(DeepDLoR(cfg.trained_k, width=width))
-                w = matched_dense_width(deep_params)
+                w = matched_dense_width(deep_params(cfg.trained_k, width, rank_for(cfg.trained_k, width)))
                 groups.append(GroupSpec("dense", None, [1, w, w, 1], seeds, tag=_tag(freq, act),
                                         member_extra=[dict(e) for e in extra], activation=act,
                                         extra={"budget_of": f"w{width}"}))
