@@ -21,6 +21,7 @@ scratch and that ``alpha I`` restores universal approximation; this model tests 
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -31,17 +32,36 @@ from .._errors import DLoRError, check_rank
 from ..nn import DLoRLinear, SparseLowRankLinear
 from ..nn._sparse_lowrank import check_density
 
-__all__ = ["GPT", "GPTConfig", "VARIANTS", "projection"]
+__all__ = ["FACTOR_INITS", "GPT", "GPTConfig", "VARIANTS", "projection"]
 
 VARIANTS = ("dense", "lowrank", "dlor", "sparse+lowrank")
+FACTOR_INITS = ("random", "zero_u")
 
 
 @dataclass
 class GPTConfig:
-    """Shapes and the projection variant.
+    """Shapes, the projection variant and how its factors start.
 
     ``rank`` is used by the structured variants, ``density`` (the fraction of trainable entries
     of ``S``) by ``sparse+lowrank``; ``mlp_hidden`` defaults to ``4 n_embd``.
+
+    The initialisation of the structured projections is part of the config, since it can decide
+    a comparison of variants (``dlor reproduce lm`` crosses these choices):
+
+    * ``alpha_init``: ``alpha`` at the start in the square projections (``n_in == n_out``: the
+      attention q, k, v and out) of ``dlor``. 1 starts each projection at the identity plus a
+      low-rank term, as the DLoR blocks of Theorem 5 (``h -> 0``) and DLR's fixed residual do;
+      0 starts it at ``U V^T`` alone.
+    * ``alpha_init_rect``: the same for the rectangular MLP projections (Remark 2: ``alpha``
+      acts on the input truncated or zero-padded to the output width). ``None``: no ``alpha I``
+      there at all (``alpha`` is a zero buffer); the square projections keep theirs.
+    * ``alpha_trainable``: ``alpha`` is learned (default) or kept at its initial value, as DLR
+      (low rank plus a fixed ``alpha``-scaled residual) keeps it.
+    * ``factor_init``: ``"random"`` draws both factors (``V ~ N(0, 1/n)``, ``U ~ N(0, 1/(3r))``,
+      :class:`~dlor.nn.DLoRLinear`), the choice for training from scratch; ``"zero_u"`` starts
+      the output factor ``U`` at 0, as LoRA (Hu et al. 2022) starts its ``B`` and as SLTrain,
+      ReLoRA and LTE start one factor of their low-rank parts. It applies to every structured
+      variant (``lowrank``, ``dlor``, ``sparse+lowrank``).
     """
 
     variant: str = "dlor"
@@ -53,6 +73,10 @@ class GPTConfig:
     density: float | None = None
     mlp_hidden: int | None = None
     vocab_size: int = 256
+    alpha_init: float = 1.0
+    alpha_init_rect: float | None = 1.0
+    alpha_trainable: bool = True
+    factor_init: str = "random"
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
@@ -70,6 +94,16 @@ class GPTConfig:
             if self.rank > min(self.n_embd, self.mlp_hidden):
                 raise DLoRError(f"rank {self.rank} is larger than the width (n_embd = {self.n_embd}, "
                                 f"mlp_hidden = {self.mlp_hidden}); use rank <= {min(self.n_embd, self.mlp_hidden)}")
+        if self.factor_init not in FACTOR_INITS:
+            raise DLoRError(f"unknown factor_init {self.factor_init!r}; choose one of {', '.join(FACTOR_INITS)}")
+        for name in ("alpha_init", "alpha_init_rect"):
+            value = getattr(self, name)
+            if value is None and name == "alpha_init_rect":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise DLoRError(f"{name} must be a finite number, got {value!r}")
+        if not isinstance(self.alpha_trainable, bool):
+            raise DLoRError(f"alpha_trainable must be True or False, got {self.alpha_trainable!r}")
         if self.variant == "sparse+lowrank":
             if self.density is None:
                 raise DLoRError("variant 'sparse+lowrank' needs a density of its sparse part in (0, 1)")
@@ -80,13 +114,20 @@ class GPTConfig:
 
 
 def projection(cfg: GPTConfig, n_in: int, n_out: int, seed: int) -> nn.Module:
-    """One projection ``n_in -> n_out`` of the configured variant (``seed``: the sparse support)."""
+    """One projection ``n_in -> n_out`` of the configured variant (``seed``: the sparse support),
+    initialised as ``cfg`` says (see :class:`GPTConfig`)."""
     if cfg.variant == "dense":
         return nn.Linear(n_in, n_out, bias=False)
     if cfg.variant == "sparse+lowrank":
-        return SparseLowRankLinear(n_in, n_out, cfg.rank, cfg.density, bias=False, support_seed=seed)
-    dlor = cfg.variant == "dlor"
-    return DLoRLinear(n_in, n_out, cfg.rank, bias=False, alpha_trainable=dlor, alpha_init=1.0 if dlor else 0.0)
+        layer = SparseLowRankLinear(n_in, n_out, cfg.rank, cfg.density, bias=False, support_seed=seed)
+    else:
+        alpha = (cfg.alpha_init if n_in == n_out else cfg.alpha_init_rect) if cfg.variant == "dlor" else None
+        layer = DLoRLinear(n_in, n_out, cfg.rank, bias=False, alpha_trainable=alpha is not None and cfg.alpha_trainable,
+                           alpha_init=0.0 if alpha is None else float(alpha))
+    if cfg.factor_init == "zero_u":
+        with torch.no_grad():
+            layer.U.zero_()
+    return layer
 
 
 class CausalSelfAttention(nn.Module):

@@ -44,10 +44,25 @@ class TrainSettings:
     """Optimisation settings (nanoGPT's defaults for small character models, scaled down).
 
     ``batch_size`` is the global number of windows per step. The learning rate warms up linearly
-    for ``warmup`` steps, then follows a cosine to ``min_lr_ratio * lr`` at ``steps``. Weight decay
-    applies to the matrices (embeddings, dense weights, ``U``, ``V``), not to ``alpha``, the
-    sparse values, norms or biases. Validation loss: ``eval_batches`` fixed batches of the
-    validation split, every ``eval_every`` steps and at the end.
+    for ``warmup`` steps, then follows a cosine to ``min_lr_ratio * lr`` at ``steps``. Validation
+    loss: ``eval_batches`` fixed batches of the validation split, every ``eval_every`` steps and
+    at the end.
+
+    The choices that can decide a comparison of projection variants are fields of their own:
+
+    * ``lr``: the peak learning rate. Structured-pretraining papers tune it per method: GaLore
+      (Zhao et al. 2024) sweeps {1e-2, 5e-3, 1e-3, 5e-4, 1e-4} for every method; SLTrain (Han et
+      al. 2024) and CoLA train their low-rank layers at 3e-3 against at most 1e-3 for dense.
+    * ``lr_mult_u``, ``lr_mult_v``, ``lr_mult_alpha``, ``lr_mult_sparse``: the learning rate of
+      each group of a structured layer is ``lr`` times its multiplier (all 1 by default, as in
+      GaLore and SLTrain). "Compute Better Spent" (Qiu et al. 2024) scales each factor's rate
+      with its shape (muP-style) and shows that an unscaled rate can make a structured layer
+      look worse than it is.
+    * ``weight_decay``: on the dense matrices (embeddings and ``nn.Linear`` weights), as nanoGPT.
+    * ``factor_weight_decay``: on ``U`` and ``V``. GaLore, SLTrain and ReLoRA use none; 0.1
+      follows nanoGPT's setting for every matrix.
+
+    ``alpha``, the sparse values, norms and biases are never decayed.
     """
 
     steps: int = 1000
@@ -56,6 +71,11 @@ class TrainSettings:
     min_lr_ratio: float = 0.1
     warmup: int = 50
     weight_decay: float = 0.1
+    factor_weight_decay: float = 0.1
+    lr_mult_u: float = 1.0
+    lr_mult_v: float = 1.0
+    lr_mult_alpha: float = 1.0
+    lr_mult_sparse: float = 1.0
     grad_clip: float = 1.0
     eval_every: int = 100
     eval_batches: int = 8
@@ -70,8 +90,27 @@ class TrainSettings:
                 raise DLoRError(f"{name} must be a positive integer, got {value!r}")
         if self.dtype not in ("float32", "float64"):
             raise DLoRError(f"dtype must be float32 or float64, got {self.dtype!r}")
-        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not (math.isfinite(self.lr) and self.lr > 0):
-            raise DLoRError(f"lr must be a positive finite number, got {self.lr!r}")
+        for name in ("lr", "lr_mult_u", "lr_mult_v", "lr_mult_alpha", "lr_mult_sparse"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
+                raise DLoRError(f"{name} must be a positive finite number, got {value!r}")
+        for name in ("weight_decay", "factor_weight_decay"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value >= 0):
+                raise DLoRError(f"{name} must be a finite number >= 0, got {value!r}")
+
+    def group_of(self, name: str, param: torch.Tensor) -> tuple[str, float, float]:
+        """``(group, learning-rate multiplier, weight decay)`` of the parameter called ``name``."""
+        leaf = name.rsplit(".", 1)[-1]
+        if leaf in ("U", "V"):
+            return leaf, self.lr_mult_u if leaf == "U" else self.lr_mult_v, self.factor_weight_decay
+        if leaf == "alpha":
+            return "alpha", self.lr_mult_alpha, 0.0
+        if leaf == "values":
+            return "sparse", self.lr_mult_sparse, 0.0
+        if param.dim() >= 2:
+            return "matrix", 1.0, self.weight_decay
+        return "other", 1.0, 0.0
 
     def lr_at(self, step: int) -> float:
         if step < self.warmup:
@@ -81,11 +120,13 @@ class TrainSettings:
 
 
 def make_optimizer(model: nn.Module, s: TrainSettings) -> torch.optim.AdamW:
-    """AdamW (betas 0.9, 0.95) with weight decay on the matrices only (see :class:`TrainSettings`)."""
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    rest = [p for p in model.parameters() if p.dim() < 2]
-    groups = [{"params": decay, "weight_decay": s.weight_decay}, {"params": rest, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=s.lr, betas=(0.9, 0.95))
+    """AdamW (betas 0.9, 0.95), one parameter group per kind (:meth:`TrainSettings.group_of`):
+    its own rate multiplier (``lr_mult``, applied to every step's ``lr``) and weight decay."""
+    groups: dict[str, dict] = {}
+    for name, p in model.named_parameters():
+        kind, mult, decay = s.group_of(name, p)
+        groups.setdefault(kind, {"params": [], "lr_mult": mult, "weight_decay": decay, "lr": s.lr * mult})["params"].append(p)
+    return torch.optim.AdamW(list(groups.values()), lr=s.lr, betas=(0.9, 0.95))
 
 
 @torch.no_grad()
@@ -222,7 +263,7 @@ def train(cfg: GPTConfig, s: TrainSettings, corpus: Corpus, device: str | torch.
         x, y = sample_batch(corpus.train, s.batch_size, block, torch.Generator().manual_seed(s.seed * 1_000_003 + step))
         x, y = x[rank * local : (rank + 1) * local].to(device), y[rank * local : (rank + 1) * local].to(device)
         for group in opt.param_groups:
-            group["lr"] = s.lr_at(step)
+            group["lr"] = s.lr_at(step) * group["lr_mult"]
         loss = step_fn(x, y)[1]
         if not bool(torch.isfinite(loss.detach())):  # stop before a NaN reaches the weights or a checkpoint
             raise DLoRError(f"the training loss is not finite at step {step + 1} (learning rate {s.lr_at(step):.3g}); "
