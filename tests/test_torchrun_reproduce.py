@@ -2,7 +2,6 @@
 the report, and the rows equal a one-process run."""
 
 import csv
-import json
 import subprocess
 import sys
 
@@ -48,26 +47,3 @@ def test_two_ranks_write_the_report_and_equal_one_process(tmp_path):
         trained_by = {r["rank"] for r in csv.DictReader(fh)}
     assert trained_by == {"0", "1"}  # both ranks trained their share
     assert res.stdout.count("Report:") == 1  # rank 0 alone wrote the report
-
-
-def test_lm_runs_are_shared_out_and_equal_one_process(tmp_path):
-    # each pretraining run is trained by one process alone (not data-parallel across the ranks)
-    env = loopback_env()
-    args = ["reproduce", "lm", "--budget", "tiny", "--quiet"]
-    two, one = tmp_path / "two", tmp_path / "one"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
-           f"--master_port={free_port()}", "-m", "dlor", *args, "--out", str(two)]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
-    assert res.returncode == 0, res.stderr[-3000:]
-    assert res.stdout.count("Report:") == 1 and (two / "lm" / "val_loss_vs_params.png").exists()
-    res1 = subprocess.run([sys.executable, "-m", "dlor", *args, "--out", str(one)], capture_output=True, text=True,
-                          timeout=600, env=env)
-    assert res1.returncode == 0, res1.stderr[-3000:]
-
-    def rows(out):  # tokens per second is a timing, the rest is arithmetic
-        with (out / "lm" / "lm_runs.csv").open() as fh:
-            return [{k: v for k, v in r.items() if k != "tokens_per_second"} for r in csv.DictReader(fh)]
-
-    assert rows(two) == rows(one) and len(rows(one)) == 8
-    trained_by = [json.loads(p.read_text())["process_rank"] for p in sorted((two / "lm" / "runs").glob("*/result.json"))]
-    assert len(trained_by) == 8 and set(trained_by) == {0, 1}

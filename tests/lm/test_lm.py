@@ -212,40 +212,6 @@ def test_torch_compile_matches_eager(variant):
         torch.testing.assert_close(cg, g, **tol("grad", torch.float32))
 
 
-def test_reproduce_lm_tiny(tmp_path):
-    import csv
-
-    from dlor.experiments import lm
-
-    s = lm.run(tmp_path, budget="tiny", progress=False)
-    for rel in s.figures + s.data:
-        assert (tmp_path / rel).exists(), rel
-    rows = list(csv.DictReader((tmp_path / "lm/lm_runs.csv").open()))
-    assert {r["variant"] for r in rows} == {"dense", "lowrank", "dlor", "sparse+lowrank"}
-    for r in rows:
-        assert math.isfinite(float(r["val_nats_per_byte"])) and float(r["val_nats_per_byte"]) < math.log(256)
-        assert float(r["tokens_per_second"]) > 0
-    assert len(s.claims) == 2 and all(c.verdict in ("confirmed", "partially confirmed", "not confirmed", "not judged")
-                                      for c in s.claims)
-    # a second call keeps the finished runs
-    again = lm.run(tmp_path, budget="tiny", progress=False)
-    assert again.tables == s.tables
-
-
-@pytest.mark.parametrize("budget", ["quick", "paper"])
-def test_matched_parameter_counts(budget):
-    from dlor.experiments import lm
-
-    cfg = lm.LMConfig.for_budget(budget)
-    assert len(cfg.ranks) >= 3
-    for r in cfg.ranks:
-        counts = {v: GPT(mc).num_params() for v, mc in lm.model_configs(cfg, r).items()}
-        ref = counts["dlor"]
-        assert counts["lowrank"] == ref - 6 * cfg.n_layer  # one alpha per projection
-        for v in ("sparse+lowrank", "dense"):
-            assert abs(counts[v] - ref) <= lm.PARAM_TOLERANCE * ref, (r, counts)
-
-
 def test_a_checkpoint_of_other_settings_is_not_resumed(tmp_path, corpus):
     cfg = GPTConfig(variant="dlor", **SMALL)
     short = TrainSettings(steps=4, batch_size=4, eval_every=4, eval_batches=1, checkpoint_every=2, dtype="float64")

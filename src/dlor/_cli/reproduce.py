@@ -33,6 +33,11 @@ def add_parser(sub) -> None:
                    help="train/test split of the 400 sawtooth points: random | interleaved")
     p.add_argument("--device", default="cpu", metavar="cpu|cuda|cuda:N",
                    help="where the experiments train (default: cpu); under torchrun, cuda means cuda:LOCAL_RANK")
+    p.add_argument("--corpus", default=None, metavar="DIR",
+                   help="lm: pretrain on the text files of DIR instead of the Shakespeare corpus that ships with dlor")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", dest="settings",
+                   help="set a field of the experiment's config (repeatable), e.g. --set rates=3e-4,1e-3,3e-3 "
+                        "--set factor_init=zero_u (an unknown field is named with the list of them)")
     p.add_argument("--force", action="store_true", help="recompute experiments whose results exist")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=run)
@@ -183,6 +188,7 @@ def _run_locked(args, out: Path, device: str, batch_size) -> int:
     wanted = list(REGISTRY.values()) if args.what == "all" else [experiment(args.what)]
     ctx = RunContext(device=device, workers=args.workers, progress=not args.quiet)
     options = {name: value for name, value in (("init", args.init), ("split", args.split)) if value is not None}
+    options |= _settings(args, wanted)
     if batch_size is not _NOT_GIVEN:
         options["batch_size"] = batch_size
     summaries, unavailable, ran = [], [], set()
@@ -194,6 +200,8 @@ def _run_locked(args, out: Path, device: str, batch_size) -> int:
         done = out / name / "summary.json"
         if done.exists() and not args.force:
             kept = _load_summary(done, args.budget, args.seeds, batch_size)
+            if kept is not None and any(_differs(kept.config.get(k), v) for k, v in options.items() if k in kept.config):
+                kept = None  # made with other settings
             intact = getattr(exp.load(), "files_intact", None)  # the experiment's own per-run files
             if kept is not None and intact is not None and not intact(out):
                 kept = None
@@ -224,6 +232,38 @@ def _run_locked(args, out: Path, device: str, batch_size) -> int:
     print(f"Report: {out / 'report.md'} and {out / 'report.html'}")
     ranks.close()
     return 0
+
+
+def _settings(args, wanted) -> dict:
+    """``--set FIELD=VALUE`` and ``--corpus DIR`` as config overrides, checked against the chosen
+    experiments before any work (DLoRError: one line, exit 2)."""
+    from ..experiments._registry import config_for, parse_setting
+
+    out: dict = {}
+    native = [e for e in wanted if e.legacy_options is None]
+    for text in args.settings:
+        if len(wanted) != 1:
+            raise CLIError("--set applies to one experiment; name it, e.g. dlor reproduce lm --set rates=1e-3,3e-3,1e-2")
+        name, value = parse_setting(wanted[0], text)
+        out[name] = value
+    if args.corpus is not None:
+        if not any("corpus" in {f for f in _fields(e)} for e in native):
+            raise CLIError("--corpus applies to the language-model experiment: dlor reproduce lm --corpus DIR")
+        out["corpus"] = str(Path(args.corpus).resolve())
+    for e in native:  # every config validates once, with these overrides, before anything trains
+        fields = _fields(e)
+        config_for(e, args.budget, **{k: v for k, v in out.items() if k in fields})
+    return out
+
+
+def _fields(exp) -> set[str]:
+    from dataclasses import fields
+
+    return {f.name for f in fields(exp.load().CONFIG)}
+
+
+def _differs(kept, value) -> bool:
+    return (list(kept) if isinstance(kept, (list, tuple)) else kept) != (list(value) if isinstance(value, tuple) else value)
 
 
 def say(line: str) -> None:

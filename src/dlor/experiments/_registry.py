@@ -17,7 +17,7 @@ from typing import Any
 from .._errors import DLoRError
 from ._common import BUDGETS, Summary
 
-__all__ = ["RunContext", "Experiment", "REGISTRY", "experiment", "config_for", "describe"]
+__all__ = ["RunContext", "Experiment", "REGISTRY", "experiment", "config_for", "describe", "parse_setting"]
 
 @dataclass(frozen=True)
 class RunContext:
@@ -52,7 +52,7 @@ REGISTRY: dict[str, Experiment] = {e.name: e for e in (
     Experiment("realdata", ("appendix-g-digits",), "realdata", legacy_options=("workers", "device")),
     Experiment("protocol", ("section-6.2-readings",), "protocol", legacy_options=("workers", "device"),
                shares_groups=True),
-    Experiment("lm", ("appendix-g-lm",), "lm", legacy_options=("device",), shares_groups=True),
+    Experiment("lm", ("appendix-g-lm",), "lm"),
     Experiment("expressivity", ("appendix-d",), "expressivity"),
 )}
 
@@ -105,3 +105,47 @@ def run_experiment(exp: Experiment, budget: str, out: Path, ctx: RunContext, see
 def describe() -> list[dict[str, str]]:
     """One row per experiment: its name, artefacts and budgets (for ``dlor reproduce --list``)."""
     return [{"name": e.name, "artefacts": ", ".join(e.artefacts), "budgets": ", ".join(BUDGETS)} for e in REGISTRY.values()]
+
+
+def parse_setting(exp: Experiment, text: str) -> tuple[str, Any]:
+    """``"field=value"`` (``dlor reproduce --set``) as ``(field, value)``, the value read as the type
+    of the field's value in the paper config: a number, ``true``/``false``, ``none``, a word, or a
+    comma-separated list for a tuple field (``rates=3e-4,1e-3,3e-3``).
+
+    Raises:
+        DLoRError: no ``=``, a field the config does not have, or a value that is not of its type.
+    """
+    if exp.legacy_options is not None:
+        raise DLoRError(f"--set applies to the experiments with a config dataclass; {exp.name} takes its own options")
+    name, sep, value = text.partition("=")
+    name, value = name.strip(), value.strip()
+    cls = exp.load().CONFIG
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    if not sep or not name:
+        raise DLoRError(f"--set {text!r}: write FIELD=VALUE, e.g. --set factor_init=zero_u")
+    if name not in fields or name == "budget":
+        raise DLoRError(f"{exp.name} has no setting {name!r}; its settings are {sorted(set(fields) - {'budget'})}")
+    current = getattr(cls.paper(), name)
+
+    def scalar(word: str, like: Any) -> Any:
+        low = word.lower()
+        if low in ("none", "null"):
+            return None
+        if isinstance(like, bool) or low in ("true", "false"):
+            if low not in ("true", "false"):
+                raise DLoRError(f"--set {name}: {word!r} is not true or false")
+            return low == "true"
+        if isinstance(like, (int, float)) or like is None:
+            try:
+                number = float(word)
+            except ValueError:
+                if like is None:
+                    return word
+                raise DLoRError(f"--set {name}: {word!r} is not a number") from None
+            return int(number) if isinstance(like, int) and number.is_integer() else number
+        return word
+
+    if isinstance(current, tuple):
+        like = current[0] if current else None
+        return name, tuple(scalar(w.strip(), like) for w in value.split(",") if w.strip())
+    return name, scalar(value, current)

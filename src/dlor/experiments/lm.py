@@ -1,17 +1,39 @@
-r"""Appendix G tested on text: pretraining a small GPT with dense, low-rank, DLoR and sparse plus low-rank projections.
+r"""Appendix G tested on text: pretraining byte-level GPTs with low-rank, DLoR and dense projections,
+every variant at its own tuned learning rate.
 
 Appendix G argues that a pure low-rank layer ``U V^T`` cannot learn the orthogonal tail of a
 weight from scratch and that ``alpha I + U V^T`` restores universal approximation, "a rigorous
 architectural blueprint for parameter-efficient pretraining". The paper runs no experiment on it.
-Here byte-level GPTs (:mod:`dlor.lm`) are pretrained on Shakespeare's works (:mod:`dlor.lm.data`)
-at several parameter budgets. At each budget (a rank ``r`` at the structured width ``n_embd``):
+Here small GPTs (:mod:`dlor.lm`) are pretrained on Shakespeare's works (or any folder of text,
+``corpus``) at several model sizes. At each size (width ``d``, rank ``round(rank_fraction d)``):
 
 * ``dlor`` and ``lowrank`` have the same width and rank (they differ by one ``alpha`` per
   projection), which isolates ``alpha I``;
-* ``sparse+lowrank`` has the same width, rank ``r // 2`` and the density of its sparse part set
-  so that its projections hold as many parameters as DLoR's;
-* ``dense`` has a smaller width (and MLP width) chosen so that its whole model holds as many
+* ``dense`` has a smaller width and MLP width chosen so that its whole model holds as many
   parameters as DLoR's, within 2%.
+
+The study has four parts, in the order they run:
+
+1. **A reading study** at ``reading_width``: every combination of the ``reading_factors``
+   (``alpha_init`` in {1, 0}; ``factor_weight_decay`` in {0.1, 0}; ``factor_init`` in {random,
+   one zero}; ``rect_alpha``, alpha I on the rectangular MLP projections, in {truncated
+   identity, none}) for ``dlor``, and the combinations of the two shared factors for
+   ``lowrank``, each at its own tuned rate.
+2. **The default reading** of each variant is the one with the lowest validation loss *of that
+   variant alone* on its tuning runs: every variant is tuned on its own loss, like its
+   learning rate, and no claim under test (a difference between variants) enters the choice.
+3. **A learning-rate sweep** per variant and size on ``rates`` (log-spaced), trained with the
+   tuning seed. A best rate on an edge of the grid extends the grid by one more rate beyond it
+   (at most ``max_extensions`` times); a comparison whose best rate still sits on an edge is not
+   judged.
+4. **The verdict runs**: ``seeds`` fresh seeds of each variant at each size at its best rate.
+   The claims are computed from their medians; the size trend fits a power law per variant.
+
+The token budget grows with the model: ``tokens_per_param`` training tokens per parameter of the
+size's DLoR model (Hoffmann et al. 2022, "Chinchilla", train compute-optimal models on about 20
+tokens per parameter; the paper budget spends half of that, 10 per parameter), and at least ``min_steps`` steps.
+``sparse+lowrank`` is not in this study: its CSR product trains 2.5-4x slower on the CPU and it
+enters none of the claims under test.
 
 Every run is resumable: finished runs are kept in ``lm/runs/*/result.json`` and an interrupted
 one continues from its checkpoint.
@@ -19,340 +41,396 @@ one continues from its checkpoint.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-import torch
-from tqdm.auto import tqdm
 
 from .._errors import DLoRError
-from ..lm import GPT, GPTConfig, TrainSettings, load_corpus, train
+from ..lm import GPT, GPTConfig, TrainSettings
 from ..lm.data import VOCAB_SIZE
-from ..lm.model import VARIANTS
-from . import _ranks as ranks
-from ._common import Claim, Summary, check_budget, plt, read_json_checked, save_figure, write_csv, write_json
+from . import _lm_plots as plots
+from ._common import Summary, write_csv, write_json
+from ._lm_runs import finished, text_files, train_all
+from ._lm_shapes import PARAM_TOLERANCE, matched_dense, unigram_loss
+from ._registry import RunContext
 
-SHARES_GROUPS = True  # under torchrun every rank trains its share of the runs (dlor.experiments._ranks)
-PARAM_TOLERANCE = 0.02  # matched parameter counts agree within 2%
-COLOURS = {"dense": "tab:gray", "lowrank": "tab:red", "dlor": "tab:blue", "sparse+lowrank": "tab:green"}
+__all__ = ["LMConfig", "CONFIG", "READING_CHOICES", "run", "model_config", "settings_for", "files_intact"]
+
+VARIANTS = ("dense", "lowrank", "dlor")
+# the choices the reading study crosses (first: the starting reading); DLOR_ONLY ones leave lowrank unchanged
+READING_CHOICES: dict[str, tuple] = {
+    "alpha_init": (1.0, 0.0),
+    "factor_weight_decay": (0.1, 0.0),
+    "factor_init": ("random", "zero_u"),
+    "rect_alpha": ("truncated identity", "none"),
+}
+DLOR_ONLY = ("alpha_init", "rect_alpha")
+SHARED_RATE = 1e-3  # the one rate every variant shared in the earlier reading (docs/lm-run/shared-rate)
+PAPER_RATES = tuple(float(f"{3e-4 * (1e-2 / 3e-4) ** (k / 4):.3g}") for k in range(5))  # 3e-4 ... 1e-2
 
 
-@dataclass
+def _positive(name: str, value, integer: bool = False) -> None:
+    ok = not isinstance(value, bool) and isinstance(value, int if integer else (int, float))
+    if not ok or not (math.isfinite(value) and value > 0):
+        raise DLoRError(f"{name} must be a positive {'integer' if integer else 'number'}, got {value!r}")
+
+
+@dataclass(frozen=True)
 class LMConfig:
-    """The grid and the optimisation of ``dlor reproduce lm`` (``ranks``: one parameter budget each)."""
+    """The sizes, the grids and the readings of ``dlor reproduce lm``.
 
+    Shapes: ``widths`` (one model size each), ``rank_fraction`` (rank = ``round(fraction * width)``),
+    ``n_layer``, ``n_head``, ``block_size``. Token budget: ``tokens_per_param`` (see the module
+    docstring) and ``min_steps``; ``batch_size`` windows per step.
+
+    The starting reading (what the reading study varies; see :class:`~dlor.lm.GPTConfig` and
+    :class:`~dlor.lm.TrainSettings` for what the literature does): ``alpha_init`` (square
+    projections) and ``alpha_init_rect`` (rectangular ones; ``None``: no alpha I there),
+    ``alpha_trainable``, ``factor_init``, ``factor_weight_decay``, ``weight_decay`` (dense
+    matrices), the rate multipliers ``lr_mult_u``, ``lr_mult_v``, ``lr_mult_alpha``.
+    """
+
+    budget: str = "paper"
+    widths: tuple[int, ...] = (32, 64, 128)
+    rank_fraction: float = 0.25
     n_layer: int = 2
     n_head: int = 4
-    n_embd: int = 128
     block_size: int = 64
-    # the optimisation of every run (its seed is set per run by :meth:`settings`)
-    train: TrainSettings = field(default_factory=lambda: TrainSettings(
-        steps=2000, batch_size=16, warmup=100, eval_every=200, eval_batches=16, checkpoint_every=200))
-    ranks: list[int] = field(default_factory=lambda: [8, 16, 32])
+    batch_size: int = 16
+    tokens_per_param: float = 10.0
+    min_steps: int = 200
+    eval_batches: int = 16
+    rates: tuple[float, ...] = PAPER_RATES
+    max_extensions: int = 3
+    tuning_seed: int = 1000
     seeds: int = 3
+    reading_width: int = 64
+    reading_factors: tuple[str, ...] = tuple(READING_CHOICES)
+    reading_seeds: int = 1
+    alpha_init: float = 1.0
+    alpha_init_rect: float | None = 1.0
+    alpha_trainable: bool = True
+    factor_init: str = "random"
+    factor_weight_decay: float = 0.1
+    weight_decay: float = 0.1
+    lr_mult_u: float = 1.0
+    lr_mult_v: float = 1.0
+    lr_mult_alpha: float = 1.0
     margin: float = 0.01  # nats per byte: a difference smaller than this (or the seeds' spread) is a tie
     gap_closed: float = 0.5  # the gap-closing claim holds where DLoR closes at least this fraction
+    corpus: str | None = None  # a folder of text files; None: the Shakespeare corpus that ships with dlor
+    workers: int = 2
     shrunk: str = ""
 
+    def __post_init__(self) -> None:
+        rates = self.rates
+        if not rates:
+            raise DLoRError("the learning-rate grid is empty; give at least 3 rates, e.g. 3e-4,1e-3,3e-3")
+        for r in rates:
+            if isinstance(r, bool) or not isinstance(r, (int, float)) or not (math.isfinite(r) and r > 0):
+                raise DLoRError(f"every learning rate must be a positive finite number, got {r!r}")
+        if any(b <= a for a, b in zip(rates, rates[1:], strict=False)):
+            raise DLoRError(f"the learning-rate grid must be sorted in increasing order without repeats, got {list(rates)}")
+        if len(rates) < 3:
+            raise DLoRError(f"the learning-rate grid needs at least 3 rates (a best rate has two neighbours), got {list(rates)}")
+        for name in ("n_layer", "n_head", "block_size", "batch_size", "min_steps", "eval_batches", "seeds",
+                     "reading_seeds", "workers"):
+            _positive(name, getattr(self, name), integer=True)
+        for name in ("rank_fraction", "tokens_per_param", "lr_mult_u", "lr_mult_v", "lr_mult_alpha"):
+            _positive(name, getattr(self, name))
+        if not 0 < self.rank_fraction <= 1:
+            raise DLoRError(f"rank_fraction must lie in (0, 1], got {self.rank_fraction}")
+        if not self.widths or any(isinstance(w, bool) or not isinstance(w, int) or w < 1 or w % self.n_head
+                                  for w in self.widths):
+            raise DLoRError(f"widths must be positive multiples of n_head = {self.n_head}, got {self.widths!r}")
+        if list(self.widths) != sorted(set(self.widths)):
+            raise DLoRError(f"widths must be increasing, got {self.widths!r}")
+        if self.reading_width not in self.widths:
+            raise DLoRError(f"reading_width {self.reading_width} is not one of the widths {self.widths}")
+        unknown = [f for f in self.reading_factors if f not in READING_CHOICES]
+        if unknown:
+            raise DLoRError(f"unknown reading factor {unknown[0]!r}; choose from {list(READING_CHOICES)}")
+        if isinstance(self.max_extensions, bool) or not isinstance(self.max_extensions, int) or self.max_extensions < 0:
+            raise DLoRError(f"max_extensions must be an integer >= 0, got {self.max_extensions!r}")
+        if self.corpus is not None:
+            text_files(self.corpus)  # DLoRError: missing, empty, or no text
+        for w in self.widths:  # the shapes and the settings validate themselves (GPTConfig, TrainSettings)
+            model_config(self, w, "dlor", self.start_reading())
+        settings_for(self, self.widths[0], self.rates[0], 0, self.start_reading())
+
     @classmethod
-    def for_budget(cls, budget: str, seeds: int | None = None) -> LMConfig:
-        budget = check_budget(budget)
-        if budget == "paper":
-            cfg = cls()
-        elif budget == "quick":
-            cfg = cls(train=TrainSettings(steps=1000, batch_size=16, warmup=50, eval_every=100, eval_batches=8,
-                                          checkpoint_every=100), seeds=1,
-                      shrunk="1 seed instead of 3; 1,000 steps instead of 2,000; 8 validation batches instead of 16")
-        else:
-            cfg = cls(n_layer=1, n_head=2, n_embd=32, block_size=32, ranks=[2, 4], seeds=1,
-                      train=TrainSettings(steps=60, batch_size=8, lr=3e-3, warmup=5, eval_every=20, eval_batches=2,
-                                          checkpoint_every=20),
-                      shrunk="a smoke test: 1 layer of width 32, 60 steps, 1 seed")
-        if seeds is not None:
-            if seeds < 1:
-                raise DLoRError(f"seeds must be >= 1, got {seeds}")
-            cfg.seeds = seeds
-        return cfg
+    def paper(cls) -> LMConfig:
+        return cls()
 
-    def settings(self, seed: int) -> TrainSettings:
-        return replace(self.train, seed=seed)
+    @classmethod
+    def quick(cls) -> LMConfig:
+        return cls(budget="quick", widths=(16, 32, 64), reading_width=32, tokens_per_param=4.0, min_steps=150,
+                   eval_batches=8, rates=(1e-3, 3e-3, 1e-2), seeds=2, reading_factors=("alpha_init", "rect_alpha"),
+                   shrunk="widths 16, 32 and 64; 4 tokens per parameter; 3 rates (1e-3, 3e-3, 1e-2); 2 fresh seeds; "
+                          "the reading study crosses alpha_init and rect_alpha only; 8 validation batches")
+
+    @classmethod
+    def tiny(cls) -> LMConfig:
+        return cls(budget="tiny", widths=(8, 16, 24), n_layer=1, n_head=2, block_size=32, batch_size=8, reading_width=16,
+                   tokens_per_param=0.5, min_steps=30, eval_batches=2, rates=(1e-3, 3e-3, 1e-2), seeds=1,
+                   max_extensions=1, reading_factors=("alpha_init", "factor_init"), workers=1,
+                   shrunk="a smoke test: 1 layer, widths 8-24, 30+ steps, 3 rates, 1 seed, 2 reading factors")
+
+    def start_reading(self) -> dict:
+        return {"alpha_init": self.alpha_init, "factor_weight_decay": self.factor_weight_decay,
+                "factor_init": self.factor_init,
+                "rect_alpha": "none" if self.alpha_init_rect is None else "truncated identity"}
+
+    def rank(self, width: int) -> int:
+        return max(1, round(self.rank_fraction * width))
 
 
-def model_configs(cfg: LMConfig, rank: int) -> dict[str, GPTConfig]:
-    """The four variants of one parameter budget (see the module docstring)."""
-    base = GPTConfig(variant="dlor", n_layer=cfg.n_layer, n_head=cfg.n_head, n_embd=cfg.n_embd,
-                     block_size=cfg.block_size, rank=rank)
-    out = {"dlor": base, "lowrank": replace(base, variant="lowrank")}
-    d, h, L = base.n_embd, base.mlp_hidden, base.n_layer
-    low = max(1, rank // 2)
-    entries = L * (4 * d * d + 2 * d * h)
-    extra = L * (4 * (1 + 2 * d * (rank - low)) + 2 * (1 + (d + h) * (rank - low)))  # DLoR's minus rank-low factors
-    density = extra / entries
-    if not 0 < density < 1:
-        raise DLoRError(f"rank {rank} at width {d} leaves no room for a sparse part (density {density:.3g}); use a smaller rank")
-    out["sparse+lowrank"] = replace(base, variant="sparse+lowrank", rank=low, density=density)
-    out["dense"] = matched_dense(GPT(base).num_params(), base)
+CONFIG = LMConfig
+
+
+def model_config(cfg: LMConfig, width: int, variant: str, reading: dict) -> GPTConfig:
+    """The GPT of ``variant`` at ``width`` under ``reading`` (dense: matched in parameters to DLoR)."""
+    rect = cfg.alpha_init_rect if reading["rect_alpha"] != "none" else None
+    if rect is not None and reading["alpha_init"] != cfg.alpha_init:
+        rect = reading["alpha_init"]  # the reading study moves alpha_0 in every projection that has one
+    base = GPTConfig(variant="dlor", n_layer=cfg.n_layer, n_head=cfg.n_head, n_embd=width, block_size=cfg.block_size,
+                     rank=cfg.rank(width), alpha_init=float(reading["alpha_init"]), alpha_init_rect=rect,
+                     alpha_trainable=cfg.alpha_trainable, factor_init=reading["factor_init"])
+    if variant == "dlor":
+        return base
+    if variant == "lowrank":
+        return replace(base, variant="lowrank", alpha_init=1.0, alpha_init_rect=1.0)
+    start = model_config(cfg, width, "dlor", cfg.start_reading())
+    return matched_dense(GPT(start).num_params(), start)
+
+
+def steps_for(cfg: LMConfig, width: int) -> int:
+    params = GPT(model_config(cfg, width, "dlor", cfg.start_reading())).num_params()
+    return max(cfg.min_steps, round(cfg.tokens_per_param * params / (cfg.batch_size * cfg.block_size)))
+
+
+def settings_for(cfg: LMConfig, width: int, lr: float, seed: int, reading: dict) -> TrainSettings:
+    steps = steps_for(cfg, width)
+    return TrainSettings(steps=steps, batch_size=cfg.batch_size, lr=float(lr), warmup=max(1, steps // 20),
+                         weight_decay=cfg.weight_decay, factor_weight_decay=float(reading["factor_weight_decay"]),
+                         lr_mult_u=cfg.lr_mult_u, lr_mult_v=cfg.lr_mult_v, lr_mult_alpha=cfg.lr_mult_alpha,
+                         eval_every=max(1, steps // 8), eval_batches=cfg.eval_batches,
+                         checkpoint_every=max(1, steps // 4), seed=seed)
+
+
+def readings(cfg: LMConfig, variant: str) -> list[dict]:
+    """Every reading of ``variant`` that the study trains (dense: its one reading)."""
+    factors = [f for f in cfg.reading_factors if variant == "dlor" or (variant == "lowrank" and f not in DLOR_ONLY)]
+    out = []
+    for choice in itertools.product(*(READING_CHOICES[f] for f in factors)):
+        out.append(cfg.start_reading() | dict(zip(factors, choice, strict=True)))
     return out
 
 
-def _params(c: GPTConfig) -> int:
-    """Parameters of a dense GPT, counted without building it."""
-    d, h, L, V, T = c.n_embd, c.mlp_hidden, c.n_layer, c.vocab_size, c.block_size
-    return V * d + T * d + L * (4 * d + 4 * d * d + 2 * d * h) + 2 * d
+def label(reading: dict, variant: str, cfg: LMConfig) -> str:
+    factors = [f for f in cfg.reading_factors if variant == "dlor" or f not in DLOR_ONLY]
+    return "; ".join(f"{f}={reading[f]}" for f in factors) if variant != "dense" else "-"
 
 
-def matched_dense(target: int, like: GPTConfig) -> GPTConfig:
-    """The dense GPT (width a multiple of ``n_head``, then its MLP width tuned) closest to ``target`` parameters."""
-    best = None
-    for d in range(like.n_head, like.n_embd + 1, like.n_head):
-        fixed = _params(replace(like, variant="dense", n_embd=d, mlp_hidden=1)) - 2 * d * like.n_layer
-        h = max(1, round((target - fixed) / (2 * d * like.n_layer)))
-        c = GPTConfig(variant="dense", n_layer=like.n_layer, n_head=like.n_head, n_embd=d, block_size=like.block_size,
-                      mlp_hidden=h, vocab_size=like.vocab_size)
-        if h <= 8 * d and (best is None or abs(_params(c) - target) < abs(_params(best) - target)):
-            best = c
-    if best is None or abs(_params(best) - target) > PARAM_TOLERANCE * target:
-        raise DLoRError(f"no dense GPT of width <= {like.n_embd} matches {target:,} parameters within 2%")
-    return best
+@dataclass
+class Tuned:
+    """One tuned item: a variant at a width under a reading, its grid and the tuning losses."""
+
+    width: int
+    variant: str
+    reading: dict
+    rates: list[float]
+    losses: list[float | None] = field(default_factory=list)
+
+    @property
+    def best(self) -> int:
+        vals = [math.inf if v is None else v for v in self.losses]
+        return int(np.argmin(vals))
+
+    @property
+    def best_rate(self) -> float:
+        return self.rates[self.best]
+
+    @property
+    def on_edge(self) -> bool:
+        return self.best in (0, len(self.rates) - 1)
 
 
-def unigram_loss(corpus) -> float:
-    """Cross-entropy (nats per byte) of the validation split under the training split's byte frequencies
-    (add-one smoothing): what a model that ignores context reaches."""
-    counts = torch.bincount(corpus.train.long(), minlength=VOCAB_SIZE).double() + 1
-    logp = (counts / counts.sum()).log()
-    return float(-logp[corpus.val.long()].mean())
+def _tune(cfg: LMConfig, items: list[Tuned], folder: Path, ctx: RunContext, corpus, desc: str) -> None:
+    """Train every item's grid with the tuning seed, extending a grid past a best rate on its edge."""
+    step = cfg.rates[1] / cfg.rates[0]
+    for round_ in range(cfg.max_extensions + 1):
+        runs = [(model_config(cfg, t.width, t.variant, t.reading), settings_for(cfg, t.width, r, cfg.tuning_seed, t.reading))
+                for t in items for r in t.rates]
+        records = train_all(folder, runs, corpus_dir=cfg.corpus, device=ctx.device, workers=cfg.workers,
+                            progress=ctx.progress, desc=f"{desc} (round {round_ + 1})", corpus=corpus)
+        i = 0
+        for t in items:
+            t.losses = [rec["val_loss"] for rec in records[i: i + len(t.rates)]]
+            i += len(t.rates)
+        grow = [t for t in items if t.on_edge and any(v is not None for v in t.losses)]
+        if not grow or round_ == cfg.max_extensions:
+            return
+        for t in grow:
+            if t.best == 0:
+                t.rates.insert(0, float(f"{t.rates[0] / step:.3g}"))
+            else:
+                t.rates.append(float(f"{t.rates[-1] * step:.3g}"))
 
 
-def _run_dir(folder: Path, variant: str, rank: int, seed: int) -> Path:
-    return folder / "runs" / f"{variant}-r{rank}-s{seed}"
+def _verdict_runs(cfg: LMConfig, t: Tuned, seeds: int) -> list[tuple[GPTConfig, TrainSettings]]:
+    return [(model_config(cfg, t.width, t.variant, t.reading), settings_for(cfg, t.width, t.best_rate, s, t.reading))
+            for s in range(seeds)]
 
 
-def _checkpoint_problem(path: Path) -> str | None:
-    """Why the run's ``checkpoint.safetensors`` cannot be read back (None: it can)."""
-    import json
+def run(cfg: LMConfig, out: Path, ctx: RunContext) -> Summary:
+    """Run the study (see the module docstring): write its CSVs, figures and claims under ``out/lm``."""
+    from ..lm.data import load_corpus
 
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            progress = json.loads(f.metadata()["progress"])
-            for key in f.keys():
-                f.get_tensor(key)
-    except FileNotFoundError:
-        return "missing"
-    except Exception as err:  # noqa: BLE001 - torn or foreign: any failure to read it back
-        return f"{type(err).__name__}: {str(err)[:80]}"
-    if not isinstance(progress, dict) or "step" not in progress:
-        return "no training progress in its metadata"
-    return None
-
-
-def _intact_result(run_dir: Path) -> dict | None:
-    """A finished run's ``result.json`` record, when it and its ``checkpoint.safetensors`` both read
-    back (None otherwise); a torn one is set aside (with a one-line note) and the run counts as
-    unfinished."""
-    from .._files import set_aside
-
-    result = read_json_checked(run_dir / "result.json", lambda d: isinstance(d, dict) and "val_loss" in d)
-    ckpt = run_dir / "checkpoint.safetensors"
-    problem = _checkpoint_problem(ckpt)
-    if problem is not None and problem != "missing" and ranks.is_main():
-        set_aside(ckpt, problem)
-    if result is not None and problem is not None and ranks.is_main():
-        set_aside(run_dir / "result.json", f"its checkpoint is {problem}")  # retrain: the model must be sampleable
-        return None
-    return result
-
-
-def files_intact(out: Path) -> bool:
-    """Every finished run under ``out/lm/runs`` reads back (see :func:`_intact_result`); the
-    command line asks this before it keeps a finished ``summary.json``."""
-    runs = Path(out) / "lm" / "runs"
-    if not runs.is_dir():
-        return True
-    return all([_intact_result(d) is not None for d in sorted(runs.iterdir()) if (d / "result.json").exists()])
-
-
-def _finished(cfg: LMConfig, job: tuple, folder: Path) -> dict | None:
-    """The record of ``job`` = ``(rank, variant, model config, seed)`` if it was trained with these
-    settings and its files read back."""
-    r, variant, mc, seed = job
-    done = _intact_result(_run_dir(folder, variant, r, seed))
-    if done is not None and done.get("model_config") == mc.to_dict() and done.get("settings") == asdict(cfg.settings(seed)):
-        return done
-    return None
-
-
-def _train_one(cfg: LMConfig, job: tuple, corpus, folder: Path, device: str, progress: bool) -> None:
-    r, variant, mc, seed = job
-    run_dir = _run_dir(folder, variant, r, seed)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    # one model per process: under torchrun the processes share the runs out, they do not
-    # train one model together (data_parallel=False), and each writes the files of its own runs
-    rec = train(mc, cfg.settings(seed), corpus, device=device, run_dir=run_dir, progress=progress, data_parallel=False)
-    rec.pop("model")
-    rec |= {"variant": variant, "budget_rank": r, "seed": seed}
-    if ranks.world_size() > 1:
-        rec["process_rank"] = ranks.rank()  # which torchrun process trained it
-    write_json(run_dir / "result.json", rec, every_rank=True)
-
-
-def _job_cost(job: tuple) -> float:
-    """Relative time of a run, to share the runs out: sparse + low-rank trains 2.5-4x fewer tokens
-    per second than the other variants on the CPU (its CSR product; ``lm_summary.csv``)."""
-    return 3.0 if job[1] == "sparse+lowrank" else 1.0
-
-
-def run(out: Path, budget: str = "quick", seeds: int | None = None, progress: bool = True, device: str = "cpu") -> Summary:
-    """Train the grid (resuming finished and interrupted runs), write the CSVs, figures and claims.
-
-    Under ``torchrun`` the processes share the runs out (:func:`dlor.experiments._ranks.my_share`),
-    each run trained by one process alone; rank 0 then writes the tables, figures and claims.
-    """
-    cfg = LMConfig.for_budget(budget, seeds)
     t0 = time.perf_counter()
     folder = Path(out) / "lm"
-    corpus = load_corpus()
-    jobs = [(r, v, mc, s) for r in cfg.ranks for v, mc in model_configs(cfg, r).items() for s in range(cfg.seeds)]
-    # rank 0 alone reads (and sets aside torn) result files; the others take its list
-    todo = ranks.broadcast_from_main([i for i, job in enumerate(jobs) if _finished(cfg, job, folder) is None]
-                                     if ranks.is_main() else None)
-    if ranks.world_size() > 1:
-        todo = ranks.my_share(todo, lambda i: _job_cost(jobs[i]))
-    show = progress and ranks.is_main()
-    try:
-        for i in tqdm(todo, desc="lm: pretraining", disable=not show):
-            _train_one(cfg, jobs[i], corpus, folder, device, show)
-    finally:
-        ranks.barrier()  # an error on one rank surfaces there; the others fail at this barrier
-    records = [_finished(cfg, job, folder) for job in jobs]
-    if any(rec is None for rec in records):
-        missing = [f"{job[1]}-r{job[0]}-s{job[3]}" for job, rec in zip(jobs, records, strict=True) if rec is None]
-        raise DLoRError(f"lm: no result for the runs {missing[:4]} after training them; see {folder / 'runs'}")
-    rows = [{"variant": x["variant"], "budget_rank": x["budget_rank"], "seed": x["seed"], "params": x["params"],
-             "projection_params": x["projection_params"], "n_embd": x["model_config"]["n_embd"],
-             "mlp_hidden": x["model_config"]["mlp_hidden"], "rank": x["model_config"]["rank"] if x["variant"] != "dense" else "",
-             "density": x["model_config"]["density"] or "", "val_nats_per_byte": x["val_loss"],
-             "val_bits_per_byte": x["val_bits_per_byte"], "tokens_per_second": x["tokens_per_second"],
-             "training_bytes": x["training_bytes"], "activation_bytes": x["activation_bytes"]} for x in records]
-    write_csv(folder / "lm_runs.csv", rows)
-    table = _table(records, cfg)
-    write_csv(folder / "lm_summary.csv", table)
-    _plot_steps(records, cfg, folder / "val_loss_vs_steps.png")
-    _plot_params(table, folder / "val_loss_vs_params.png")
+    corpus = load_corpus(None if cfg.corpus is None else text_files(cfg.corpus))
+    workers = cfg.workers if ctx.workers is None else ctx.workers
+    cfg = replace(cfg, workers=workers) if workers != cfg.workers else cfg
+    # 1. the reading study (and dense, which has one reading, at every size)
+    study = {v: [Tuned(cfg.reading_width, v, rd, list(cfg.rates)) for rd in readings(cfg, v)] for v in ("lowrank", "dlor")}
+    dense = [Tuned(w, "dense", cfg.start_reading(), list(cfg.rates)) for w in cfg.widths]
+    _tune(cfg, study["lowrank"] + study["dlor"] + dense, folder, ctx, corpus, "lm: readings and dense")
+    # 2. each variant's default reading: its own lowest tuning loss (the first reading wins a tie)
+    chosen = {v: min(items, key=lambda t: math.inf if t.losses[t.best] is None else t.losses[t.best]).reading
+              for v, items in study.items()}
+    # 3. the sweep at the other sizes under the chosen readings
+    tuned = {(t.width, "dense"): t for t in dense}
+    for v in ("lowrank", "dlor"):
+        tuned[(cfg.reading_width, v)] = next(t for t in study[v] if t.reading == chosen[v])
+    rest = [Tuned(w, v, chosen[v], list(cfg.rates)) for w in cfg.widths if w != cfg.reading_width for v in ("lowrank", "dlor")]
+    _tune(cfg, rest, folder, ctx, corpus, "lm: learning-rate sweep")
+    tuned |= {(t.width, t.variant): t for t in rest}
+    # 4. fresh seeds at the tuned rates (the verdicts), and for the reading table
+    main_runs = {k: _verdict_runs(cfg, t, cfg.seeds) for k, t in tuned.items()}
+    reading_runs = {(v, i): _verdict_runs(cfg, t, cfg.reading_seeds) for v in study for i, t in enumerate(study[v])}
+    everything = [r for runs in list(main_runs.values()) + list(reading_runs.values()) for r in runs]
+    train_all(folder, everything, corpus_dir=cfg.corpus, device=ctx.device, workers=cfg.workers, progress=ctx.progress,
+              desc="lm: fresh seeds at the tuned rates", corpus=corpus)
+    verdict = {k: [finished(folder, r) for r in runs] for k, runs in main_runs.items()}
     baselines = {"uniform": math.log(VOCAB_SIZE), "unigram": unigram_loss(corpus)}
+    table = _tuned_table(cfg, tuned, verdict)
+    sweep = _sweep_rows(cfg, tuned, study)
+    reading_table = _reading_rows(cfg, study, {k: [finished(folder, r) for r in runs] for k, runs in reading_runs.items()})
+    effects = _effects(cfg, reading_table)
+    fits = _power_laws(table)
+    write_csv(folder / "lm_tuned.csv", table)
+    write_csv(folder / "lm_sweep.csv", sweep)
+    write_csv(folder / "lm_readings.csv", reading_table)
+    write_csv(folder / "lm_reading_effects.csv", effects)
+    write_csv(folder / "lm_power_laws.csv", fits)
+    plots.lr_sweep(sweep, cfg.widths, folder / "lr_sweep.png")
+    plots.size_trend(table, fits, folder / "size_trend.png")
+    plots.reading_effects(effects, folder / "reading_effects.png")
+    from ._lm_claims import claims
+
     summary = Summary(
         name="lm",
-        title="Pretraining a byte-level GPT on Shakespeare (Appendix G): DLoR vs low-rank, sparse+low-rank and dense"
-              + (f" [{budget} budget: {cfg.shrunk}]" if cfg.shrunk else ""),
-        figures=["lm/val_loss_vs_steps.png", "lm/val_loss_vs_params.png"],
-        data=["lm/lm_runs.csv", "lm/lm_summary.csv", "lm/summary.json"],
-        claims=_claims(table, cfg, baselines),
-        tables={"validation loss (median over seeds) per budget and variant": table},
-        config=asdict(cfg) | {"budget": budget, "device": device, "corpus_bytes": corpus.num_bytes,
-                              "corpus_files": len(corpus.files), "baselines_nats_per_byte": baselines},
+        title="Pretraining byte-level GPTs at tuned learning rates (Appendix G): DLoR vs low-rank and dense"
+              + (f" [{cfg.budget} budget: {cfg.shrunk}]" if cfg.shrunk else ""),
+        figures=["lm/lr_sweep.png", "lm/size_trend.png", "lm/reading_effects.png"],
+        data=["lm/lm_tuned.csv", "lm/lm_sweep.csv", "lm/lm_readings.csv", "lm/lm_reading_effects.csv",
+              "lm/lm_power_laws.csv", "lm/summary.json"],
+        claims=claims(cfg, table, fits, baselines),
+        tables={"tuned comparison (fresh seeds at each variant's best rate)": table,
+                "reading study (each reading at its own tuned rate)": reading_table,
+                "how each reading choice moves low-rank minus DLoR": effects,
+                "power law per variant (loss = a * params^-b)": fits},
+        config=asdict(cfg) | {"device": ctx.device, "corpus_bytes": corpus.num_bytes, "corpus_files": len(corpus.files),
+                              "baselines_nats_per_byte": baselines, "steps": {w: steps_for(cfg, w) for w in cfg.widths},
+                              "default_reading": {v: label(rd, v, cfg) for v, rd in chosen.items()},
+                              "default_reading_criterion": "each variant's own lowest tuning-seed validation loss",
+                              "param_tolerance": PARAM_TOLERANCE},
         seconds=time.perf_counter() - t0,
     )
     write_json(folder / "summary.json", summary)
     return summary
 
 
-def _table(records: list[dict], cfg: LMConfig) -> list[dict]:
-    table = []
-    for r in cfg.ranks:
+def _tuned_table(cfg: LMConfig, tuned: dict, verdict: dict) -> list[dict]:
+    rows = []
+    for w in cfg.widths:
         for v in VARIANTS:
-            sel = [x for x in records if x["budget_rank"] == r and x["variant"] == v]
-            if not sel:
-                continue
-            loss = np.array([x["val_loss"] for x in sel])
+            t, recs = tuned[(w, v)], verdict[(w, v)]
+            loss = np.array([math.inf if r["val_loss"] is None else r["val_loss"] for r in recs])
             q25, med, q75 = np.percentile(loss, [25, 50, 75])
-            table.append({"budget_rank": r, "variant": v, "params": sel[0]["params"], "n_embd": sel[0]["model_config"]["n_embd"],
-                          "seeds": len(sel), "val_nats_median": float(med),
-                          "val_nats_q25": float(q25), "val_nats_q75": float(q75),
-                          "val_bits_median": float(med) / math.log(2),
-                          "tokens_per_second": float(np.median([x["tokens_per_second"] for x in sel])),
-                          "training_MB": sel[0]["training_bytes"] / 2**20})
-    return table
+            mc = recs[0]["model_config"]
+            rows.append({"width": w, "variant": v, "params": recs[0].get("params", GPT(GPTConfig(**mc)).num_params()),
+                         "n_embd": mc["n_embd"], "rank": mc["rank"] if v != "dense" else "", "reading": label(t.reading, v, cfg),
+                         "best_rate": t.best_rate, "rate_on_edge": t.on_edge, "grid": " ".join(f"{r:.3g}" for r in t.rates),
+                         "seeds": len(recs), "val_nats_median": float(med), "val_nats_q25": float(q25),
+                         "val_nats_q75": float(q75), "steps": recs[0]["settings"]["steps"]})
+    return rows
 
 
-def _claims(table: list[dict], cfg: LMConfig, baselines: dict) -> list[Claim]:
-    by = {(t["budget_rank"], t["variant"]): t for t in table}
-    unigram = baselines["unigram"]
-    learned = all(t["val_nats_median"] < unigram for t in table)
-    not_learned = "" if learned else f"; not judged: some variant does not beat the unigram model ({unigram:.3f} nats/byte)"
-    # 1. alpha I + U V^T against U V^T at the same width and rank
-    wins, diffs = 0, []
-    for r in cfg.ranks:
-        d, lr_ = by[(r, "dlor")], by[(r, "lowrank")]
-        spread = max(d["val_nats_q75"] - d["val_nats_q25"], lr_["val_nats_q75"] - lr_["val_nats_q25"])
-        diff = lr_["val_nats_median"] - d["val_nats_median"]
-        diffs.append(diff)
-        wins += diff > max(cfg.margin, spread)
-    n = len(cfg.ranks)
-    verdict1 = "confirmed" if wins == n else ("partially confirmed" if wins else "not confirmed")
-    measured1 = (f"DLoR below low-rank by more than max({cfg.margin} nats/byte, the seeds' IQR) at {wins}/{n} budgets; "
-                 f"low-rank minus DLoR: {', '.join(f'{x:+.4f}' for x in diffs)} nats/byte (ranks {cfg.ranks})")
-    # 2. the gap from low-rank to dense at matched parameters
-    closed, with_gap = [], 0
-    for r in cfg.ranks:
-        gap = by[(r, "lowrank")]["val_nats_median"] - by[(r, "dense")]["val_nats_median"]
-        if gap > cfg.margin:
-            with_gap += 1
-            closed.append((by[(r, "lowrank")]["val_nats_median"] - by[(r, "dlor")]["val_nats_median"]) / gap)
-    if with_gap:
-        held = sum(c >= cfg.gap_closed for c in closed)
-        verdict2 = "confirmed" if held == with_gap else ("partially confirmed" if held else "not confirmed")
-        measured2 = (f"DLoR closes {', '.join(f'{100 * c:.0f}%' for c in closed)} of the low-rank-to-dense gap "
-                     f"(median {100 * float(np.median(closed)):.0f}%) at the {with_gap}/{n} budgets where dense beats "
-                     f"low-rank by more than {cfg.margin} nats/byte; threshold {100 * cfg.gap_closed:.0f}%")
-    else:
-        verdict2 = "not confirmed"
-        measured2 = f"no gap to close: dense beats low-rank by more than {cfg.margin} nats/byte at none of the {n} budgets"
-    if not learned:
-        verdict1 = verdict2 = "not judged"
-    return [
-        Claim("alpha I + U V^T beats U V^T at equal rank in pretraining", "Appendix G", measured1 + not_learned, verdict1),
-        Claim(f"DLoR closes at least {100 * cfg.gap_closed:.0f}% of the gap from low-rank to dense at matched parameters",
-              "Appendix G", measured2 + not_learned, verdict2),
-    ]
+def _sweep_rows(cfg: LMConfig, tuned: dict, study: dict) -> list[dict]:
+    rows = []
+    items = list(tuned.values()) + [t for v in study for t in study[v] if t not in tuned.values()]
+    for t in items:
+        main = tuned.get((t.width, t.variant)) is t
+        for r, loss in zip(t.rates, t.losses, strict=True):
+            rows.append({"width": t.width, "variant": t.variant, "reading": label(t.reading, t.variant, cfg),
+                         "default_reading": main, "lr": r, "val_nats": loss, "diverged": loss is None})
+    return rows
 
 
-def _plot_steps(records: list[dict], cfg: LMConfig, path: Path) -> None:
-    fig, axes = plt.subplots(1, len(cfg.ranks), figsize=(4.2 * len(cfg.ranks), 3.6), squeeze=False, sharey=True)
-    for ax, r in zip(axes[0], cfg.ranks, strict=True):
-        for v in VARIANTS:
-            sel = [x for x in records if x["budget_rank"] == r and x["variant"] == v]
-            if not sel:
-                continue
-            steps = [h[0] for h in sel[0]["history"]]
-            med = np.median([[h[1] for h in x["history"]] for x in sel], axis=0)
-            ax.plot(steps, med, "o-", ms=3, color=COLOURS[v], label=f"{v} ({sel[0]['params']:,} params)")
-        ax.set_title(f"budget of DLoR rank {r}")
-        ax.set_xlabel("training step")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    axes[0][0].set_ylabel("validation loss (nats per byte)")
-    save_figure(fig, path)
+def _reading_rows(cfg: LMConfig, study: dict, fresh: dict) -> list[dict]:
+    def med(recs):
+        vals = [math.inf if r["val_loss"] is None else r["val_loss"] for r in recs]
+        return float(np.median(vals))
+
+    low = {label(t.reading, "lowrank", cfg): (t, med(fresh[("lowrank", i)])) for i, t in enumerate(study["lowrank"])}
+    rows = []
+    for i, t in enumerate(study["dlor"]):
+        partner, partner_loss = low[label(t.reading, "lowrank", cfg)]
+        loss = med(fresh[("dlor", i)])
+        rows.append({f: t.reading[f] for f in cfg.reading_factors} | {
+            "dlor_best_rate": t.best_rate, "dlor_rate_on_edge": t.on_edge, "dlor_val_nats": loss,
+            "lowrank_best_rate": partner.best_rate, "lowrank_rate_on_edge": partner.on_edge,
+            "lowrank_val_nats": partner_loss, "lowrank_minus_dlor": partner_loss - loss})
+    return rows
 
 
-def _plot_params(table: list[dict], path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+def _effects(cfg: LMConfig, rows: list[dict]) -> list[dict]:
+    """Per factor: the mean of ``lowrank_minus_dlor`` over the readings with each of its two choices."""
+    out = []
+    for f in cfg.reading_factors:
+        a, b = READING_CHOICES[f]
+        mean = {c: float(np.mean([r["lowrank_minus_dlor"] for r in rows if r[f] == c])) for c in (a, b)}
+        out.append({"factor": f, "choice_a": a, "choice_b": b, "mean_diff_a": mean[a], "mean_diff_b": mean[b],
+                    "effect_b_minus_a": mean[b] - mean[a]})
+    return out
+
+
+def _power_laws(table: list[dict]) -> list[dict]:
+    """``loss = a * params^-b`` per variant, least squares on log loss against log params."""
+    out = []
     for v in VARIANTS:
-        sel = sorted((t for t in table if t["variant"] == v), key=lambda t: t["params"])
-        if not sel:
+        sel = [t for t in table if t["variant"] == v and math.isfinite(t["val_nats_median"])]
+        if len(sel) < 2:
             continue
-        x = [t["params"] for t in sel]
-        y = [t["val_nats_median"] for t in sel]
-        err = [[t["val_nats_median"] - t["val_nats_q25"] for t in sel], [t["val_nats_q75"] - t["val_nats_median"] for t in sel]]
-        ax.errorbar(x, y, yerr=err, fmt="o-", capsize=3, color=COLOURS[v], label=v)
-    ax.set_xscale("log")
-    ax.set_xlabel("parameters (whole model)")
-    ax.set_ylabel("validation loss (nats per byte; median, IQR over seeds)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
-    save_figure(fig, path)
+        x, y = np.log([t["params"] for t in sel]), np.log([t["val_nats_median"] for t in sel])
+        slope, intercept = np.polyfit(x, y, 1)
+        out.append({"variant": v, "a": float(math.exp(intercept)), "exponent_b": float(-slope), "sizes": len(sel)})
+    return out
 
+
+def files_intact(out: Path) -> bool:
+    """Every finished run under ``out/lm/runs`` reads back; the command line asks this before it
+    keeps a finished ``summary.json``."""
+    from ._common import read_json_checked
+
+    runs = Path(out) / "lm" / "runs"
+    if not runs.is_dir():
+        return True
+    return all(read_json_checked(d / "result.json", lambda x: isinstance(x, dict) and "val_loss" in x) is not None
+               for d in sorted(runs.iterdir()) if (d / "result.json").exists())

@@ -33,7 +33,7 @@ from .._errors import DLoRError
 from .._files import temporary_beside
 from .data import Corpus, sample_batch
 from .model import GPT, GPTConfig
-from .trainer import LN2, TrainSettings
+from .trainer import LN2, DivergedError, TrainSettings
 
 __all__ = ["train_batched"]
 
@@ -159,7 +159,7 @@ def train_batched(cfg: GPTConfig, settings: list[TrainSettings], corpus: Corpus,
         grads, losses = vmap(grad_and_value(loss_of), in_dims=(0, 0, dim, dim))(params, buffers, x, y)
         if not bool(torch.isfinite(losses).all()):
             bad = [settings[i].lr for i in range(R) if not math.isfinite(float(losses[i].detach()))]
-            raise DLoRError(f"the training loss is not finite at step {step + 1} for the learning rates {bad}; "
+            raise DivergedError(f"the training loss is not finite at step {step + 1} for the learning rates {bad}; "
                             "nothing more was saved. Leave those rates out")
         with torch.no_grad():
             if s0.grad_clip:

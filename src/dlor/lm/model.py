@@ -130,6 +130,15 @@ def projection(cfg: GPTConfig, n_in: int, n_out: int, seed: int) -> nn.Module:
     return layer
 
 
+def _causal_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor:
+    """``softmax(q k^T / sqrt(d) + causal mask) v`` in plain operations, ``(B, H, T, d)``: what
+    ``F.scaled_dot_product_attention(..., is_causal=True)`` computes, for ``torch.func`` transforms."""
+    T = q.shape[-2]
+    scores = (q @ k.transpose(-2, -1)) * (q.shape[-1] ** -0.5)
+    mask = torch.ones(T, T, dtype=torch.bool, device=q.device).tril()
+    return scores.masked_fill(~mask, float("-inf")).softmax(-1) @ v
+
+
 class CausalSelfAttention(nn.Module):
     def __init__(self, cfg: GPTConfig, seed: int):
         super().__init__()
@@ -140,7 +149,11 @@ class CausalSelfAttention(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         B, T, C = x.shape
         heads = lambda t: t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)  # noqa: E731
-        y = F.scaled_dot_product_attention(heads(self.q(x)), heads(self.k(x)), heads(self.v(x)), is_causal=True)
+        q, k, v = heads(self.q(x)), heads(self.k(x)), heads(self.v(x))
+        if torch._C._are_functorch_transforms_active():
+            y = _causal_attention(q, k, v)  # vmap has no batching rule for the fused CPU kernel
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         return self.out(y.transpose(1, 2).reshape(B, T, C))
 
 

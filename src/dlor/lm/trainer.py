@@ -34,9 +34,13 @@ from ..train.ddp import process_rank_and_world
 from .data import Corpus, sample_batch
 from .model import GPT, GPTConfig
 
-__all__ = ["TrainSettings", "train", "evaluate", "make_optimizer", "training_memory"]
+__all__ = ["DivergedError", "TrainSettings", "train", "evaluate", "make_optimizer", "training_memory"]
 
 LN2 = math.log(2.0)
+
+
+class DivergedError(DLoRError):
+    """The training loss became NaN or infinite (the learning rate is too large for this model)."""
 
 
 @dataclass
@@ -266,7 +270,7 @@ def train(cfg: GPTConfig, s: TrainSettings, corpus: Corpus, device: str | torch.
             group["lr"] = s.lr_at(step) * group["lr_mult"]
         loss = step_fn(x, y)[1]
         if not bool(torch.isfinite(loss.detach())):  # stop before a NaN reaches the weights or a checkpoint
-            raise DLoRError(f"the training loss is not finite at step {step + 1} (learning rate {s.lr_at(step):.3g}); "
+            raise DivergedError(f"the training loss is not finite at step {step + 1} (learning rate {s.lr_at(step):.3g}); "
                             "nothing more was saved. Use a smaller --lr")
         opt.zero_grad(set_to_none=True)
         loss.backward()
