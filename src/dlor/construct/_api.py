@@ -113,7 +113,8 @@ def to_deep(mlp: nn.Sequential, rank: int, h, c: float | None = None, alpha: flo
         perturb: move singular hidden weights to nearby invertible ones (Theorem 5's proof).
         rectangular: ``"dense"`` keeps non-square layers dense (default: they are the thin input
             and output layers, exact and cheap); ``"embed"`` compiles them via Remark 2.
-        sample, box: inputs for ``h="auto"`` (default: 512 uniform points in ``box``, ``[-1, 1]^d``).
+        sample: inputs for ``h="auto"`` (default: 512 uniform points in ``box``).
+        box: the box of those points (default ``[-1, 1]^d``).
         elementwise: extra elementwise activation module types to accept (e.g. ``(MyAct,)``).
 
     Raises:

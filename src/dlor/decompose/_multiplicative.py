@@ -163,7 +163,8 @@ def multiplicative_decompose(
         perturb: if given, ``W`` is first replaced by the nearest matrix with
             ``sigma_min >= perturb * sigma_max`` (the perturbation of Theorem 5's proof);
             the certificate reports ``||W' - W||_F / ||W||_F``.
-        basis, seed: the change of basis of ``method="paper"``.
+        basis: the change of basis of ``method="paper"``.
+        seed: its seed.
         return_certificate: also return a :class:`Certificate`.
 
     Returns:

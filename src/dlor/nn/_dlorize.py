@@ -95,8 +95,9 @@ def dlorize(model: nn.Module, rank: int, include=None, exclude=None, init: str =
     Args:
         model: any ``nn.Module`` (nested models such as ``nn.TransformerEncoder`` included).
         rank: rank of the low-rank part (``>= 1``).
-        include, exclude: module-name patterns, globs (``"layers.*.linear1"``) or regexes
+        include: module-name patterns, globs (``"layers.*.linear1"``) or regexes
             prefixed by ``"re:"``; default: every ``nn.Linear``.
+        exclude: patterns of the same kind to leave out.
         init: ``"random"``: :class:`DLoRLinear`'s documented initialisation, for training from
             scratch; ``"nearest"``: :func:`~dlor.nearest_dlor` of the existing weight (the best
             ``alpha I + U V^T`` in Frobenius norm); ``"exact"``: a :class:`DLoRChain` of the

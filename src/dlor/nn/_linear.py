@@ -31,7 +31,7 @@ class DLoRLinear(nn.Module):
     Shapes:
         input ``(..., n)``, output ``(..., m)``.
 
-    Parameters:
+    Learned tensors:
         ``alpha``: shape ``()``; ``U``: ``(m, r)``; ``V``: ``(n, r)``; ``bias``: ``(m,)``.
 
     Initialisation (see :meth:`reset_parameters`): ``alpha = 1`` so that the layer starts

@@ -54,7 +54,7 @@ class SparseLowRankLinear(nn.Module):
     Shapes:
         input ``(..., n)``, output ``(..., m)``.
 
-    Parameters:
+    Learned tensors:
         ``values``: ``(nnz,)``; ``U``: ``(m, r)``; ``V``: ``(n, r)``; ``bias``: ``(m,)``.
         Buffers ``crow`` (``(m + 1,)``) and ``col`` (``(nnz,)``): the support, in CSR order.
 
