@@ -12,19 +12,7 @@ import json
 import os
 from pathlib import Path
 
-
-def _table(rows: list[dict], columns: list[tuple[str, str]]) -> list[str]:
-    lines = ["| " + " | ".join(title for _, title in columns) + " |", "|" + "---|" * len(columns)]
-    for r in rows:
-        lines.append("| " + " | ".join(str(r.get(key, "")) for key, _ in columns) + " |")
-    return lines
-
-
-def _g(value, digits: int = 3) -> str:
-    try:
-        return f"{float(value):.{digits}g}"
-    except (TypeError, ValueError):
-        return str(value)
+from _pages import g, table
 
 
 def render(run: Path, page: Path, wall_clock: str | None) -> str:
@@ -58,7 +46,7 @@ def render(run: Path, page: Path, wall_clock: str | None) -> str:
         "",
         "## Verdicts",
         "",
-        *_table([{"claim": c["claim"], "source": c["source"], "measured": c["measured"], "verdict": f"**{c['verdict']}**"}
+        *table([{"claim": c["claim"], "source": c["source"], "measured": c["measured"], "verdict": f"**{c['verdict']}**"}
                  for c in summary["claims"]],
                 [("claim", "claim"), ("source", "source"), ("measured", "measured (threshold)"), ("verdict", "verdict")]),
         "",
@@ -74,7 +62,7 @@ def render(run: Path, page: Path, wall_clock: str | None) -> str:
         "",
         f"![parameters for 2^L pieces]({rel}/expressivity_construction.png)",
         "",
-        *_table([r for r in construction if int(r["L"]) in shown],
+        *table([r for r in construction if int(r["L"]) in shown],
                 [("L", "L"), ("target_pieces", "2^L"), ("deep_params", "deep parameters"),
                  ("deep_pieces_counted", "deep pieces (counted)"), ("deep_max_abs_error", "deep error to closed form"),
                  ("wide_min_params", "smallest wide: parameters"), ("wide_min_width", "width N"), ("wide_min_k", "branches k")]),
@@ -87,8 +75,8 @@ def render(run: Path, page: Path, wall_clock: str | None) -> str:
         "",
         f"![pieces at initialisation]({rel}/expressivity_init.png)",
         "",
-        *_table([r | {"pieces": f"{_g(r['pieces_median'])} ({_g(r['pieces_q1'])}-{_g(r['pieces_q3'])})",
-                      "ppp": _g(r["pieces_per_param"])} for r in init],
+        *table([r | {"pieces": f"{g(r['pieces_median'])} ({g(r['pieces_q1'])}-{g(r['pieces_q3'])})",
+                      "ppp": g(r["pieces_per_param"])} for r in init],
                 [("budget_of", "budget"), ("family", "family"), ("params", "parameters"), ("pieces", "pieces, median (IQR)"),
                  ("ppp", "pieces per parameter")]),
         "",
@@ -97,19 +85,19 @@ def render(run: Path, page: Path, wall_clock: str | None) -> str:
         f"The Section 6 trainer under its default reading (minibatches of {cfg['batch_size']}, the {cfg['split']} split, "
         f"the {cfg['init']} initialisation), {cfg['epochs']} epochs, {cfg['seeds']} seeds, deep and wide at "
         f"k = {cfg['trained_k']} and widths {', '.join(str(w) for w in cfg['trained_widths'])} (the budgets), dense matched "
-        f"to the deep network. Target error: median test MSE ≤ {_g(cfg['error_threshold'])} "
+        f"to the deep network. Target error: median test MSE ≤ {g(cfg['error_threshold'])} "
         f"({cfg['error_fraction']:.0%} of the sawtooth's variance 0.083, the trivial predictor's error).",
         "",
         f"![trained fits]({rel}/expressivity_trained.png)",
         "",
-        *_table([r | {"mse": f"{_g(r['test_mse_median'])} ({_g(r['test_mse_q1'])}-{_g(r['test_mse_q3'])})"}
+        *table([r | {"mse": f"{g(r['test_mse_median'])} ({g(r['test_mse_q1'])}-{g(r['test_mse_q3'])})"}
                  for r in per_budget],
                 [("frequency", "λ"), ("activation", "activation"), ("family", "family"), ("budget_of", "budget"),
                  ("params", "parameters"), ("mse", "test MSE, median (IQR)")]),
         "",
         "Smallest budget reaching the target error:",
         "",
-        *_table([r | {"smallest": r["smallest_budget"] or "none", "p": r["smallest_params_reaching"] or "-"} for r in smallest],
+        *table([r | {"smallest": r["smallest_budget"] or "none", "p": r["smallest_params_reaching"] or "-"} for r in smallest],
                 [("frequency", "λ"), ("activation", "activation"), ("family", "family"), ("smallest", "smallest budget"),
                  ("p", "parameters")]),
         "",

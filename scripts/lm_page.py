@@ -13,19 +13,11 @@ import json
 import os
 from pathlib import Path
 
-
-def _table(rows: list[dict], columns: list[tuple[str, str]]) -> list[str]:
-    lines = ["| " + " | ".join(title for _, title in columns) + " |", "|" + "---|" * len(columns)]
-    for r in rows:
-        lines.append("| " + " | ".join(str(r.get(key, "")) for key, _ in columns) + " |")
-    return lines
+from _pages import g, table
 
 
 def _g(value, digits: int = 4) -> str:
-    try:
-        return f"{float(value):.{digits}g}"
-    except (TypeError, ValueError):
-        return str(value)
+    return g(value, digits)
 
 
 def _rows(path: Path) -> list[dict]:
@@ -65,7 +57,7 @@ def render(run: Path, page: Path, wall_clock: str | None, shared: Path | None) -
         "",
         "## Verdicts",
         "",
-        *_table([{"claim": c["claim"], "measured": c["measured"], "verdict": f"**{c['verdict']}**"} for c in summary["claims"]],
+        *table([{"claim": c["claim"], "measured": c["measured"], "verdict": f"**{c['verdict']}**"} for c in summary["claims"]],
                 [("claim", "claim"), ("measured", "measured (threshold)"), ("verdict", "verdict")]),
         "",
         "## The protocol",
@@ -92,7 +84,7 @@ def render(run: Path, page: Path, wall_clock: str | None, shared: Path | None) -
         "",
         "Validation loss in nats per byte, median and IQR over the fresh seeds, each variant at its best rate:",
         "",
-        *_table([r | {"loss": f"{_g(r['val_nats_median'])} ({_g(r['val_nats_q25'])}-{_g(r['val_nats_q75'])})",
+        *table([r | {"loss": f"{_g(r['val_nats_median'])} ({_g(r['val_nats_q25'])}-{_g(r['val_nats_q75'])})",
                       "best": _g(r["best_rate"], 3) + (" (edge)" if r["rate_on_edge"] == "True" else "")} for r in tuned],
                 [("width", "width"), ("variant", "variant"), ("params", "parameters"), ("reading", "reading"),
                  ("best", "best rate"), ("loss", "val nats/byte, median (IQR)")]),
@@ -103,7 +95,7 @@ def render(run: Path, page: Path, wall_clock: str | None, shared: Path | None) -
         "",
         f"![size trend]({rel}/size_trend.png)",
         "",
-        *_table([f | {"a": _g(f["a"]), "b": _g(f["exponent_b"])} for f in fits],
+        *table([f | {"a": _g(f["a"]), "b": _g(f["exponent_b"])} for f in fits],
                 [("variant", "variant"), ("a", "a"), ("b", "exponent b (loss = a N^-b)"), ("sizes", "sizes")]),
         "",
         "These sizes (about 20 thousand to 200 thousand parameters, trained for minutes on a CPU) say nothing "
@@ -115,7 +107,7 @@ def render(run: Path, page: Path, wall_clock: str | None, shared: Path | None) -
         "",
         f"At width {cfg['reading_width']}, each reading at its own tuned rate; losses of {cfg['reading_seeds']} fresh seed(s):",
         "",
-        *_table([r | {"d": _g(r["dlor_val_nats"]), "lo": _g(r["lowrank_val_nats"]),
+        *table([r | {"d": _g(r["dlor_val_nats"]), "lo": _g(r["lowrank_val_nats"]),
                       "diff": f"{float(r['lowrank_minus_dlor']):+.4f}",
                       "dr": _g(r["dlor_best_rate"], 3), "lr": _g(r["lowrank_best_rate"], 3)} for r in readings],
                 [(f, f) for f in factors] + [("dr", "DLoR rate"), ("d", "DLoR"), ("lr", "low-rank rate"), ("lo", "low-rank"),
@@ -123,7 +115,7 @@ def render(run: Path, page: Path, wall_clock: str | None, shared: Path | None) -
         "",
         "How each choice moves low-rank minus DLoR (mean over the other choices; > 0 favours DLoR):",
         "",
-        *_table([e | {"a": f"{float(e['mean_diff_a']):+.4f}", "b": f"{float(e['mean_diff_b']):+.4f}",
+        *table([e | {"a": f"{float(e['mean_diff_a']):+.4f}", "b": f"{float(e['mean_diff_b']):+.4f}",
                       "eff": f"{float(e['effect_b_minus_a']):+.4f}"} for e in effects],
                 [("factor", "factor"), ("choice_a", "choice a"), ("a", "mean at a"), ("choice_b", "choice b"), ("b", "mean at b"),
                  ("eff", "b minus a")]),
@@ -146,7 +138,7 @@ def render(run: Path, page: Path, wall_clock: str | None, shared: Path | None) -
             "ranks 8, 16 and 32 (2,000 steps, 3 seeds, sparse + low-rank included). It is superseded by the tuned "
             "comparison above and kept to show how much a shared rate decides:",
             "",
-            *_table([r | {"loss": f"{_g(r['val_nats_median'])} ({_g(r['val_nats_q25'])}-{_g(r['val_nats_q75'])})"} for r in rows],
+            *table([r | {"loss": f"{_g(r['val_nats_median'])} ({_g(r['val_nats_q25'])}-{_g(r['val_nats_q75'])})"} for r in rows],
                     [("budget_rank", "rank"), ("variant", "variant"), ("params", "parameters"), ("loss", "val nats/byte (IQR)")]),
             "",
         ]
