@@ -124,6 +124,14 @@ def test_bad_input_on_the_command_line_is_one_line_and_exit_2(tmp_path, argv):
     assert not (tmp_path / "lm").exists()  # refused before any work
 
 
+def test_cuda_without_cuda_is_refused_before_any_work(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(DLoRError, match="CUDA is not available"):
+        lm.run(lm.LMConfig.tiny(), tmp_path, RunContext(device="cuda", progress=False))
+    assert not (tmp_path / "lm").exists()
+
+
 def test_set_reads_each_value_as_its_field_type():
     exp = REGISTRY["lm"]
     assert parse_setting(exp, "rates=3e-4, 1e-3,3e-3") == ("rates", (3e-4, 1e-3, 3e-3))

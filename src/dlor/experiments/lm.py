@@ -291,6 +291,9 @@ def run(cfg: LMConfig, out: Path, ctx: RunContext) -> Summary:
     """Run the study (see the module docstring): write its CSVs, figures and claims under ``out/lm``."""
     from ..lm.data import load_corpus
 
+    from .._device import check_device
+
+    check_device(ctx.device)  # DLoRError before any work: cuda on a machine without it
     t0 = time.perf_counter()
     folder = Path(out) / "lm"
     corpus = load_corpus(None if cfg.corpus is None else text_files(cfg.corpus))
