@@ -289,9 +289,8 @@ def _verdict_runs(cfg: LMConfig, t: Tuned, seeds: int) -> list[tuple[GPTConfig, 
 
 def run(cfg: LMConfig, out: Path, ctx: RunContext) -> Summary:
     """Run the study (see the module docstring): write its CSVs, figures and claims under ``out/lm``."""
-    from ..lm.data import load_corpus
-
     from .._device import check_device
+    from ..lm.data import load_corpus
 
     check_device(ctx.device)  # DLoRError before any work: cuda on a machine without it
     t0 = time.perf_counter()
