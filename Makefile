@@ -27,10 +27,12 @@ test: lint
 test-slow: setup
 	$(PY) -m pytest -q -m slow
 
-# the documentation site into site/, warnings as errors; then every public name must be in the API reference
+# the documentation site into site/, warnings as errors; every public name must be in the API reference,
+# and headless Chromium (where installed) must render the index and an API page
 docs: setup
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 	$(PY) scripts/check_reference.py site
+	$(PY) scripts/check_docs_in_browser.py site || [ $$? -eq 2 ]  # 2: no Chromium here, skipped
 
 # the verdict tables of README.md and docs/experiments/index.md, from the canonical run folders
 results-docs: setup
