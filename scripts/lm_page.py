@@ -25,6 +25,12 @@ def _rows(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
+def _largest_effect(effects: list[dict]) -> str:
+    e = max(effects, key=lambda e: abs(float(e["effect_b_minus_a"])))
+    return (f"The choice that moves the difference most is `{e['factor']}`: from {e['choice_a']} to {e['choice_b']} it "
+            f"changes low-rank minus DLoR by {float(e['effect_b_minus_a']):+.4f} nats/byte on average.")
+
+
 def render(run: Path, page: Path, wall_clock: str | None, shared: Path | None) -> str:
     folder = run / "lm"
     summary = json.loads((folder / "summary.json").read_text())
@@ -98,7 +104,8 @@ def render(run: Path, page: Path, wall_clock: str | None, shared: Path | None) -
         *table([f | {"a": _g(f["a"]), "b": _g(f["exponent_b"])} for f in fits],
                 [("variant", "variant"), ("a", "a"), ("b", "exponent b (loss = a N^-b)"), ("sizes", "sizes")]),
         "",
-        "These sizes (about 20 thousand to 200 thousand parameters, trained for minutes on a CPU) say nothing "
+        f"These sizes ({min(int(r['params']) for r in tuned):,} to {max(int(r['params']) for r in tuned):,} parameters, "
+        "trained for minutes on a CPU) say nothing "
         "certain about the scale of GaLore and SLTrain (60M to 1B parameters on C4): an advantage can grow, "
         "hold or vanish past them. `--corpus DIR` (any folder of text) and `--device cuda` run the same study "
         "larger, with `--set widths=...` and `--set tokens_per_param=...`.",
@@ -119,6 +126,8 @@ def render(run: Path, page: Path, wall_clock: str | None, shared: Path | None) -
                       "eff": f"{float(e['effect_b_minus_a']):+.4f}"} for e in effects],
                 [("factor", "factor"), ("choice_a", "choice a"), ("a", "mean at a"), ("choice_b", "choice b"), ("b", "mean at b"),
                  ("eff", "b minus a")]),
+        "",
+        _largest_effect(effects),
         "",
         f"![reading effects]({rel}/reading_effects.png)",
         "",
