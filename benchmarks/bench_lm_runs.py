@@ -67,10 +67,13 @@ def main() -> None:
     with ProcessPoolExecutor(args.processes, mp_context=get_context("spawn")) as pool:
         list(pool.map(_one_process, [cfg] * len(shares), shares))
     t_side = time.perf_counter() - t
-    worst = max(abs(b["val_loss"] - o["val_loss"]) / abs(o["val_loss"]) for b, o in zip(batched, one, strict=True))
+    diffs = [abs(b["val_loss"] - o["val_loss"]) / abs(o["val_loss"]) for b, o in zip(batched, one, strict=True)]
+    worst = max(diffs)
     print(f"one at a time      : {t_one:7.2f} s   1.00x")
     print(f"batched (vmap)     : {t_batched:7.2f} s   {t_one / t_batched:.2f}x   "
           f"final losses within {worst:.1e} relative of one at a time (goal 1e-5)")
+    print("  relative difference of the final validation loss per rate: "
+          + ", ".join(f"{s.lr:.2g}: {d:.1e}" for s, d in zip(settings, diffs, strict=True)))
     print(f"{args.processes} processes x 1 thread: {t_side:7.2f} s   {t_one / t_side:.2f}x   (process start-up included)")
 
 

@@ -2,9 +2,10 @@
 
 A run is named by a hash of its model config and training settings, so a finished run is found
 again whatever stage asks for it, and a changed setting trains a new run instead of reusing an
-old one. :func:`train_all` trains the unfinished runs of a list in ``workers`` processes (one
-torch thread each; on a 2-core CPU two small models side by side train more tokens per second
-than one model on two threads, ``benchmarks/bench_lm.py``), each resumable from its checkpoint.
+old one. :func:`train_all` trains the unfinished runs of a list in ``workers`` processes of one
+torch thread each, longest first, each resumable from its checkpoint. On a 2-core CPU this is
+about as fast as one process of two threads, or as one batched computation
+(``benchmarks/bench_lm_runs.py``); it keeps every run a plain :func:`~dlor.lm.train` run.
 """
 
 from __future__ import annotations
