@@ -48,6 +48,7 @@ bench: setup
 	$(PY) benchmarks/bench_nearest.py
 	$(PY) benchmarks/bench_solve.py
 	$(PY) benchmarks/bench_lm.py
+	$(PY) benchmarks/bench_lm_runs.py
 
 clean:
 	rm -rf $(VENV) results site
