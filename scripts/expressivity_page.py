@@ -6,13 +6,12 @@ Every number on the page comes from RUN_DIR/expressivity/summary.json and its CS
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import os
 from pathlib import Path
 
-from _pages import g, table
+from _pages import budget_note, g, page_parser, table
 
 
 def render(run: Path, page: Path, wall_clock: str | None) -> str:
@@ -102,16 +101,11 @@ def render(run: Path, page: Path, wall_clock: str | None) -> str:
                  ("p", "parameters")]),
         "",
     ]
-    if cfg.get("shrunk"):
-        md += [f"This budget shrinks the paper budget: {cfg['shrunk']}.", ""]
-    return "\n".join(md)
+    return "\n".join(md + budget_note(cfg))
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", type=Path)
-    parser.add_argument("--out", type=Path, default=Path("docs/expressivity.md"))
-    parser.add_argument("--wall-clock", default=None, help="the run's wall-clock time, as measured with `time`")
+    parser = page_parser(__doc__.splitlines()[0], "docs/expressivity.md")
     args = parser.parse_args()
     args.out.write_text(render(args.run, args.out, args.wall_clock))
     print(f"wrote {args.out}")

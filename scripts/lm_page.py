@@ -7,13 +7,12 @@ reading, DIR/lm_summary.csv of a shared-rate run).
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import os
 from pathlib import Path
 
-from _pages import g, table
+from _pages import budget_note, g, page_parser, table
 
 
 def _g(value, digits: int = 4) -> str:
@@ -151,16 +150,11 @@ def render(run: Path, page: Path, wall_clock: str | None, shared: Path | None) -
                     [("budget_rank", "rank"), ("variant", "variant"), ("params", "parameters"), ("loss", "val nats/byte (IQR)")]),
             "",
         ]
-    if cfg.get("shrunk"):
-        md += [f"This budget shrinks the paper budget: {cfg['shrunk']}.", ""]
-    return "\n".join(md)
+    return "\n".join(md + budget_note(cfg))
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", type=Path)
-    parser.add_argument("--out", type=Path, default=Path("docs/lm.md"))
-    parser.add_argument("--wall-clock", default=None, help="the run's wall-clock time, as measured with `time`")
+    parser = page_parser(__doc__.splitlines()[0], "docs/lm.md")
     parser.add_argument("--shared-rate", type=Path, default=None, help="the folder of the earlier shared-rate run")
     args = parser.parse_args()
     args.out.write_text(render(args.run, args.out, args.wall_clock, args.shared_rate))

@@ -15,7 +15,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import check_reference  # noqa: E402
 import results_docs  # noqa: E402
 
-# issue numbers ("issue 12", "issue #3") and notes on how the work was done
+# tracker numbers and notes on how the work was done, which users should not read
 PROCESS_WORDS = re.compile(r"\bissues?\s*#?\d+|\bsession\b|\bthis stop\b", re.I)
 
 
