@@ -4,10 +4,11 @@ import csv
 import json
 
 from dlor.experiments import fig5
+from dlor.experiments._context import RunContext
 
 
 def test_fig5_quick_budget_numbers(tmp_path):
-    summary = fig5.run(tmp_path, budget="quick", progress=False)
+    summary = fig5.run(fig5.Fig5Config.quick(), tmp_path, RunContext(progress=False))
     rows = list(csv.DictReader((tmp_path / "fig5" / "fig5_errors.csv").open()))
     bound = float(rows[0]["blindness_bound_min"])
     for row in rows:

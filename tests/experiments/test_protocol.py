@@ -4,12 +4,13 @@ by the stated criteria and preference only."""
 import csv
 
 from dlor.experiments import protocol, uat
+from dlor.experiments._context import RunContext
 from dlor.experiments._data import sawtooth_data
 
 
 def test_protocol_tiny_writes_figure_table_and_claims(tmp_path):
-    summary = protocol.run(tmp_path, budget="tiny", progress=False)
-    cfg = protocol.ProtocolConfig.for_budget("tiny")
+    summary = protocol.run(protocol.ProtocolConfig.tiny(), tmp_path, RunContext(progress=False))
+    cfg = protocol.ProtocolConfig.tiny()
     table = list(csv.DictReader((tmp_path / "protocol" / "protocol_table.csv").open()))
     assert len(table) == len(cfg.batch_sizes) * len(cfg.splits) * len(cfg.inits)
     assert {(r["batch_size"], r["split"], r["init"]) for r in table} == {
@@ -58,5 +59,5 @@ def test_every_experiment_defaults_to_the_sweeps_reading():
     from dlor.experiments.training import SweepConfig
 
     sweep = SweepConfig()
-    for cfg in (uat.UATConfig(), SpectralConfig(), uat.UATConfig.for_budget("paper"), SpectralConfig.for_budget("paper")):
+    for cfg in (uat.UATConfig(), SpectralConfig(), uat.UATConfig.paper(), SpectralConfig.paper()):
         assert (cfg.batch_size, cfg.split) == (sweep.batch_size, sweep.split)

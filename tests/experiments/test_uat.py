@@ -3,10 +3,11 @@
 import csv
 
 from dlor.experiments import uat
+from dlor.experiments._context import RunContext
 
 
 def test_uat_goals(tmp_path):
-    summary = uat.run(tmp_path, budget="quick", progress=False)
+    summary = uat.run(uat.UATConfig.quick(), tmp_path, RunContext(progress=False))
     best = {(r["dtype"], r["arch"], r["scheme"]): r for r in csv.DictReader((tmp_path / "uat" / "uat_best_errors.csv").open())}
     for arch in ("deep", "wide"):
         paper = float(best[("float64", arch, "paper")]["best_error"])
@@ -22,8 +23,8 @@ def test_uat_goals(tmp_path):
 
 def test_h1_verdicts_follow_their_stated_thresholds(tmp_path):
     """The H.1 rows name their threshold, and the verdict agrees with the number."""
-    summary = uat.run(tmp_path, budget="tiny", progress=False)
-    cfg = uat.UATConfig.for_budget("tiny")
+    summary = uat.run(uat.UATConfig.tiny(), tmp_path, RunContext(progress=False))
+    cfg = uat.UATConfig.tiny()
     rows = {c.claim: c for c in summary.claims}
     approx = next(c for k, c in rows.items() if k.startswith("The trained H.1 MLP approximates"))
     follow = next(c for k, c in rows.items() if k.startswith("Once the MLP approximates"))

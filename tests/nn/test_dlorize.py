@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 import dlor
+from dlor.experiments._context import RunContext
 from dlor.nn import DLoRChain, DLoRLinear, dlorize, load_checkpoint, save_checkpoint
 from tests._torchrun import torchrun_two_processes
 
@@ -130,7 +131,7 @@ def test_two_process_ddp_equals_single_process(tmp_path):
 def test_realdata_tiny(tmp_path):
     from dlor.experiments import realdata
 
-    s = realdata.run(tmp_path, budget="tiny", progress=False)
+    s = realdata.run(realdata.RealDataConfig.tiny(), tmp_path, RunContext(progress=False))
     assert (tmp_path / s.figures[0]).exists()
     rows = s.tables["test accuracy (mean over seeds)"]
     for r in rows:

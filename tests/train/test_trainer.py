@@ -1,5 +1,6 @@
 """The vectorized trainer equals training each model alone with torch.optim (float64, 1e-6 relative)."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,7 @@ import torch
 from torch import nn
 
 from dlor import DLoRError
+from dlor.experiments._context import RunContext
 from dlor.experiments._data import sawtooth_data
 from dlor.experiments.training import MATCHED_WIDTH, PAPER_TABLE1, table1
 from dlor.nn import MLP, DeepDLoR, WideDLoR
@@ -190,11 +192,11 @@ def test_table1_exact():
 def test_sweep_resumes_without_duplicates(tmp_path):
     from dlor.experiments import training
 
-    s1 = training.run(tmp_path, budget="tiny", progress=False)
+    s1 = training.run(training.SweepConfig.tiny(), tmp_path, RunContext(progress=False))
     runs = sorted((tmp_path / "training" / "runs").glob("*.json"))
     stamps = {p.name: p.stat().st_mtime_ns for p in runs}
     (runs[0]).unlink()  # as if the sweep had been killed before this group finished
-    s2 = training.run(tmp_path, budget="tiny", progress=False)
+    s2 = training.run(training.SweepConfig.tiny(), tmp_path, RunContext(progress=False))
     after = {p.name: p.stat().st_mtime_ns for p in sorted((tmp_path / "training" / "runs").glob("*.json"))}
     assert set(after) == set(stamps)
     assert all(after[n] == stamps[n] for n in stamps if n != runs[0].name)  # finished groups untouched
@@ -203,7 +205,7 @@ def test_sweep_resumes_without_duplicates(tmp_path):
     rows = list(csv.DictReader((tmp_path / "training" / "runs.csv").open()))
     keys = [(r["arch"], r["k"], r["width"], r["seed"], r.get("matched_k", "")) for r in rows]
     assert len(keys) == len(set(keys))  # nothing duplicated
-    cfg = training.SweepConfig.for_budget("tiny")
+    cfg = training.SweepConfig.tiny()
     n_groups = 2 * len(cfg.ks) + 1 + len(set(cfg.ks) & set(training.MATCHED_WIDTH))
     assert len(runs) == n_groups
     assert len(rows) == (2 * len(cfg.ks) + 1) * cfg.seeds + len(set(cfg.ks) & set(training.MATCHED_WIDTH)) * cfg.matched_seeds
@@ -213,10 +215,9 @@ def test_sweep_resumes_without_duplicates(tmp_path):
 def test_sweep_in_two_worker_processes_matches_one_process(tmp_path):
     from dlor.experiments import training
 
-    cfg = training.SweepConfig.for_budget("tiny")
+    cfg = training.SweepConfig.tiny()
     one = training.run_sweep(tmp_path / "one", cfg, progress=False)
-    cfg.workers = 2
-    two = training.run_sweep(tmp_path / "two", cfg, progress=False)
+    two = training.run_sweep(tmp_path / "two", replace(cfg, workers=2), progress=False)
     assert len(one) == len(two) > 0
     key = lambda r: (r["arch"], r["k"], r["width"], r["seed"], r.get("matched_k"))  # noqa: E731
     assert [key(r) for r in one] == [key(r) for r in two]  # same groups, same order
@@ -231,11 +232,11 @@ def test_sweep_workers_default_to_the_cores_except_at_the_tiny_budget():
     from dlor.experiments import training
     from dlor.experiments._sweep import available_cores
 
-    assert training.SweepConfig.for_budget("paper").workers == available_cores()
-    assert training.SweepConfig.for_budget("quick").workers == available_cores()
-    assert training.SweepConfig.for_budget("tiny").workers == 1
-    with pytest.raises(ValueError, match="workers must be >= 1"):
-        training.run(Path("unused"), budget="tiny", workers=0)
+    assert training.SweepConfig.paper().workers == available_cores()
+    assert training.SweepConfig.quick().workers == available_cores()
+    assert training.SweepConfig.tiny().workers == 1
+    with pytest.raises(DLoRError, match="workers must be an integer >= 1"):
+        training.run(training.SweepConfig.tiny(), Path("unused"), RunContext(workers=0, progress=False))
 
 
 def test_a_failing_worker_stops_the_whole_sweep_at_once(tmp_path):

@@ -188,9 +188,9 @@ def _run_locked(args, out: Path, device: str, batch_size) -> int:
     wanted = list(REGISTRY.values()) if args.what == "all" else [experiment(args.what)]
     ctx = RunContext(device=device, workers=args.workers, progress=not args.quiet)
     options = {name: value for name, value in (("init", args.init), ("split", args.split)) if value is not None}
-    options |= _settings(args, wanted)
     if batch_size is not _NOT_GIVEN:
         options["batch_size"] = batch_size
+    options = _settings(args, wanted, options)
     summaries, unavailable, ran = [], [], set()
     for exp in wanted:
         name = exp.name
@@ -234,23 +234,23 @@ def _run_locked(args, out: Path, device: str, batch_size) -> int:
     return 0
 
 
-def _settings(args, wanted) -> dict:
-    """``--set FIELD=VALUE`` and ``--corpus DIR`` as config overrides, checked against the chosen
-    experiments before any work (DLoRError: one line, exit 2)."""
+def _settings(args, wanted, options: dict) -> dict:
+    """``options`` with ``--set FIELD=VALUE`` and ``--corpus DIR`` added, every override checked
+    against the configs of the chosen experiments that have its field, before any work
+    (DLoRError: one line, exit 2)."""
     from ..experiments._registry import config_for, parse_setting
 
-    out: dict = {}
-    native = [e for e in wanted if e.legacy_options is None]
+    out: dict = dict(options)
     for text in args.settings:
         if len(wanted) != 1:
             raise CLIError("--set applies to one experiment; name it, e.g. dlor reproduce lm --set rates=1e-3,3e-3,1e-2")
         name, value = parse_setting(wanted[0], text)
         out[name] = value
     if args.corpus is not None:
-        if not any("corpus" in {f for f in _fields(e)} for e in native):
+        if not any("corpus" in _fields(e) for e in wanted):
             raise CLIError("--corpus applies to the language-model experiment: dlor reproduce lm --corpus DIR")
         out["corpus"] = str(Path(args.corpus).resolve())
-    for e in native:  # every config validates once, with these overrides, before anything trains
+    for e in wanted:  # every config validates once, with these overrides, before anything trains
         fields = _fields(e)
         config_for(e, args.budget, **{k: v for k, v in out.items() if k in fields})
     return out

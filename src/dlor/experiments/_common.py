@@ -55,6 +55,22 @@ def check_budget(budget: str) -> str:
     return budget
 
 
+def check_positive_ints(cfg, names: tuple[str, ...], each: bool = False) -> None:
+    """Raise :class:`DLoRError` unless every field ``names`` of ``cfg`` is an integer >= 1
+    (``each``: a non-empty sequence of such integers), naming the first field that is not."""
+    from .._errors import DLoRError
+
+    def ok(v) -> bool:
+        return not isinstance(v, bool) and isinstance(v, int) and v >= 1
+
+    for name in names:
+        value = getattr(cfg, name)
+        good = (isinstance(value, (tuple, list)) and len(value) > 0 and all(ok(v) for v in value)) if each else ok(value)
+        if not good:
+            what = "a non-empty list of integers >= 1" if each else "an integer >= 1"
+            raise DLoRError(f"{name} must be {what}, got {value!r}")
+
+
 def _clean(obj):
     if is_dataclass(obj):
         return _clean(asdict(obj))

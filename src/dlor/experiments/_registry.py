@@ -16,45 +16,35 @@ from typing import Any
 
 from .._errors import DLoRError
 from ._common import BUDGETS, Summary
+from ._context import RunContext
 
 __all__ = ["RunContext", "Experiment", "REGISTRY", "experiment", "config_for", "describe", "parse_setting"]
 
 @dataclass(frozen=True)
-class RunContext:
-    """What the caller decides, not the experiment: where it trains, how many processes, progress bars."""
-
-    device: str = "cpu"
-    workers: int | None = None  # processes that train groups side by side (None: the experiment's default)
-    progress: bool = True
-
-@dataclass(frozen=True)
 class Experiment:
-    """One experiment: ``module`` (under ``dlor.experiments``) defines ``CONFIG`` (a dataclass with
-    ``paper()``, ``quick()`` and ``tiny()``) and ``run(cfg, out, ctx) -> Summary``, or, for the
-    experiments written before this interface, ``run(out, budget, seeds, progress, ...)`` taking
-    the keyword options named in ``legacy_options``."""
+    """One experiment: ``module`` (under ``dlor.experiments``) defines ``CONFIG`` (a frozen dataclass
+    with ``paper()``, ``quick()`` and ``tiny()`` constructors, whose ``__post_init__`` validates it)
+    and ``run(cfg, out, ctx) -> Summary``."""
 
     name: str
     artefacts: tuple[str, ...]
     module: str
-    legacy_options: tuple[str, ...] | None = None  # None: the CONFIG / run(cfg, out, ctx) interface
     shares_groups: bool = False  # under torchrun every rank trains its share (else rank 0 alone runs it)
 
     def load(self):
         return import_module(f"dlor.experiments.{self.module}")
 
 REGISTRY: dict[str, Experiment] = {e.name: e for e in (
-    Experiment("training", ("table1", "fig4", "fig6"), "training",
-               legacy_options=("workers", "batch_size", "init", "split", "device"), shares_groups=True),
-    Experiment("uat", ("fig2", "fig3"), "uat", legacy_options=("batch_size",)),
-    Experiment("fig5", ("fig5",), "fig5", legacy_options=()),
-    Experiment("spectral", ("fig2c", "fig3c"), "spectral", legacy_options=("device",)),
-    Experiment("realdata", ("appendix-g-digits",), "realdata", legacy_options=("workers", "device")),
-    Experiment("protocol", ("section-6.2-readings",), "protocol", legacy_options=("workers", "device"),
-               shares_groups=True),
+    Experiment("training", ("table1", "fig4", "fig6"), "training", shares_groups=True),
+    Experiment("uat", ("fig2", "fig3"), "uat"),
+    Experiment("fig5", ("fig5",), "fig5"),
+    Experiment("spectral", ("fig2c", "fig3c"), "spectral"),
+    Experiment("realdata", ("appendix-g-digits",), "realdata"),
+    Experiment("protocol", ("section-6.2-readings",), "protocol", shares_groups=True),
     Experiment("lm", ("appendix-g-lm",), "lm"),
     Experiment("expressivity", ("appendix-d",), "expressivity"),
 )}
+
 
 def experiment(name: str) -> Experiment:
     """The registered experiment ``name``, or the one that makes the artefact ``name`` (e.g. "fig4")."""
@@ -89,13 +79,6 @@ def run_experiment(exp: Experiment, budget: str, out: Path, ctx: RunContext, see
     apply where the experiment has them; the others are ignored, as one command runs many experiments."""
     options = dict(options or {})
     mod = exp.load()
-    if exp.legacy_options is not None:
-        extra = {k: v for k, v in options.items() if k in exp.legacy_options}
-        if "workers" in exp.legacy_options and ctx.workers is not None:
-            extra["workers"] = ctx.workers
-        if "device" in exp.legacy_options:
-            extra["device"] = ctx.device
-        return mod.run(out, budget=budget, seeds=seeds, progress=ctx.progress, **extra)
     fields = {f.name for f in dataclasses.fields(mod.CONFIG)}
     overrides = {k: v for k, v in options.items() if k in fields}
     if seeds is not None and "seeds" in fields:
@@ -115,8 +98,6 @@ def parse_setting(exp: Experiment, text: str) -> tuple[str, Any]:
     Raises:
         DLoRError: no ``=``, a field the config does not have, or a value that is not of its type.
     """
-    if exp.legacy_options is not None:
-        raise DLoRError(f"--set applies to the experiments with a config dataclass; {exp.name} takes its own options")
     name, sep, value = text.partition("=")
     name, value = name.strip(), value.strip()
     cls = exp.load().CONFIG

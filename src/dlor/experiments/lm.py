@@ -168,9 +168,9 @@ class LMConfig:
 
     @classmethod
     def quick(cls) -> LMConfig:
-        return cls(budget="quick", widths=(16, 32, 64), reading_width=32, tokens_per_param=4.0, min_steps=150,
+        return cls(budget="quick", widths=(16, 32, 64), reading_width=32, tokens_per_param=2.5, min_steps=100,
                    eval_batches=8, rates=(1e-3, 3e-3, 1e-2), seeds=2, reading_factors=("alpha_init", "rect_alpha"),
-                   shrunk="widths 16, 32 and 64; 4 tokens per parameter; 3 rates (1e-3, 3e-3, 1e-2); 2 fresh seeds; "
+                   shrunk="widths 16, 32 and 64; 2.5 tokens per parameter (at least 100 steps); 3 rates (1e-3, 3e-3, 1e-2); 2 fresh seeds; "
                           "the reading study crosses alpha_init and rect_alpha only; 8 validation batches")
 
     @classmethod
@@ -337,8 +337,7 @@ def run(cfg: LMConfig, out: Path, ctx: RunContext) -> Summary:
 
     summary = Summary(
         name="lm",
-        title="Pretraining byte-level GPTs at tuned learning rates (Appendix G): DLoR vs low-rank and dense"
-              + (f" [{cfg.budget} budget: {cfg.shrunk}]" if cfg.shrunk else ""),
+        title="Pretraining byte-level GPTs at tuned learning rates (Appendix G): DLoR vs low-rank and dense",
         figures=["lm/lr_sweep.png", "lm/size_trend.png", "lm/reading_effects.png"],
         data=["lm/lm_tuned.csv", "lm/lm_sweep.csv", "lm/lm_readings.csv", "lm/lm_reading_effects.csv",
               "lm/lm_power_laws.csv", "lm/summary.json"],

@@ -34,7 +34,8 @@ import numpy as np
 
 from ..train import GroupSpec, TrainConfig
 from . import _figure4 as f4
-from ._common import Claim, Summary, check_budget, plt, save_figure, write_csv, write_json
+from ._common import Claim, Summary, check_budget, check_positive_ints, plt, save_figure, write_csv, write_json
+from ._context import RunContext, with_context
 from ._data import TARGET_VARIANCE, check_split
 from ._sweep import available_cores, read_group_rows, train_groups
 from .uat import UATConfig, h1_group, keep_lowest_training_mse
@@ -55,14 +56,15 @@ def _bs_name(bs) -> str:
     return "full" if bs is None else str(bs)
 
 
-@dataclass
+@dataclass(frozen=True)
 class ProtocolConfig:
     """The grid of readings and the 5,000-epoch budget of Section 6.2."""
 
-    batch_sizes: list = field(default_factory=lambda: [None, 64, 32, 16])  # None: full batch
-    splits: list[str] = field(default_factory=lambda: ["random", "interleaved"])
-    inits: list[str] = field(default_factory=lambda: ["library", "h1-linear"])  # dlor.nn.INITS names
-    ks: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16])
+    budget: str = "paper"
+    batch_sizes: tuple[int | None, ...] = (None, 64, 32, 16)  # None: full batch
+    splits: tuple[str, ...] = ("random", "interleaved")
+    inits: tuple[str, ...] = ("library", "h1-linear")  # dlor.nn.INITS names
+    ks: tuple[int, ...] = (1, 2, 4, 8, 16)
     seeds: int = 5
     epochs: int = 5_000  # the paper's short budget
     threshold: float = 1e-3  # Experiment 2's training MSE threshold
@@ -79,6 +81,8 @@ class ProtocolConfig:
     shrunk: str = ""  # what this budget leaves out of the paper grid
 
     def __post_init__(self):
+        from .._errors import DLoRError
+
         for b in self.batch_sizes:
             TrainConfig(batch_size=b)
         for s in self.splits:
@@ -87,22 +91,30 @@ class ProtocolConfig:
 
         for i in self.inits:
             family_init(i)
+        check_budget(self.budget)
+        check_positive_ints(self, ("seeds", "epochs", "h1_candidates", "h1_epochs", "workers"))
+        check_positive_ints(self, ("ks",), each=True)
+        for name in ("batch_sizes", "splits", "inits"):
+            if not getattr(self, name):
+                raise DLoRError(f"{name} must hold at least one reading, got {getattr(self, name)!r}")
 
     @classmethod
-    def for_budget(cls, budget: str, seeds: int | None = None) -> ProtocolConfig:
-        budget = check_budget(budget)
-        if budget == "paper":
-            cfg = cls()
-        elif budget == "quick":
-            cfg = cls(batch_sizes=[None, 32], ks=[1, 4, 16], seeds=3, h1_candidates=3,
-                      shrunk="batch sizes {full, 32} of {full, 64, 32, 16}; k in {1, 4, 16} of {1, 2, 4, 8, 16}; "
-                             "3 seeds of 5; 3 H.1 candidates of 5")
-        else:
-            cfg = cls(batch_sizes=[None, 64], ks=[1], seeds=1, epochs=10, h1_candidates=2, h1_epochs=10,
-                      compile=False, workers=1, shrunk="a smoke test: 10 epochs, k = 1, 1 seed")
-        if seeds is not None:
-            cfg.seeds = seeds
-        return cfg
+    def paper(cls) -> ProtocolConfig:
+        return cls()
+
+    @classmethod
+    def quick(cls) -> ProtocolConfig:
+        return cls(budget="quick", batch_sizes=(32,), ks=(1, 16), seeds=3, h1_candidates=3,
+                   shrunk="batch size 32 only of {full, 64, 32, 16} (the split and the initialisation still vary); "
+                          "k in {1, 16} of {1, 2, 4, 8, 16}; 3 seeds of 5; 3 H.1 candidates of 5")
+
+    @classmethod
+    def tiny(cls) -> ProtocolConfig:
+        return cls(budget="tiny", batch_sizes=(None, 64), ks=(1,), seeds=1, epochs=10, h1_candidates=2, h1_epochs=10,
+                   compile=False, workers=1, shrunk="a smoke test: 10 epochs, k = 1, 1 seed")
+
+
+CONFIG = ProtocolConfig
 
 
 def _groups(cfg: ProtocolConfig) -> tuple[list[GroupSpec], dict[str, TrainConfig], list[GroupSpec], dict[str, TrainConfig]]:
@@ -191,14 +203,10 @@ def choose_default(table: list[dict]) -> dict | None:
     return None
 
 
-def run(out: Path, budget: str = "quick", seeds: int | None = None, progress: bool = True,
-        workers: int | None = None, device: str | None = None) -> Summary:
-    """Train the grid of readings of ``budget`` on ``device`` (default "cpu"); write the table, the
-    figure and the claims."""
-    cfg = ProtocolConfig.for_budget(budget, seeds)
-    cfg.device = device if device is not None else cfg.device
-    if workers is not None:
-        cfg.workers = workers
+def run(cfg: ProtocolConfig, out: Path, ctx: RunContext) -> Summary:
+    """Train the grid of readings of ``cfg`` on ``ctx.device``; write the table, the figure and the claims."""
+    cfg = with_context(cfg, ctx)
+    progress = ctx.progress
     t0 = time.perf_counter()
     folder = Path(out) / "protocol"
     groups, tcfgs, h1, h1cfgs = _groups(cfg)
@@ -223,7 +231,7 @@ def run(out: Path, budget: str = "quick", seeds: int | None = None, progress: bo
         data=["protocol/protocol_table.csv", "protocol/protocol_per_k.csv", "protocol/runs.csv"],
         claims=claims,
         tables={f"Readings at {cfg.epochs} epochs (medians over k and seeds; verdicts of the Figure 4 claims)": short},
-        config=asdict(cfg) | {"budget": budget, "default": default, "variance": TARGET_VARIANCE,
+        config=asdict(cfg) | {"default": default, "variance": TARGET_VARIANCE,
                               "preference": {"batch_size": [_bs_name(b) for b in BATCH_PREFERENCE],
                                              "split": list(SPLIT_PREFERENCE), "init": list(INIT_PREFERENCE)}},
         seconds=time.perf_counter() - t0,

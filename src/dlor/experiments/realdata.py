@@ -11,7 +11,7 @@ The 8 x 8 digits (1,797 images, shipped inside scikit-learn; nothing is download
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,29 +20,43 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ..nn import DLoRLinear
-from ._common import Claim, Summary, check_budget, plt, save_figure, write_csv, write_json
+from ._common import Claim, Summary, check_budget, check_positive_ints, plt, save_figure, write_csv, write_json
+from ._context import RunContext, with_context
 
 
-@dataclass
+@dataclass(frozen=True)
 class RealDataConfig:
-    ranks: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16])
+    """Settings of the digits comparison (Appendix G's real-data reading; the paper gives no numbers)."""
+
+    budget: str = "paper"
+    ranks: tuple[int, ...] = (1, 2, 4, 8, 16)
     width: int = 64
     seeds: int = 5
     epochs: int = 60
     batch: int = 64
     lr: float = 3e-3
+    device: str = "cpu"  # where every model trains (initialised on the CPU, then moved)
+    shrunk: str = ""  # what this budget leaves out of the paper budget (printed in the report)
+
+    def __post_init__(self):
+        check_budget(self.budget)
+        check_positive_ints(self, ("width", "seeds", "epochs", "batch"))
+        check_positive_ints(self, ("ranks",), each=True)
 
     @classmethod
-    def for_budget(cls, budget: str, seeds: int | None = None) -> RealDataConfig:
-        budget = check_budget(budget)
-        cfg = (
-            cls()
-            if budget == "paper"
-            else (cls(seeds=3, epochs=30) if budget == "quick" else cls(ranks=[1, 4], seeds=1, epochs=2))
-        )
-        if seeds is not None:
-            cfg.seeds = seeds
-        return cfg
+    def paper(cls) -> RealDataConfig:
+        return cls()
+
+    @classmethod
+    def quick(cls) -> RealDataConfig:
+        return cls(budget="quick", seeds=3, epochs=30, shrunk="3 seeds of 5; 30 epochs of 60")
+
+    @classmethod
+    def tiny(cls) -> RealDataConfig:
+        return cls(budget="tiny", ranks=(1, 4), seeds=1, epochs=2, shrunk="a smoke test: ranks 1 and 4, 1 seed, 2 epochs")
+
+
+CONFIG = RealDataConfig
 
 
 def load_digits_split(seed: int = 0):
@@ -91,10 +105,10 @@ def train_eval(model: nn.Module, data, cfg: RealDataConfig, seed: int) -> float:
         return float((model(Xte).argmax(1) == yte).float().mean())
 
 
-def run(out: Path, budget: str = "quick", seeds: int | None = None, progress: bool = True,
-        device: str = "cpu") -> Summary:
-    """Train every model on ``device`` (initialised on the CPU, then moved) and write the table."""
-    cfg = RealDataConfig.for_budget(budget, seeds)
+def run(cfg: RealDataConfig, out: Path, ctx: RunContext) -> Summary:
+    """Train every model on ``ctx.device`` (initialised on the CPU, then moved) and write the table."""
+    cfg = with_context(cfg, ctx)
+    progress, device = ctx.progress, cfg.device
     t0 = time.perf_counter()
     folder = Path(out) / "realdata"
     data = tuple(t.to(device) for t in load_digits_split())
@@ -145,7 +159,7 @@ def run(out: Path, budget: str = "quick", seeds: int | None = None, progress: bo
         data=["realdata/digits_runs.csv", "realdata/digits_accuracy_vs_params.csv", "realdata/summary.json"],
         claims=claims,
         tables={"test accuracy (mean over seeds)": table},
-        config=asdict(cfg) | {"budget": budget, "device": device},
+        config=asdict(cfg),
         seconds=time.perf_counter() - t0,
     )
     write_json(folder / "summary.json", summary)

@@ -45,7 +45,7 @@ def write_report(out: Path, summaries: list[Summary], unavailable: list[str], bu
         md += ["", "## Not available in this version", ""]
         md += [f"- `{name}`: its experiment is not implemented yet; nothing was faked." for name in unavailable]
     for s in summaries:
-        md += ["", f"## {s.title}", "", f"Run time: {s.seconds:.1f} s.", ""]
+        md += ["", f"## {s.title}", "", f"Run time: {s.seconds:.1f} s.{_shrunk(s)}", ""]
         for table_name, rows in s.tables.items():
             if rows:
                 keys = list(rows[0])
@@ -56,6 +56,12 @@ def write_report(out: Path, summaries: list[Summary], unavailable: list[str], bu
         md += ["", "Data: " + ", ".join(f"[{d}]({d})" for d in s.data)]
     (out / "report.md").write_text("\n".join(md) + "\n")
     (out / "report.html").write_text(_html(out, summaries, unavailable, budget, stamp, machine, environment))
+
+
+def _shrunk(s: Summary) -> str:
+    """What the experiment's budget leaves out of its paper budget, as a sentence (or nothing)."""
+    shrunk = s.config.get("shrunk") if isinstance(s.config, dict) else None
+    return f" This budget shrinks the paper budget: {shrunk}." if shrunk else ""
 
 
 def _cell(text: str) -> str:
@@ -99,7 +105,7 @@ def _html(out, summaries, unavailable, budget, stamp, machine, env) -> str:
         parts += [f"<li><code>{e(n)}</code>: not implemented yet; nothing was faked.</li>" for n in unavailable]
         parts.append("</ul>")
     for s in summaries:
-        parts.append(f"<h2>{e(s.title)}</h2><p>Run time: {s.seconds:.1f} s.</p>")
+        parts.append(f"<h2>{e(s.title)}</h2><p>Run time: {s.seconds:.1f} s.{e(_shrunk(s))}</p>")
         for table_name, rows in s.tables.items():
             if rows:
                 keys = list(rows[0])

@@ -26,6 +26,7 @@ import numpy as np
 from ..train import GroupSpec, TrainConfig
 from . import _figure4 as f4
 from ._common import Claim, Summary, check_budget, plt, save_figure, write_csv, write_json
+from ._context import RunContext, with_context
 from ._sweep import available_cores, read_group_rows, train_groups
 
 SHARES_GROUPS = True  # under torchrun every rank trains its share of the groups (dlor.experiments._ranks)
@@ -40,17 +41,18 @@ PAPER_TABLE1 = {  # Table 1 of the paper: parameter counts
 MATCHED_WIDTH = {1: 22, 2: 23, 4: 23, 8: 25, 16: 27}  # Appendix H.2 / Table 1
 
 
-@dataclass
+@dataclass(frozen=True)
 class SweepConfig:
-    """Budgets of Appendix H.2 ("paper") and a laptop-sized one ("quick").
+    """Budgets of Appendix H.2 (``paper()``), a laptop-sized one (``quick()``) and a smoke test (``tiny()``).
 
     Every choice the paper leaves open is a field here, quoted where the paper speaks; ``dlor
     reproduce protocol`` measures how each moves the results.
     """
 
-    ks: list[int] = field(default_factory=lambda: list(range(1, 17)))  # "k = 1, ..., 16"
+    budget: str = "paper"
+    ks: tuple[int, ...] = tuple(range(1, 17))  # "k = 1, ..., 16"
     seeds: int = 10  # "repeated over 10 random seeds": model i is initialised with torch.manual_seed(i), i < seeds
-    matched_seeds: int = 5  # Figure 6: "over 5 random seeds"
+    matched_seeds: int = 5  # Figure 6: "over 5 random seeds" (at most ``seeds``)
     epochs: int = 50_000  # "fixed optimization budgets of 50,000 and 5000 epochs"
     short_epochs: int = 5_000
     threshold: float = 1e-3  # "training MSE falls below the threshold 10^-3"
@@ -62,8 +64,8 @@ class SweepConfig:
     # the readings whose H.1 MLP approximates the sawtooth. Under the random split it does at no
     # batch size (test MSE 5.5e-3 to 2.6e-2: the test points in the split's gaps of up to 7 grid
     # points dominate); under the interleaved split at every one (9.6e-4 to 2.2e-3), and
-    # 32/interleaved/library comes first among those in the stated preference (README, "Which
-    # reading of Section 6.2"). Full batch and the random split were this library's first reading.
+    # 32/interleaved/library comes first among those in the stated preference (the protocol
+    # page, "Which reading of Section 6.2"). Full batch and the random split are the other readings.
     batch_size: int | None = 32
     # "split evenly into the training and test dataset" (H.1), "the same training set" (6.2):
     # "random" (a random half, from split_seed) or "interleaved" (every other grid point)
@@ -73,38 +75,56 @@ class SweepConfig:
     # ("library": alpha = 1, alpha_l = 1/k, scaled normal factors; "h1-linear": alpha = 0.8,
     # alpha_l = 1, factors and biases as nn.Linear draws them)
     init: str = "library"
-    compile: bool = False  # compile each group's epoch with TorchInductor: 3-5x faster per epoch, 10-60 s of compile per group
+    compile: bool = True  # compile each group's epoch with TorchInductor: 3-5x faster per epoch, 10-60 s of compile per group
     # processes that train groups side by side, one thread each (see dlor.experiments._sweep):
     # one per available CPU core by default: on 2 cores 1.35-1.85x faster than one process with
     # two threads (measured; see there)
     workers: int = field(default_factory=available_cores)
     device: str = "cpu"  # where every group trains: "cpu", "cuda" or "cuda:N"
+    shrunk: str = ""  # what this budget leaves out of the paper budget (printed in the report)
 
     def __post_init__(self):
         from .._errors import DLoRError
         from ..nn._families import family_init
         from ._data import N_TRAIN, check_split
 
+        check_budget(self.budget)
         TrainConfig(batch_size=self.batch_size)  # validates it
         if self.batch_size is not None and self.batch_size > N_TRAIN:
             raise DLoRError(f"batch size {self.batch_size} exceeds the {N_TRAIN} training points of the sawtooth; "
                             f"use at most {N_TRAIN}, or full batch")
         check_split(self.split)
         family_init(self.init)
+        for name in ("seeds", "matched_seeds", "epochs", "short_epochs", "workers"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise DLoRError(f"{name} must be an integer >= 1, got {value!r}")
+        if not self.ks or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in self.ks):
+            raise DLoRError(f"ks must be positive integers, got {self.ks!r}")
+        if self.short_epochs > self.epochs:
+            raise DLoRError(f"short_epochs ({self.short_epochs}) must not exceed epochs ({self.epochs})")
 
     @classmethod
-    def for_budget(cls, budget: str, seeds: int | None = None) -> SweepConfig:
-        budget = check_budget(budget)
-        if budget == "paper":
-            cfg = cls(compile=True)  # the compile time is repaid many times over 50,000 epochs
-        elif budget == "quick":
-            cfg = cls(ks=[1, 2, 4, 8, 16], seeds=3, matched_seeds=3, epochs=10_000, short_epochs=5_000)
-        else:  # a smoke test: starting worker processes would cost more than the training
-            cfg = cls(ks=[1, 4], seeds=1, matched_seeds=1, epochs=30, short_epochs=10, workers=1)
-        if seeds is not None:
-            cfg.seeds = seeds
-            cfg.matched_seeds = min(cfg.matched_seeds, seeds)
-        return cfg
+    def paper(cls) -> SweepConfig:
+        return cls()  # compiled: the compile time is repaid many times over 50,000 epochs
+
+    @classmethod
+    def quick(cls) -> SweepConfig:
+        return cls(budget="quick", ks=(1, 4, 16), seeds=3, matched_seeds=3, epochs=4_000, short_epochs=2_000,
+                   shrunk="k in {1, 4, 16} of 1..16; 3 seeds of 10 (3 of 5 for Figure 6); 4,000 epochs of "
+                          "50,000, and the short budget at 2,000 of 5,000")
+
+    @classmethod
+    def tiny(cls) -> SweepConfig:  # a smoke test: starting worker processes would cost more than the training
+        return cls(budget="tiny", ks=(1, 4), seeds=1, matched_seeds=1, epochs=30, short_epochs=10, compile=False,
+                   workers=1, shrunk="a smoke test: k in {1, 4}, 1 seed, 30 epochs")
+
+    @property
+    def figure6_seeds(self) -> int:
+        return min(self.matched_seeds, self.seeds)
+
+
+CONFIG = SweepConfig
 
 
 def table1() -> list[dict]:
@@ -133,7 +153,7 @@ def _groups(cfg: SweepConfig) -> list[GroupSpec]:
     groups.append(spec("dense", None, [1, 16, 16, 1], seeds, tag="baseline"))
     for k in sorted(set(cfg.ks) & set(MATCHED_WIDTH)):
         w = MATCHED_WIDTH[k]
-        groups.append(spec("dense", None, [1, w, w, 1], list(range(cfg.matched_seeds)), tag=f"matched_k{k}",
+        groups.append(spec("dense", None, [1, w, w, 1], list(range(cfg.figure6_seeds)), tag=f"matched_k{k}",
                            extra={"matched_k": k}))
     return groups
 
@@ -153,30 +173,14 @@ def run_sweep(out: Path, cfg: SweepConfig, progress: bool) -> list[dict]:
     return read_group_rows(folder, groups)
 
 
-_UNSET = object()
+def run(cfg: SweepConfig, out: Path, ctx: RunContext) -> Summary:
+    """Train the sweep of ``cfg`` and write Figures 4(a-d), 6, Table 1 and the claims.
 
-
-def run(out: Path, budget: str = "quick", seeds: int | None = None, progress: bool = True,
-        workers: int | None = None, batch_size=_UNSET, init: str | None = None, split: str | None = None,
-        device: str | None = None) -> Summary:
-    """Train the sweep of ``budget`` and write Figures 4(a-d), 6, Table 1 and the claims.
-
-    ``workers``: processes that train groups side by side (default: one per CPU core, or 1 at
-    the tiny budget); the results do not depend on it beyond float rounding. ``batch_size``:
-    overrides :attr:`SweepConfig.batch_size` (``None``: full batch); ``init`` and ``split``
-    override those fields; ``device`` (default "cpu") is where the groups train.
+    ``ctx.workers`` (default ``cfg.workers``): processes that train groups side by side; the
+    results do not depend on it beyond float rounding. ``ctx.device``: where the groups train.
     """
-    cfg = SweepConfig.for_budget(budget, seeds)
-    cfg.device = device if device is not None else cfg.device
-    if batch_size is not _UNSET:
-        cfg.batch_size = batch_size
-    cfg.init = init if init is not None else cfg.init
-    cfg.split = split if split is not None else cfg.split
-    cfg.__post_init__()
-    if workers is not None:
-        if workers < 1:
-            raise ValueError(f"workers must be >= 1, got {workers}")
-        cfg.workers = workers
+    cfg = with_context(cfg, ctx)
+    progress = ctx.progress
     t0 = time.perf_counter()
     folder = Path(out) / "training"
     rows = run_sweep(out, cfg, progress)
@@ -212,7 +216,7 @@ def run(out: Path, budget: str = "quick", seeds: int | None = None, progress: bo
         data=["training/runs.csv", "training/figure4_summary.csv", "training/figure6_matched.csv", "training/table1.csv"],
         claims=claims,
         tables={"Table 1 (parameter counts, ours vs paper)": t1, "Figure 6 (test MSE, parameter-matched)": matched},
-        config=asdict(cfg) | {"budget": budget, "trainer": asdict(_train_config(cfg))},
+        config=asdict(cfg) | {"trainer": asdict(_train_config(cfg))},
         seconds=time.perf_counter() - t0,
     )
     write_json(folder / "summary.json", summary)
@@ -224,7 +228,7 @@ def _matched(rows, cfg) -> list[dict]:
     for k in sorted(set(cfg.ks) & set(MATCHED_WIDTH)):
         entry = {"k": k}
         for arch in ("deep", "wide"):
-            sel = [r for r in rows if r["arch"] == arch and r.get("k") == k and r["seed"] < cfg.matched_seeds]
+            sel = [r for r in rows if r["arch"] == arch and r.get("k") == k and r["seed"] < cfg.figure6_seeds]
             med, q1, q3 = f4.median_iqr(r["test_mse_final"] for r in sel)
             entry |= {f"{arch}_median": med, f"{arch}_q1": q1, f"{arch}_q3": q3,
                       f"{arch}_params": sel[0]["params"] if sel else None}

@@ -30,13 +30,15 @@ from tqdm.auto import tqdm
 from ..construct import max_abs_error, to_deep, to_wide
 from ..train import GroupSpec, GroupTrainer, TrainConfig
 from ._common import Claim, Summary, check_budget, plt, save_figure, write_csv, write_json
+from ._context import RunContext, with_context
 from ._data import TARGET_VARIANCE, check_split, sawtooth_data
 
 
-@dataclass
+@dataclass(frozen=True)
 class UATConfig:
-    """Appendix H.1 settings."""
+    """Appendix H.1 settings. H.1 is cheap: the quick budget is the paper budget."""
 
+    budget: str = "paper"
     epochs: int = 2000  # Adam epochs for the dense MLP
     lr: float = 0.01
     width: int = 16
@@ -51,6 +53,8 @@ class UATConfig:
     split: str = "interleaved"  # "split evenly into the training and test dataset": see dlor.experiments._data
     split_seed: int = 0
     approximates_mse: float = 5e-3  # "the MLP approximates the sawtooth": test MSE <= 6% of its variance 1/12
+    device: str = "cpu"  # where the MLP candidates train (the constructions run in float64 on the CPU)
+    shrunk: str = ""  # what this budget leaves out of the paper budget (printed in the report)
 
     def __post_init__(self):
         from .._errors import DLoRError
@@ -61,16 +65,34 @@ class UATConfig:
             raise DLoRError(f"batch size {self.batch_size} exceeds the {N_TRAIN} training points of the sawtooth; "
                             f"use at most {N_TRAIN}, or full batch")
         check_split(self.split)
+        check_budget(self.budget)
+        for name in ("epochs", "candidates"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise DLoRError(f"{name} must be an integer >= 1, got {value!r}")
 
     @classmethod
-    def for_budget(cls, budget: str) -> UATConfig:
+    def _reading(cls) -> dict:
         from .training import SweepConfig
 
         sweep = SweepConfig()  # one reading of "epoch" and of the split for Sections 6.1 and 6.2
-        reading = {"batch_size": sweep.batch_size, "split": sweep.split, "split_seed": sweep.split_seed}
-        if check_budget(budget) == "tiny":
-            return cls(epochs=100, candidates=2, **reading)
-        return cls(**reading)  # H.1 is cheap: quick = paper
+        return {"batch_size": sweep.batch_size, "split": sweep.split, "split_seed": sweep.split_seed}
+
+    @classmethod
+    def paper(cls) -> UATConfig:
+        return cls(**cls._reading())
+
+    @classmethod
+    def quick(cls) -> UATConfig:
+        return cls(budget="quick", **cls._reading())
+
+    @classmethod
+    def tiny(cls) -> UATConfig:
+        return cls(budget="tiny", epochs=100, candidates=2, shrunk="a smoke test: 100 epochs, 2 candidate MLPs",
+                   **cls._reading())
+
+
+CONFIG = UATConfig
 
 
 DEEP_H = [float(x) for x in 10.0 ** np.arange(-2.0, -8.01, -0.5)]
@@ -128,20 +150,10 @@ def train_mlp(cfg: UATConfig, data, progress: bool, device: str = "cpu") -> tupl
     return mlp, candidates
 
 
-_UNSET = object()
-
-
-def run(out: Path, budget: str = "quick", seeds: int | None = None, progress: bool = True, batch_size=_UNSET,
-        split: str | None = None, device: str = "cpu") -> Summary:
-    """Train the H.1 MLP, compile it over the h grids, write Figures 2(a,b), 3(a,b) and the claims.
-
-    ``batch_size`` (``None``: full batch) and ``split`` override :class:`UATConfig`'s fields.
-    """
-    cfg = UATConfig.for_budget(budget)
-    if batch_size is not _UNSET:
-        cfg.batch_size = batch_size
-    cfg.split = split if split is not None else cfg.split
-    cfg.__post_init__()
+def run(cfg: UATConfig, out: Path, ctx: RunContext) -> Summary:
+    """Train the H.1 MLP, compile it over the h grids, write Figures 2(a,b), 3(a,b) and the claims."""
+    cfg = with_context(cfg, ctx)
+    progress, device = ctx.progress, cfg.device
     t0 = time.perf_counter()
     folder = Path(out) / "uat"
     data = sawtooth_data(split=cfg.split, seed=cfg.split_seed)
@@ -199,7 +211,7 @@ def run(out: Path, budget: str = "quick", seeds: int | None = None, progress: bo
         data=["uat/uat_errors_vs_h.csv", "uat/uat_best_errors.csv", "uat/summary.json"],
         claims=claims,
         tables={"best max-abs error over h": tables, "H.1 MLP candidates (the lowest training MSE is kept)": candidates},
-        config=asdict(cfg) | {"budget": budget, "device": device, "mlp_test_mse": mlp_test_mse, "seeds": cfg.candidates,
+        config=asdict(cfg) | {"mlp_test_mse": mlp_test_mse, "seeds": cfg.candidates,
                               "constructed_test_mse": constructed},
         seconds=time.perf_counter() - t0,
     )
