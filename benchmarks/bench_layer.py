@@ -99,9 +99,9 @@ def forward_table() -> None:
         flop_ratio, _ = flop_ratios(n, r, batch)
         speedup = t_dense / t_dlor
         print(
-            f"{n:>5} {r:>4} {batch:>5} | {t_dense*1e3:>8.2f}ms {t_dlor*1e3:>7.3f}ms {t_fused*1e3:>7.3f}ms "
-            f"{t_naive*1e3:>7.3f}ms {t_addmm*1e3:>7.3f}ms | {speedup:>6.1f}x {flop_ratio:>9.1f}x {speedup/flop_ratio:>8.2f} "
-            f"{t_dlor/t_fused:>10.2f}"
+            f"{n:>5} {r:>4} {batch:>5} | {t_dense * 1e3:>8.2f}ms {t_dlor * 1e3:>7.3f}ms {t_fused * 1e3:>7.3f}ms "
+            f"{t_naive * 1e3:>7.3f}ms {t_addmm * 1e3:>7.3f}ms | {speedup:>6.1f}x {flop_ratio:>9.1f}x "
+            f"{speedup / flop_ratio:>8.2f} {t_dlor / t_fused:>10.2f}"
         )
     print(
         "fused = torch.addcmul(b, x, a).addmm_(x @ V, U.T) (hand-fused, in place); "
@@ -122,7 +122,7 @@ def forward_backward_table() -> None:
             med = statistics.median(speedups)
             spread = f"{med:.1f}x ({min(speedups):.1f}-{max(speedups):.1f})"
             print(
-                f"{n:>5} {r:>4} {batch:>5} {name:>9} | {t_dense*1e3:>8.2f}ms {t_dlor*1e3:>7.3f}ms | "
+                f"{n:>5} {r:>4} {batch:>5} {name:>9} | {t_dense * 1e3:>8.2f}ms {t_dlor * 1e3:>7.3f}ms | "
                 f"{spread:>35} {flop_ratio_fb:>9.1f}x {med / flop_ratio_fb:>8.2f}"
             )
     print(

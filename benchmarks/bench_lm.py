@@ -60,17 +60,28 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=5)
     args = p.parse_args()
     d, L, r, B, T = (256, 2, 32, 4, 128) if args.quick else (768, 4, 64, 8, 256)
-    print(f"torch {torch.__version__}, threads={torch.get_num_threads()}, float32; n_embd {d}, {L} layers, rank {r}, "
-          f"{B} x {T} tokens; median of {args.repeats} steps")
-    print(f"{'variant':>15} {'params':>11} {'step s':>8} {'tokens/s':>9} {'proj GFLOP':>10} {'memory MB':>10} "
-          f"{'FLOP ratio':>10} {'measured':>9}")
+    print(
+        f"torch {torch.__version__}, threads={torch.get_num_threads()}, float32; n_embd {d}, {L} layers, rank {r}, "
+        f"{B} x {T} tokens; median of {args.repeats} steps"
+    )
+    print(
+        f"{'variant':>15} {'params':>11} {'step s':>8} {'tokens/s':>9} {'proj GFLOP':>10} {'memory MB':>10} "
+        f"{'FLOP ratio':>10} {'measured':>9}"
+    )
     g = torch.Generator().manual_seed(0)
     x = torch.randint(0, 256, (B, T), generator=g)
     y = torch.randint(0, 256, (B, T), generator=g)
     results = {}
     for variant in ("dense", "lowrank", "dlor", "sparse+lowrank"):
-        cfg = GPTConfig(variant=variant, n_layer=L, n_head=max(1, d // 64), n_embd=d, block_size=T, rank=r,
-                        density=0.03 if variant == "sparse+lowrank" else None)
+        cfg = GPTConfig(
+            variant=variant,
+            n_layer=L,
+            n_head=max(1, d // 64),
+            n_embd=d,
+            block_size=T,
+            rank=r,
+            density=0.03 if variant == "sparse+lowrank" else None,
+        )
         torch.manual_seed(0)
         model = GPT(cfg)
         opt = make_optimizer(model, TrainSettings())
@@ -78,11 +89,16 @@ def main() -> None:
         mem = training_memory(model, x, y)["training_bytes"] / 2**20
         results[variant] = (t, projection_flops(cfg, B * T))
         flop_ratio = results["dense"][1] / results[variant][1]
-        print(f"{variant:>15} {model.num_params():>11,} {t:>8.3f} {B * T / t:>9.0f} {results[variant][1] / 1e9:>10.2f} "
-              f"{mem:>10.1f} {flop_ratio:>9.1f}x {results['dense'][0] / t:>8.2f}x", flush=True)
+        print(
+            f"{variant:>15} {model.num_params():>11,} {t:>8.3f} {B * T / t:>9.0f} {results[variant][1] / 1e9:>10.2f} "
+            f"{mem:>10.1f} {flop_ratio:>9.1f}x {results['dense'][0] / t:>8.2f}x",
+            flush=True,
+        )
     ratio = results["dense"][0] / results["dlor"][0]
-    print(f"dlor step {ratio:.2f}x faster than dense (FLOP ratio of the projections "
-          f"{results['dense'][1] / results['dlor'][1]:.1f}x): goal >= {GOAL:.0f}x {'met' if ratio >= GOAL else 'NOT met'}")
+    print(
+        f"dlor step {ratio:.2f}x faster than dense (FLOP ratio of the projections "
+        f"{results['dense'][1] / results['dlor'][1]:.1f}x): goal >= {GOAL:.0f}x {'met' if ratio >= GOAL else 'NOT met'}"
+    )
     print("sparse+lowrank: SLTrain's density 0.03 at the same rank (its sparse part is a CSR product).")
 
 

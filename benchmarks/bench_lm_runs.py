@@ -31,8 +31,12 @@ from dlor.lm.batched import train_batched
 
 def _settings(args) -> list[TrainSettings]:
     rates = torch.logspace(-3.5, -2, args.runs).tolist()
-    return [TrainSettings(steps=args.steps, batch_size=16, lr=r, warmup=10, eval_every=args.steps, eval_batches=4,
-                          checkpoint_every=args.steps) for r in rates]
+    return [
+        TrainSettings(
+            steps=args.steps, batch_size=16, lr=r, warmup=10, eval_every=args.steps, eval_batches=4, checkpoint_every=args.steps
+        )
+        for r in rates
+    ]
 
 
 def _config(args) -> GPTConfig:
@@ -54,8 +58,10 @@ def main() -> None:
     p.add_argument("--processes", type=int, default=2)
     args = p.parse_args()
     cfg, settings, corpus = _config(args), _settings(args), load_corpus()
-    print(f"{args.runs} runs of {args.variant} (width {args.width}, rank {cfg.rank}, 2 layers, 16 x 64 tokens, "
-          f"{args.steps} steps), torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(
+        f"{args.runs} runs of {args.variant} (width {args.width}, rank {cfg.rank}, 2 layers, 16 x 64 tokens, "
+        f"{args.steps} steps), torch {torch.__version__}, {torch.get_num_threads()} threads"
+    )
     t = time.perf_counter()
     one = [train(cfg, s, corpus) for s in settings]
     t_one = time.perf_counter() - t
@@ -63,17 +69,21 @@ def main() -> None:
     batched = train_batched(cfg, settings, corpus)
     t_batched = time.perf_counter() - t
     t = time.perf_counter()
-    shares = [settings[i:: args.processes] for i in range(args.processes)]
+    shares = [settings[i :: args.processes] for i in range(args.processes)]
     with ProcessPoolExecutor(args.processes, mp_context=get_context("spawn")) as pool:
         list(pool.map(_one_process, [cfg] * len(shares), shares))
     t_side = time.perf_counter() - t
     diffs = [abs(b["val_loss"] - o["val_loss"]) / abs(o["val_loss"]) for b, o in zip(batched, one, strict=True)]
     worst = max(diffs)
     print(f"one at a time      : {t_one:7.2f} s   1.00x")
-    print(f"batched (vmap)     : {t_batched:7.2f} s   {t_one / t_batched:.2f}x   "
-          f"final losses within {worst:.1e} relative of one at a time (goal 1e-5)")
-    print("  relative difference of the final validation loss per rate: "
-          + ", ".join(f"{s.lr:.2g}: {d:.1e}" for s, d in zip(settings, diffs, strict=True)))
+    print(
+        f"batched (vmap)     : {t_batched:7.2f} s   {t_one / t_batched:.2f}x   "
+        f"final losses within {worst:.1e} relative of one at a time (goal 1e-5)"
+    )
+    print(
+        "  relative difference of the final validation loss per rate: "
+        + ", ".join(f"{s.lr:.2g}: {d:.1e}" for s, d in zip(settings, diffs, strict=True))
+    )
     print(f"{args.processes} processes x 1 thread: {t_side:7.2f} s   {t_one / t_side:.2f}x   (process start-up included)")
 
 

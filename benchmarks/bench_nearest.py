@@ -45,8 +45,10 @@ def main() -> None:
             t_near, (M, cert) = timed(lambda: dlor.nearest_dlor(W, r, return_certificate=True), repeats)
             ratio = t_near / t_svd
             worst = max(worst, ratio)
-            line = (f"{m:>5}x{n:<5} {r:>4} {t_svd:8.3f} {t_near:10.3f} {ratio:5.2f}x {cert.extras['eigendecompositions']:>5} "
-                    f"{cert.reconstruction_error:9.3e}")
+            line = (
+                f"{m:>5}x{n:<5} {r:>4} {t_svd:8.3f} {t_near:10.3f} {ratio:5.2f}x {cert.extras['eigendecompositions']:>5} "
+                f"{cert.reconstruction_error:9.3e}"
+            )
             if args.reference:
                 t_ref, R = timed(lambda: reference_nearest_dlor(W, r), 1)
                 ref_err = float(torch.linalg.norm(W - R.to_dense()) / torch.linalg.norm(W))

@@ -40,8 +40,10 @@ def _lin_op(alpha: float, U: torch.Tensor):
 
 def main() -> None:
     print(f"torch {torch.__version__}, threads={torch.get_num_threads()}; median times")
-    print(f"{'n':>5} {'r':>3} {'alpha':>6} {'dtype':>8} {'dlor ms':>8} {'lin_op ms':>9} {'ratio':>6} "
-          f"{'dlor err':>9} {'lin_op err':>10}")
+    print(
+        f"{'n':>5} {'r':>3} {'alpha':>6} {'dtype':>8} {'dlor ms':>8} {'lin_op ms':>9} {'ratio':>6} "
+        f"{'dlor err':>9} {'lin_op err':>10}"
+    )
     for n, r, alpha in CASES:
         g = torch.Generator().manual_seed(0)
         U64 = torch.randn(n, r, generator=g, dtype=torch.float64) / math.sqrt(r)

@@ -109,6 +109,7 @@ def activation_floor(n: int, chunk: int = 1 << 18) -> float:
     """Seconds to evaluate softplus and its derivative (the sigmoid, times an incoming gradient)
     on ``n`` float32 values, compiled, in cache-sized chunks: a lower bound for one training
     epoch that touches ``n`` activations, whatever else it does."""
+
     def both(z, g):  # one exp shared by the value and the derivative, as a minimal kernel would
         e = torch.exp(z)
         big = z > 20  # softplus's linear branch (PyTorch's threshold)
@@ -129,17 +130,24 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--epochs", type=int, default=200, help="timed epochs per group")
-    parser.add_argument("--workers", type=int, default=2,
-                        help="also time the compiled trainer in this many single-threaded processes (1: skip)")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="also time the compiled trainer in this many single-threaded processes (1: skip)"
+    )
     parser.add_argument("--batch-size", default="32", help="minibatch size of both sides, or 'full'")
-    parser.add_argument("--modes", default="eager,compiled", help="single-process modes to time: eager, compiled, "
-                        "both or none ('' skips them; the worker-process timing still runs when --workers > 1)")
+    parser.add_argument(
+        "--modes",
+        default="eager,compiled",
+        help="single-process modes to time: eager, compiled, "
+        "both or none ('' skips them; the worker-process timing still runs when --workers > 1)",
+    )
     args = parser.parse_args()
     bs = None if args.batch_size == "full" else int(args.batch_size)
     dtype = getattr(torch, args.dtype)
     data = sawtooth_data()
-    print(f"torch {torch.__version__}, threads={torch.get_num_threads()}, {args.dtype}, "
-          f"batch size {args.batch_size} ({'1' if bs is None else -(-len(data['x_train']) // bs)} Adam steps per epoch)")
+    print(
+        f"torch {torch.__version__}, threads={torch.get_num_threads()}, {args.dtype}, "
+        f"batch size {args.batch_size} ({'1' if bs is None else -(-len(data['x_train']) // bs)} Adam steps per epoch)"
+    )
     subset = [1, 4, 8, 12, 16]
     naive = {}
     for arch in ("deep", "wide"):

@@ -90,10 +90,14 @@ def main() -> None:
     batch = dict(tokenizer(SENTENCES, padding=True, return_tensors="pt"))
     ref = embed(model, batch)
     cos = nn.functional.cosine_similarity
-    print(f"all-MiniLM-L6-v2, {len(SENTENCES)} sentences, 36 encoder linear layers; cosine of the mean-pooled "
-          f"embeddings to the original's (mean / min over sentences)")
-    print(f"{'rank':>4} | {'nearest DLoR: params':>20} {'weight err':>10} {'cos mean':>9} {'cos min':>8} {'time s':>6} | "
-          f"{'truncated SVD: params':>21} {'weight err':>10} {'cos mean':>9} {'cos min':>8}")
+    print(
+        f"all-MiniLM-L6-v2, {len(SENTENCES)} sentences, 36 encoder linear layers; cosine of the mean-pooled "
+        f"embeddings to the original's (mean / min over sentences)"
+    )
+    print(
+        f"{'rank':>4} | {'nearest DLoR: params':>20} {'weight err':>10} {'cos mean':>9} {'cos min':>8} {'time s':>6} | "
+        f"{'truncated SVD: params':>21} {'weight err':>10} {'cos mean':>9} {'cos min':>8}"
+    )
     for r in [int(x) for x in args.ranks.split(",")]:
         near = copy.deepcopy(model)
         t0 = time.perf_counter()
@@ -105,9 +109,12 @@ def main() -> None:
         svd = copy.deepcopy(model)
         p_svd, e_svd = truncated_svd_(svd, r)
         c_svd = cos(embed(svd, batch), ref, dim=-1)
-        print(f"{r:>4} | {p_near:>20,} {weight_error(model, near, names):10.4f} {float(c_near.mean()):9.4f} "
-              f"{float(c_near.min()):8.4f} {seconds:6.1f} | {p_svd:>21,} {e_svd:10.4f} {float(c_svd.mean()):9.4f} "
-              f"{float(c_svd.min()):8.4f}", flush=True)
+        print(
+            f"{r:>4} | {p_near:>20,} {weight_error(model, near, names):10.4f} {float(c_near.mean()):9.4f} "
+            f"{float(c_near.min()):8.4f} {seconds:6.1f} | {p_svd:>21,} {e_svd:10.4f} {float(c_svd.mean()):9.4f} "
+            f"{float(c_svd.min()):8.4f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

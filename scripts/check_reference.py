@@ -11,10 +11,16 @@ import importlib
 import sys
 from pathlib import Path
 
-PACKAGES = {"dlor": "reference/index.html", "dlor.decompose": "reference/decompose/index.html",
-            "dlor.nn": "reference/nn/index.html", "dlor.construct": "reference/construct/index.html",
-            "dlor.rank1": "reference/rank1/index.html", "dlor.train": "reference/train/index.html",
-            "dlor.expressivity": "reference/expressivity/index.html", "dlor.lm": "reference/lm/index.html"}
+PACKAGES = {
+    "dlor": "reference/index.html",
+    "dlor.decompose": "reference/decompose/index.html",
+    "dlor.nn": "reference/nn/index.html",
+    "dlor.construct": "reference/construct/index.html",
+    "dlor.rank1": "reference/rank1/index.html",
+    "dlor.train": "reference/train/index.html",
+    "dlor.expressivity": "reference/expressivity/index.html",
+    "dlor.lm": "reference/lm/index.html",
+}
 
 
 def missing(site: Path) -> list[str]:

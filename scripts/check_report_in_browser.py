@@ -32,8 +32,12 @@ def check(results: Path, screenshot: Path | None = None) -> tuple[int, int]:
     flags = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--virtual-time-budget=10000"]
     dom = subprocess.run([*flags, "--dump-dom", url], capture_output=True, text=True, timeout=120, check=True).stdout
     if screenshot is not None:
-        subprocess.run([*flags, "--window-size=1200,4000", f"--screenshot={screenshot.resolve()}", url],
-                       capture_output=True, timeout=120, check=True)
+        subprocess.run(
+            [*flags, "--window-size=1200,4000", f"--screenshot={screenshot.resolve()}", url],
+            capture_output=True,
+            timeout=120,
+            check=True,
+        )
     m = re.search(r'data-images="(\d+)/(\d+)"', dom)
     if not m:
         raise RuntimeError("the page did not report its images (did its script run?)")

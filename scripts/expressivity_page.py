@@ -1,6 +1,6 @@
-"""Write docs/expressivity.md from a run folder of ``dlor reproduce expressivity``.
+"""Write docs/experiments/expressivity.md from a run folder of ``dlor reproduce expressivity``.
 
-Usage: python scripts/expressivity_page.py RUN_DIR [--out docs/expressivity.md] [--wall-clock TEXT]
+Usage: python scripts/expressivity_page.py RUN_DIR [--out docs/experiments/expressivity.md] [--wall-clock TEXT]
 Every number on the page comes from RUN_DIR/expressivity/summary.json and its CSVs.
 """
 
@@ -45,9 +45,13 @@ def render(run: Path, page: Path, wall_clock: str | None) -> str:
         "",
         "## Verdicts",
         "",
-        *table([{"claim": c["claim"], "source": c["source"], "measured": c["measured"], "verdict": f"**{c['verdict']}**"}
-                 for c in summary["claims"]],
-                [("claim", "claim"), ("source", "source"), ("measured", "measured (threshold)"), ("verdict", "verdict")]),
+        *table(
+            [
+                {"claim": c["claim"], "source": c["source"], "measured": c["measured"], "verdict": f"**{c['verdict']}**"}
+                for c in summary["claims"]
+            ],
+            [("claim", "claim"), ("source", "source"), ("measured", "measured (threshold)"), ("verdict", "verdict")],
+        ),
         "",
         "## 1. What each family can express",
         "",
@@ -61,10 +65,19 @@ def render(run: Path, page: Path, wall_clock: str | None) -> str:
         "",
         f"![parameters for 2^L pieces]({rel}/expressivity_construction.png)",
         "",
-        *table([r for r in construction if int(r["L"]) in shown],
-                [("L", "L"), ("target_pieces", "2^L"), ("deep_params", "deep parameters"),
-                 ("deep_pieces_counted", "deep pieces (counted)"), ("deep_max_abs_error", "deep error to closed form"),
-                 ("wide_min_params", "smallest wide: parameters"), ("wide_min_width", "width N"), ("wide_min_k", "branches k")]),
+        *table(
+            [r for r in construction if int(r["L"]) in shown],
+            [
+                ("L", "L"),
+                ("target_pieces", "2^L"),
+                ("deep_params", "deep parameters"),
+                ("deep_pieces_counted", "deep pieces (counted)"),
+                ("deep_max_abs_error", "deep error to closed form"),
+                ("wide_min_params", "smallest wide: parameters"),
+                ("wide_min_width", "width N"),
+                ("wide_min_k", "branches k"),
+            ],
+        ),
         "",
         "## 2. What it expresses at initialisation",
         "",
@@ -74,10 +87,23 @@ def render(run: Path, page: Path, wall_clock: str | None) -> str:
         "",
         f"![pieces at initialisation]({rel}/expressivity_init.png)",
         "",
-        *table([r | {"pieces": f"{g(r['pieces_median'])} ({g(r['pieces_q1'])}-{g(r['pieces_q3'])})",
-                      "ppp": g(r["pieces_per_param"])} for r in init],
-                [("budget_of", "budget"), ("family", "family"), ("params", "parameters"), ("pieces", "pieces, median (IQR)"),
-                 ("ppp", "pieces per parameter")]),
+        *table(
+            [
+                r
+                | {
+                    "pieces": f"{g(r['pieces_median'])} ({g(r['pieces_q1'])}-{g(r['pieces_q3'])})",
+                    "ppp": g(r["pieces_per_param"]),
+                }
+                for r in init
+            ],
+            [
+                ("budget_of", "budget"),
+                ("family", "family"),
+                ("params", "parameters"),
+                ("pieces", "pieces, median (IQR)"),
+                ("ppp", "pieces per parameter"),
+            ],
+        ),
         "",
         "## 3. What it learns",
         "",
@@ -89,23 +115,37 @@ def render(run: Path, page: Path, wall_clock: str | None) -> str:
         "",
         f"![trained fits]({rel}/expressivity_trained.png)",
         "",
-        *table([r | {"mse": f"{g(r['test_mse_median'])} ({g(r['test_mse_q1'])}-{g(r['test_mse_q3'])})"}
-                 for r in per_budget],
-                [("frequency", "λ"), ("activation", "activation"), ("family", "family"), ("budget_of", "budget"),
-                 ("params", "parameters"), ("mse", "test MSE, median (IQR)")]),
+        *table(
+            [r | {"mse": f"{g(r['test_mse_median'])} ({g(r['test_mse_q1'])}-{g(r['test_mse_q3'])})"} for r in per_budget],
+            [
+                ("frequency", "λ"),
+                ("activation", "activation"),
+                ("family", "family"),
+                ("budget_of", "budget"),
+                ("params", "parameters"),
+                ("mse", "test MSE, median (IQR)"),
+            ],
+        ),
         "",
         "Smallest budget reaching the target error:",
         "",
-        *table([r | {"smallest": r["smallest_budget"] or "none", "p": r["smallest_params_reaching"] or "-"} for r in smallest],
-                [("frequency", "λ"), ("activation", "activation"), ("family", "family"), ("smallest", "smallest budget"),
-                 ("p", "parameters")]),
+        *table(
+            [r | {"smallest": r["smallest_budget"] or "none", "p": r["smallest_params_reaching"] or "-"} for r in smallest],
+            [
+                ("frequency", "λ"),
+                ("activation", "activation"),
+                ("family", "family"),
+                ("smallest", "smallest budget"),
+                ("p", "parameters"),
+            ],
+        ),
         "",
     ]
     return "\n".join(md + budget_note(cfg))
 
 
 def main() -> int:
-    parser = page_parser(__doc__.splitlines()[0], "docs/expressivity.md")
+    parser = page_parser(__doc__.splitlines()[0], "docs/experiments/expressivity.md")
     args = parser.parse_args()
     args.out.write_text(render(args.run, args.out, args.wall_clock))
     print(f"wrote {args.out}")

@@ -1,6 +1,6 @@
-"""Write docs/lm.md from a run folder of ``dlor reproduce lm``.
+"""Write docs/experiments/lm.md from a run folder of ``dlor reproduce lm``.
 
-Usage: python scripts/lm_page.py RUN_DIR [--out docs/lm.md] [--wall-clock TEXT] [--shared-rate DIR]
+Usage: python scripts/lm_page.py RUN_DIR [--out docs/experiments/lm.md] [--wall-clock TEXT] [--shared-rate DIR]
 Every number on the page comes from RUN_DIR/lm/summary.json and its CSVs (and, for the earlier
 reading, DIR/lm_summary.csv of a shared-rate run).
 """
@@ -26,8 +26,10 @@ def _rows(path: Path) -> list[dict]:
 
 def _largest_effect(effects: list[dict]) -> str:
     e = max(effects, key=lambda e: abs(float(e["effect_b_minus_a"])))
-    return (f"The choice that moves the difference most is `{e['factor']}`: from {e['choice_a']} to {e['choice_b']} it "
-            f"changes low-rank minus DLoR by {float(e['effect_b_minus_a']):+.4f} nats/byte on average.")
+    return (
+        f"The choice that moves the difference most is `{e['factor']}`: from {e['choice_a']} to {e['choice_b']} it "
+        f"changes low-rank minus DLoR by {float(e['effect_b_minus_a']):+.4f} nats/byte on average."
+    )
 
 
 def render(run: Path, page: Path, wall_clock: str | None, shared: Path | None) -> str:
@@ -44,7 +46,7 @@ def render(run: Path, page: Path, wall_clock: str | None, shared: Path | None) -
     md = [
         "# Pretraining with DLoR projections (Appendix G)",
         "",
-        "Appendix G calls `αI + UVᵀ` \"a rigorous architectural blueprint for parameter-efficient pretraining\" "
+        'Appendix G calls `αI + UVᵀ` "a rigorous architectural blueprint for parameter-efficient pretraining" '
         "and runs no experiment on it. `dlor reproduce lm` pretrains byte-level GPTs (`dlor.lm`) whose attention "
         "and MLP projections are low-rank `UVᵀ`, DLoR `αI + UVᵀ` (same width and rank: they differ by one `α` per "
         "projection) or dense (matched in parameters), and compares them **each at its own tuned learning rate**, "
@@ -62,8 +64,10 @@ def render(run: Path, page: Path, wall_clock: str | None, shared: Path | None) -
         "",
         "## Verdicts",
         "",
-        *table([{"claim": c["claim"], "measured": c["measured"], "verdict": f"**{c['verdict']}**"} for c in summary["claims"]],
-                [("claim", "claim"), ("measured", "measured (threshold)"), ("verdict", "verdict")]),
+        *table(
+            [{"claim": c["claim"], "measured": c["measured"], "verdict": f"**{c['verdict']}**"} for c in summary["claims"]],
+            [("claim", "claim"), ("measured", "measured (threshold)"), ("verdict", "verdict")],
+        ),
         "",
         "## The protocol",
         "",
@@ -71,7 +75,8 @@ def render(run: Path, page: Path, wall_clock: str | None, shared: Path | None) -
         f"rank = {cfg['rank_fraction']:g} x width, context {cfg['block_size']} bytes, {cfg['batch_size']} windows per step.",
         f"- Token budget: {_g(cfg['tokens_per_param'])} training tokens per parameter of the size's DLoR model "
         f"(Chinchilla's compute-optimal rule is about 20), at least {cfg['min_steps']} steps: "
-        + ", ".join(f"{s} steps at width {w}" for w, s in cfg["steps"].items()) + ".",
+        + ", ".join(f"{s} steps at width {w}" for w, s in cfg["steps"].items())
+        + ".",
         f"- Learning rates: the grid {', '.join(_g(r, 3) for r in cfg['rates'])} (AdamW, warm-up then cosine), "
         f"trained with a tuning seed of its own ({cfg['tuning_seed']}); a best rate on an edge extends the grid by one "
         f"rate beyond it, up to {cfg['max_extensions']} times, and a size whose best rate stays on an edge is not judged.",
@@ -80,7 +85,8 @@ def render(run: Path, page: Path, wall_clock: str | None, shared: Path | None) -
         f"- Reading study at width {cfg['reading_width']}: every combination of {', '.join(f'`{f}`' for f in factors)} for DLoR, "
         "and of the shared ones for low-rank, each at its own tuned rate. "
         f"Default reading: **{cfg['default_reading_criterion']}** (no difference between variants enters it): "
-        + "; ".join(f"{v}: `{r}`" for v, r in cfg["default_reading"].items()) + ".",
+        + "; ".join(f"{v}: `{r}`" for v, r in cfg["default_reading"].items())
+        + ".",
         f"- Baselines: the unigram model reaches {_g(cfg['baselines_nats_per_byte']['unigram'])} nats/byte, "
         f"uniform bytes {_g(cfg['baselines_nats_per_byte']['uniform'])}; a size is judged only where every variant beats "
         "the unigram model.",
@@ -89,10 +95,24 @@ def render(run: Path, page: Path, wall_clock: str | None, shared: Path | None) -
         "",
         "Validation loss in nats per byte, median and IQR over the fresh seeds, each variant at its best rate:",
         "",
-        *table([r | {"loss": f"{_g(r['val_nats_median'])} ({_g(r['val_nats_q25'])}-{_g(r['val_nats_q75'])})",
-                      "best": _g(r["best_rate"], 3) + (" (edge)" if r["rate_on_edge"] == "True" else "")} for r in tuned],
-                [("width", "width"), ("variant", "variant"), ("params", "parameters"), ("reading", "reading"),
-                 ("best", "best rate"), ("loss", "val nats/byte, median (IQR)")]),
+        *table(
+            [
+                r
+                | {
+                    "loss": f"{_g(r['val_nats_median'])} ({_g(r['val_nats_q25'])}-{_g(r['val_nats_q75'])})",
+                    "best": _g(r["best_rate"], 3) + (" (edge)" if r["rate_on_edge"] == "True" else ""),
+                }
+                for r in tuned
+            ],
+            [
+                ("width", "width"),
+                ("variant", "variant"),
+                ("params", "parameters"),
+                ("reading", "reading"),
+                ("best", "best rate"),
+                ("loss", "val nats/byte, median (IQR)"),
+            ],
+        ),
         "",
         f"![learning-rate sweep]({rel}/lr_sweep.png)",
         "",
@@ -100,8 +120,10 @@ def render(run: Path, page: Path, wall_clock: str | None, shared: Path | None) -
         "",
         f"![size trend]({rel}/size_trend.png)",
         "",
-        *table([f | {"a": _g(f["a"]), "b": _g(f["exponent_b"])} for f in fits],
-                [("variant", "variant"), ("a", "a"), ("b", "exponent b (loss = a N^-b)"), ("sizes", "sizes")]),
+        *table(
+            [f | {"a": _g(f["a"]), "b": _g(f["exponent_b"])} for f in fits],
+            [("variant", "variant"), ("a", "a"), ("b", "exponent b (loss = a N^-b)"), ("sizes", "sizes")],
+        ),
         "",
         f"These sizes ({min(int(r['params']) for r in tuned):,} to {max(int(r['params']) for r in tuned):,} parameters, "
         "trained for minutes on a CPU) say nothing "
@@ -113,18 +135,43 @@ def render(run: Path, page: Path, wall_clock: str | None, shared: Path | None) -
         "",
         f"At width {cfg['reading_width']}, each reading at its own tuned rate; losses of {cfg['reading_seeds']} fresh seed(s):",
         "",
-        *table([r | {"d": _g(r["dlor_val_nats"]), "lo": _g(r["lowrank_val_nats"]),
-                      "diff": f"{float(r['lowrank_minus_dlor']):+.4f}",
-                      "dr": _g(r["dlor_best_rate"], 3), "lr": _g(r["lowrank_best_rate"], 3)} for r in readings],
-                [(f, f) for f in factors] + [("dr", "DLoR rate"), ("d", "DLoR"), ("lr", "low-rank rate"), ("lo", "low-rank"),
-                                              ("diff", "low-rank minus DLoR")]),
+        *table(
+            [
+                r
+                | {
+                    "d": _g(r["dlor_val_nats"]),
+                    "lo": _g(r["lowrank_val_nats"]),
+                    "diff": f"{float(r['lowrank_minus_dlor']):+.4f}",
+                    "dr": _g(r["dlor_best_rate"], 3),
+                    "lr": _g(r["lowrank_best_rate"], 3),
+                }
+                for r in readings
+            ],
+            [(f, f) for f in factors]
+            + [("dr", "DLoR rate"), ("d", "DLoR"), ("lr", "low-rank rate"), ("lo", "low-rank"), ("diff", "low-rank minus DLoR")],
+        ),
         "",
         "How each choice moves low-rank minus DLoR (mean over the other choices; > 0 favours DLoR):",
         "",
-        *table([e | {"a": f"{float(e['mean_diff_a']):+.4f}", "b": f"{float(e['mean_diff_b']):+.4f}",
-                      "eff": f"{float(e['effect_b_minus_a']):+.4f}"} for e in effects],
-                [("factor", "factor"), ("choice_a", "choice a"), ("a", "mean at a"), ("choice_b", "choice b"), ("b", "mean at b"),
-                 ("eff", "b minus a")]),
+        *table(
+            [
+                e
+                | {
+                    "a": f"{float(e['mean_diff_a']):+.4f}",
+                    "b": f"{float(e['mean_diff_b']):+.4f}",
+                    "eff": f"{float(e['effect_b_minus_a']):+.4f}",
+                }
+                for e in effects
+            ],
+            [
+                ("factor", "factor"),
+                ("choice_a", "choice a"),
+                ("a", "mean at a"),
+                ("choice_b", "choice b"),
+                ("b", "mean at b"),
+                ("eff", "b minus a"),
+            ],
+        ),
         "",
         _largest_effect(effects),
         "",
@@ -146,15 +193,17 @@ def render(run: Path, page: Path, wall_clock: str | None, shared: Path | None) -
             "ranks 8, 16 and 32 (2,000 steps, 3 seeds, sparse + low-rank included). It is superseded by the tuned "
             "comparison above and kept to show how much a shared rate decides:",
             "",
-            *table([r | {"loss": f"{_g(r['val_nats_median'])} ({_g(r['val_nats_q25'])}-{_g(r['val_nats_q75'])})"} for r in rows],
-                    [("budget_rank", "rank"), ("variant", "variant"), ("params", "parameters"), ("loss", "val nats/byte (IQR)")]),
+            *table(
+                [r | {"loss": f"{_g(r['val_nats_median'])} ({_g(r['val_nats_q25'])}-{_g(r['val_nats_q75'])})"} for r in rows],
+                [("budget_rank", "rank"), ("variant", "variant"), ("params", "parameters"), ("loss", "val nats/byte (IQR)")],
+            ),
             "",
         ]
     return "\n".join(md + budget_note(cfg))
 
 
 def main() -> int:
-    parser = page_parser(__doc__.splitlines()[0], "docs/lm.md")
+    parser = page_parser(__doc__.splitlines()[0], "docs/experiments/lm.md")
     parser.add_argument("--shared-rate", type=Path, default=None, help="the folder of the earlier shared-rate run")
     args = parser.parse_args()
     args.out.write_text(render(args.run, args.out, args.wall_clock, args.shared_rate))

@@ -1,17 +1,15 @@
 """Write the table of current verdicts into README.md and docs/experiments/index.md.
 
 Usage: python scripts/results_docs.py [--check]
-Every row comes from the canonical run of its experiment (``CANONICAL``): a ``summary.json``
-written by ``dlor reproduce``, or, for the experiments whose only published run is the full
-paper-budget report, that report's claims table. ``--check`` writes nothing and exits 1 when a
-page differs from what its run folders give (the test suite runs it).
+Every row comes from the canonical run of its experiment (``CANONICAL``): the ``summary.json``
+that ``dlor reproduce --budget paper --out docs/runs/paper`` writes under the default reading.
+``--check`` writes nothing and exits 1 when a page differs from what its run folders give.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 
@@ -19,26 +17,14 @@ ROOT = Path(__file__).resolve().parents[1]
 START, END = "<!-- verdicts:start -->", "<!-- verdicts:end -->"
 # experiment -> (its canonical run, the page that explains it); a report.md is read for its claims rows
 CANONICAL = {
-    "training": ("docs/paper-run/default-bs32-interleaved-run3/summary.json", "experiments/index.md"),
-    "uat": ("docs/paper-run/report.md", "experiments/index.md"),
-    "fig5": ("docs/paper-run/report.md", "experiments/index.md"),
-    "spectral": ("docs/paper-run/report.md", "experiments/index.md"),
-    "protocol": ("docs/paper-run/protocol/summary.json", "experiments/index.md"),
-    "expressivity": ("docs/expressivity-run/paper/expressivity/summary.json", "expressivity.md"),
-    "lm": ("docs/lm-run/paper/lm/summary.json", "lm.md"),
+    name: (f"docs/runs/paper/{name}/summary.json", f"experiments/{name}.md")
+    for name in ("training", "uat", "fig5", "spectral", "realdata", "protocol", "expressivity", "lm")
 }
 PAGES = ("README.md", "docs/experiments/index.md")
 
 
-def _claims(name: str, path: Path) -> list[dict]:
-    if path.suffix == ".json":
-        return json.loads(path.read_text())["claims"]
-    rows = []
-    for line in path.read_text().splitlines():
-        cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
-        if len(cells) == 5 and cells[0] == name:
-            rows.append({"claim": cells[1], "source": cells[2], "measured": cells[3], "verdict": cells[4].strip("*")})
-    return rows
+def _claims(path: Path) -> list[dict]:
+    return json.loads(path.read_text())["claims"]
 
 
 def _cell(text: str) -> str:
@@ -52,9 +38,8 @@ def table(link_prefix: str) -> str:
         if not path.exists():
             lines.append(f"| {name} | no published run (`{run}` is missing) | | |")
             continue
-        for c in _claims(name, path):
-            source = re.sub(r"issue \d+ \(beyond the paper\)", "beyond the paper", c["source"])
-            lines.append(f"| [{name}]({link_prefix}{page}) | {_cell(c['claim'])} | {_cell(source)} | **{c['verdict']}** |")
+        for c in _claims(path):
+            lines.append(f"| [{name}]({link_prefix}{page}) | {_cell(c['claim'])} | {_cell(c['source'])} | **{c['verdict']}** |")
     return "\n".join(lines)
 
 

@@ -100,12 +100,35 @@ def test_decompose_and_construct(tmp_path):
     assert len([k for k in t if k.endswith(".U")]) == 4
     torch.manual_seed(0)
     mlp = nn.Sequential(nn.Linear(2, 6), nn.Tanh(), nn.Linear(6, 6), nn.Tanh(), nn.Linear(6, 1)).double()
-    torch.save(mlp, tmp_path / "mlp.pt")
-    code, out, err = call_entry_point(main, ["construct", str(tmp_path / "mlp.pt"), "--rank", "2", "--mode", "deep",
-                                             "--box", "-2", "2"])
+    from dlor.construct import load_compiled, save_mlp
+
+    save_mlp(mlp, tmp_path / "mlp.safetensors")
+    code, out, err = call_entry_point(
+        main, ["construct", str(tmp_path / "mlp.safetensors"), "--rank", "2", "--mode", "deep", "--box", "-2", "2"]
+    )
     assert code == 0, err
     assert float(out.split("^2: ")[1].split()[0]) < 1e-5
-    assert (tmp_path / "mlp.deep.pt").exists()
+    net = load_compiled(tmp_path / "mlp.deep.safetensors")  # the network and its config, no pickle
+    X = torch.linspace(-2, 2, 50, dtype=torch.float64)[:, None].expand(-1, 2)
+    with torch.no_grad():
+        assert (net(X) - mlp(X)).abs().max() < 1e-5
+
+
+def test_construct_refuses_a_pickle_without_the_flag_and_takes_it_with_it(tmp_path):
+    from dlor._cli.main import main
+
+    torch.manual_seed(0)
+    mlp = nn.Sequential(nn.Linear(2, 4), nn.Tanh(), nn.Linear(4, 4), nn.Tanh(), nn.Linear(4, 1)).double()
+    torch.save(mlp, tmp_path / "mlp.pt")
+    code, _, err = call_entry_point(main, ["construct", str(tmp_path / "mlp.pt"), "--mode", "deep"])
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and "--trust-pickle" in lines[0] and "run any code" in lines[0], err
+    assert not list(tmp_path.glob("mlp.deep*"))
+    code, out, err = call_entry_point(
+        main, ["construct", str(tmp_path / "mlp.pt"), "--mode", "deep", "--rank", "2", "--trust-pickle"]
+    )
+    assert code == 0, err
+    assert (tmp_path / "mlp.deep.safetensors").exists()
 
 
 @pytest.mark.parametrize(
@@ -116,8 +139,14 @@ def test_decompose_and_construct(tmp_path):
         (["decompose", "{vec}", "--rank", "2", "--mode", "additive"], "2-D"),
         (["decompose", "{sing}", "--rank", "2", "--mode", "multiplicative"], "perturb"),
         (["decompose", "{mat}", "--rank", "0", "--mode", "additive"], "rank"),
-        (["construct", "missing.pt", "--mode", "deep"], "no such file"),
-        (["construct", "{notmodel}", "--mode", "deep"], "not an nn.Sequential"),
+        (["construct", "missing.safetensors", "--mode", "deep"], "no such file"),
+        (["construct", "{notmodel}", "--mode", "deep"], "tensor 'W' of"),
+        (["construct", "{nobias}", "--mode", "deep"], "layer 2 has 2.weight but no 2.bias"),
+        (["construct", "{misfit}", "--mode", "deep"], "2.weight takes 3 inputs but the layer before gives 2"),
+        (["construct", "{noact}", "--mode", "deep"], "does not say its activation"),
+        (["construct", "{model}", "--mode", "deep", "--activation", "swish"], "unknown activation 'swish'"),
+        (["construct", "{pickle}", "--mode", "deep"], "--trust-pickle"),
+        (["construct", "{pickle_notmodel}", "--mode", "deep", "--trust-pickle"], "not an nn.Sequential"),
         (["construct", "{model}", "--mode", "deep", "--h", "-3"], "positive"),
         (["construct", "{model}", "--mode", "deep", "--box", "1", "0"], "LOW < HIGH"),
         (["reproduce", "--out", "{file}", "--budget", "tiny"], "not a folder"),
@@ -147,15 +176,34 @@ def test_bad_input_one_line_errors(tmp_path, monkeypatch, args, msg):
     np.save(tmp_path / "v.npy", np.ones(3))
     np.save(tmp_path / "m.npy", np.eye(3))
     np.save(tmp_path / "s.npy", np.zeros((3, 3)))
+    from safetensors.torch import save_file
+
+    from dlor.construct import save_mlp
+
     torch.save({"not": "a model"}, tmp_path / "nm.pt")
     torch.save(nn.Sequential(nn.Linear(2, 2), nn.Tanh(), nn.Linear(2, 1)), tmp_path / "model.pt")
+    save_mlp(nn.Sequential(nn.Linear(2, 2), nn.Tanh(), nn.Linear(2, 1)), tmp_path / "model.safetensors")
+    save_file({"W": torch.eye(2)}, str(tmp_path / "nm.safetensors"), metadata={"activation": "tanh"})
+    two = {"0.weight": torch.eye(2), "0.bias": torch.zeros(2)}
+    save_file(two | {"2.weight": torch.ones(1, 2)}, str(tmp_path / "nobias.safetensors"), metadata={"activation": "tanh"})
+    save_file(
+        two | {"2.weight": torch.ones(1, 3), "2.bias": torch.zeros(1)},
+        str(tmp_path / "misfit.safetensors"),
+        metadata={"activation": "tanh"},
+    )
+    save_file(two, str(tmp_path / "noact.safetensors"))
     subs = {
         "{bad_ext}": tmp_path / "a.txt",
         "{vec}": tmp_path / "v.npy",
         "{sing}": tmp_path / "s.npy",
         "{mat}": tmp_path / "m.npy",
-        "{notmodel}": tmp_path / "nm.pt",
-        "{model}": tmp_path / "model.pt",
+        "{notmodel}": tmp_path / "nm.safetensors",
+        "{nobias}": tmp_path / "nobias.safetensors",
+        "{misfit}": tmp_path / "misfit.safetensors",
+        "{noact}": tmp_path / "noact.safetensors",
+        "{model}": tmp_path / "model.safetensors",
+        "{pickle}": tmp_path / "model.pt",
+        "{pickle_notmodel}": tmp_path / "nm.pt",
         "{file}": tmp_path / "a.txt",
     }
     monkeypatch.chdir(tmp_path)

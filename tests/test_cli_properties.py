@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
+from dlor.construct import save_mlp
 from tests.conftest import call_entry_point
 
 HOSTILE = ["0", "-1", "nan", "inf", "-inf", "1e308", "1e-320", "100000000000000000000", "", "abc", "2.5"]
@@ -42,8 +42,10 @@ def files(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("cli_inputs")
     np.save(folder / "m.npy", np.eye(3) + 0.1 * np.arange(9).reshape(3, 3))
-    torch.save(nn.Sequential(nn.Linear(1, 3), nn.Tanh(), nn.Linear(3, 3), nn.Tanh(), nn.Linear(3, 1)).double(),
-               folder / "mlp.pt")
+    save_mlp(
+        nn.Sequential(nn.Linear(1, 3), nn.Tanh(), nn.Linear(3, 3), nn.Tanh(), nn.Linear(3, 1)).double(),
+        folder / "mlp.safetensors",
+    )
     save_model(GPT(GPTConfig(variant="dense", n_layer=1, n_head=1, n_embd=8, block_size=8)), folder / "gpt.safetensors")
     return folder
 
@@ -51,26 +53,42 @@ def files(tmp_path_factory):
 def _argv(command: str, option: str, value: str, folder) -> tuple[list[str], object]:
     """The command line, and the entry point to call with it."""
     from dlor._cli.main import main as dlor_main
-    from dlor.lm.__main__ import main as lm_main
-    from dlor.lm.sample import main as sample_main
 
     two = [value, "1"] if option in ("--box", "--interval") else [value]
     if command == "reproduce":
         return ["reproduce", "fig4", "--budget", "tiny", "--out", str(folder / "res"), "--quiet", option, *two], dlor_main
     if command == "decompose":
-        base = ["decompose", str(folder / "m.npy"), "--mode", "multiplicative", "--rank", "1", "--out",
-                str(folder / "f.safetensors")]
+        base = [
+            "decompose",
+            str(folder / "m.npy"),
+            "--mode",
+            "multiplicative",
+            "--rank",
+            "1",
+            "--out",
+            str(folder / "f.safetensors"),
+        ]
         return [*base, option, *two], dlor_main
     if command == "construct":
-        base = ["construct", str(folder / "mlp.pt"), "--mode", "deep", "--h", "1e-3", "--samples", "16",
-                "--out", str(folder / "c.pt")]
+        base = [
+            "construct",
+            str(folder / "mlp.safetensors"),
+            "--mode",
+            "deep",
+            "--h",
+            "1e-3",
+            "--samples",
+            "16",
+            "--out",
+            str(folder / "c.safetensors"),
+        ]
         return [*base, option, *two], dlor_main
     if command == "pieces":
         base = ["pieces", "--family", "deep"] if option != "--sawtooth" else ["pieces"]
         return [*base, option, *two], dlor_main
     if command == "lm":
-        return ["--steps", "2", option, *two], lm_main
-    return ["--model", str(folder / "gpt.safetensors"), "--tokens", "4", option, *two], sample_main
+        return ["lm", "train", "--steps", "2", option, *two], dlor_main
+    return ["lm", "sample", "--model", str(folder / "gpt.safetensors"), "--tokens", "4", option, *two], dlor_main
 
 
 @pytest.mark.parametrize("command, option", [(c, o) for c, opts in OPTIONS.items() for o in opts])
@@ -78,10 +96,10 @@ def _argv(command: str, option: str, value: str, folder) -> tuple[list[str], obj
 @given(value=st.sampled_from(HOSTILE))
 def test_hostile_values_get_one_line_or_a_finite_result(command, option, value, files, monkeypatch):
     import dlor._cli.reproduce
-    import dlor.lm.__main__
+    import dlor.lm.trainer
 
     monkeypatch.setattr(dlor._cli.reproduce, "run_experiment", _stop)
-    monkeypatch.setattr(dlor.lm.__main__, "train", _stop)
+    monkeypatch.setattr(dlor.lm.trainer, "train", _stop)
     argv, entry = _argv(command, option, value, files)
     code, out, err = call_entry_point(entry, argv, stop=(_StopBeforeWork,))
     assert "Traceback" not in err
@@ -95,6 +113,6 @@ def test_hostile_values_get_one_line_or_a_finite_result(command, option, value, 
 def test_the_property_covers_every_command():
     from dlor._cli.main import SUBCOMMANDS
 
-    numeric = {"reproduce", "decompose", "construct", "pieces"}  # demo and info take no numbers
+    numeric = {"reproduce", "decompose", "construct", "pieces", "lm"}  # demo and info take no numbers
     assert numeric == set(SUBCOMMANDS) - {"demo", "info"}
-    assert numeric | {"lm", "sample"} == set(OPTIONS)
+    assert numeric | {"sample"} == set(OPTIONS)  # "lm": dlor lm train; "sample": dlor lm sample

@@ -48,8 +48,12 @@ def test_psd_float32_case_that_was_refused(dtype):
     assert float(M.cond()) < 200
     _check_solve_and_logdet(M)
     I = torch.eye(2048, dtype=torch.float64)
-    torch.testing.assert_close(M.inverse().to(torch.float64).to_dense() @ M.to(torch.float64).to_dense(), I,
-                               rtol=0, atol=BACKWARD_EPS * torch.finfo(dtype).eps * 200)
+    torch.testing.assert_close(
+        M.inverse().to(torch.float64).to_dense() @ M.to(torch.float64).to_dense(),
+        I,
+        rtol=0,
+        atol=BACKWARD_EPS * torch.finfo(dtype).eps * 200,
+    )
 
 
 def test_trained_alpha_layer_solves_in_float32():
@@ -91,9 +95,8 @@ def test_svdvals_cond_and_lowrank_norm_equal_the_dense_ones(kind):
         M = _matrix(n, r, 0.7, torch.float64, kind)
         D = M.to_dense()
         torch.testing.assert_close(M.svdvals(), torch.linalg.svdvals(D), **tol("algebra", torch.float64))
-        torch.testing.assert_close(M.cond(), torch.linalg.cond(D), rtol=1e-9, atol=0)
-        torch.testing.assert_close(M.lowrank_norm(), torch.linalg.matrix_norm(M.U @ M.V.T, 2),
-                                   **tol("algebra", torch.float64))
+        torch.testing.assert_close(M.cond(), torch.linalg.cond(D), **tol("solve", torch.float64))
+        torch.testing.assert_close(M.lowrank_norm(), torch.linalg.matrix_norm(M.U @ M.V.T, 2), **tol("algebra", torch.float64))
 
 
 def test_cond_of_a_singular_matrix_is_inf():

@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import check_reference  # noqa: E402
+import experiment_page  # noqa: E402
 import results_docs  # noqa: E402
 
 # tracker numbers and notes on how the work was done, which users should not read
@@ -47,16 +48,22 @@ def _tracked_text_files():
 
 
 def test_no_development_process_words_where_users_read():
-    hits = [f"{name}:{text[:m.start()].count(chr(10)) + 1}: {m.group(0)}"
-            for name, text in _tracked_text_files() if name != "tests/test_docs.py"
-            for m in PROCESS_WORDS.finditer(text)]
+    hits = [
+        f"{name}:{text[: m.start()].count(chr(10)) + 1}: {m.group(0)}"
+        for name, text in _tracked_text_files()
+        if name != "tests/test_docs.py"
+        for m in PROCESS_WORDS.finditer(text)
+    ]
     assert not hits, "\n".join(hits[:20])
 
 
-@pytest.mark.parametrize(("script", "run", "page"), [
-    ("lm_page", "docs/lm-run/paper", "docs/lm.md"),
-    ("expressivity_page", "docs/expressivity-run/paper", "docs/expressivity.md"),
-])
+@pytest.mark.parametrize(
+    ("script", "run", "page"),
+    [
+        ("lm_page", "docs/runs/paper", "docs/experiments/lm.md"),
+        ("expressivity_page", "docs/runs/paper", "docs/experiments/expressivity.md"),
+    ],
+)
 def test_each_experiment_page_agrees_with_its_run_folder(script, run, page):
     module = importlib.import_module(script)
     text = (ROOT / page).read_text()
@@ -64,5 +71,13 @@ def test_each_experiment_page_agrees_with_its_run_folder(script, run, page):
     wall = re.search(r"a run at the \*\*\w+\*\* budget \(([^;)]*?)" + machine, text)
     args = (ROOT / run, ROOT / page, wall.group(1) if wall else None)
     if script == "lm_page":
-        args += (ROOT / "docs/lm-run/shared-rate",)
+        args += (ROOT / "docs/runs/lm-shared-rate",)
     assert module.render(*args) == text, f"{page} disagrees with {run}: regenerate it with scripts/{script}.py"
+
+
+@pytest.mark.parametrize("name", experiment_page.PAGES)
+def test_each_section6_page_agrees_with_its_run_folder(name):
+    page = ROOT / "docs/experiments" / f"{name}.md"
+    assert experiment_page.render(name, experiment_page.RUNS, page) == page.read_text(), (
+        f"{page} disagrees with its run folder: regenerate it with scripts/experiment_page.py {name}"
+    )

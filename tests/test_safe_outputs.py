@@ -30,39 +30,48 @@ class _Trained(Exception):
     pass
 
 
-@pytest.mark.parametrize("out, message", [
-    ("{missing}/model.safetensors", "does not exist"),
-    ("{folder}", "is a folder"),
-    ("", "is empty"),
-    ("{folder}/model.pt", "saved as .safetensors"),
-])
+@pytest.mark.parametrize(
+    "out, message",
+    [
+        ("{missing}/model.safetensors", "does not exist"),
+        ("{folder}", "is a folder"),
+        ("", "is empty"),
+        ("{folder}/model.pt", "saved as .safetensors"),
+    ],
+)
 def test_lm_out_is_checked_before_training(tmp_path, monkeypatch, out, message):
-    import dlor.lm.__main__ as lm_main
+    import dlor.lm.trainer
+    from dlor._cli.main import main
 
-    monkeypatch.setattr(lm_main, "train", lambda *a, **k: (_ for _ in ()).throw(_Trained()))
+    monkeypatch.setattr(dlor.lm.trainer, "train", lambda *a, **k: (_ for _ in ()).throw(_Trained()))
     path = out.format(missing=tmp_path / "nowhere", folder=tmp_path)
-    code, _, err = _main(lm_main.main, ["--steps", "2", "--out", path])
+    code, _, err = _main(main, ["lm", "train", "--steps", "2", "--out", path])
     assert code == 2 and message in _one_line(err)
 
 
 def test_lm_out_in_an_unwritable_folder_is_refused_before_training(tmp_path, monkeypatch):
     import dlor._options
-    import dlor.lm.__main__ as lm_main
+    import dlor.lm.trainer
+    from dlor._cli.main import main
 
-    monkeypatch.setattr(lm_main, "train", lambda *a, **k: (_ for _ in ()).throw(_Trained()))
+    monkeypatch.setattr(dlor.lm.trainer, "train", lambda *a, **k: (_ for _ in ()).throw(_Trained()))
     real_access = os.access
-    monkeypatch.setattr(dlor._options.os, "access",  # as a non-root user sees a read-only folder
-                        lambda p, mode: False if mode == os.W_OK and str(p) == str(tmp_path) else real_access(p, mode))
-    code, _, err = _main(lm_main.main, ["--steps", "2", "--out", str(tmp_path / "model.safetensors")])
+    monkeypatch.setattr(
+        dlor._options.os,
+        "access",  # as a non-root user sees a read-only folder
+        lambda p, mode: False if mode == os.W_OK and str(p) == str(tmp_path) else real_access(p, mode),
+    )
+    code, _, err = _main(main, ["lm", "train", "--steps", "2", "--out", str(tmp_path / "model.safetensors")])
     assert code == 2 and "permission denied" in _one_line(err)
 
 
 def test_a_save_that_fails_after_training_is_rescued(tmp_path, monkeypatch):
-    import dlor.lm.__main__ as lm_main
+    import dlor.lm.saved
+    from dlor._cli.main import main
     from dlor.lm import load_model
 
     calls = []
-    real_save = lm_main.save_model
+    real_save = dlor.lm.saved.save_model
 
     def failing_first(model, path):
         calls.append(path)
@@ -70,10 +79,26 @@ def test_a_save_that_fails_after_training_is_rescued(tmp_path, monkeypatch):
             raise OSError(28, "No space left on device")
         return real_save(model, path)
 
-    monkeypatch.setattr(lm_main, "save_model", failing_first)
-    argv = ["--steps", "2", "--n-embd", "16", "--n-head", "2", "--n-layer", "1", "--block", "8", "--batch", "2",
-            "--out", str(tmp_path / "model.safetensors")]
-    code, out, err = _main(lm_main.main, argv)
+    monkeypatch.setattr(dlor.lm.saved, "save_model", failing_first)
+    argv = [
+        "lm",
+        "train",
+        "--steps",
+        "2",
+        "--n-embd",
+        "16",
+        "--n-head",
+        "2",
+        "--n-layer",
+        "1",
+        "--block",
+        "8",
+        "--batch",
+        "2",
+        "--out",
+        str(tmp_path / "model.safetensors"),
+    ]
+    code, out, err = _main(main, argv)
     assert code == 0 and "saved it to" in err
     rescued = calls[1]
     assert os.path.exists(rescued) and load_model(rescued) is not None
@@ -86,16 +111,21 @@ def inputs(tmp_path):
 
     save_file({"W": torch.eye(4, dtype=torch.float64) + 0.1}, str(tmp_path / "A.safetensors"))
     np.save(tmp_path / "A.npy", np.eye(4) + 0.1)
-    torch.save(nn.Sequential(nn.Linear(1, 3), nn.Tanh(), nn.Linear(3, 1)).double(), tmp_path / "M.pt")
+    from dlor.construct import save_mlp
+
+    save_mlp(nn.Sequential(nn.Linear(1, 3), nn.Tanh(), nn.Linear(3, 1)).double(), tmp_path / "M.safetensors")
     os.symlink(tmp_path / "A.safetensors", tmp_path / "link.safetensors")
     return tmp_path
 
 
-@pytest.mark.parametrize("argv", [
-    ["decompose", "{d}/A.safetensors", "--rank", "2", "--mode", "additive", "--out", "{d}/A.safetensors"],
-    ["decompose", "{d}/A.safetensors", "--rank", "2", "--mode", "additive", "--out", "{d}/link.safetensors"],
-    ["construct", "{d}/M.pt", "--mode", "deep", "--out", "{d}/M.pt"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["decompose", "{d}/A.safetensors", "--rank", "2", "--mode", "additive", "--out", "{d}/A.safetensors"],
+        ["decompose", "{d}/A.safetensors", "--rank", "2", "--mode", "additive", "--out", "{d}/link.safetensors"],
+        ["construct", "{d}/M.safetensors", "--mode", "deep", "--out", "{d}/M.safetensors"],
+    ],
+)
 def test_out_equal_to_the_input_is_refused(inputs, argv):
     from dlor._cli.main import main
 
@@ -108,8 +138,9 @@ def test_out_equal_to_the_input_is_refused(inputs, argv):
 def test_decompose_out_with_another_suffix_is_refused(inputs):
     from dlor._cli.main import main
 
-    code, _, err = _main(main, ["decompose", str(inputs / "A.npy"), "--rank", "2", "--mode", "additive",
-                                "--out", str(inputs / "x.npy")])
+    code, _, err = _main(
+        main, ["decompose", str(inputs / "A.npy"), "--rank", "2", "--mode", "additive", "--out", str(inputs / "x.npy")]
+    )
     assert code == 2 and "must end in .safetensors" in _one_line(err)
 
 

@@ -33,14 +33,26 @@ def test_two_ranks_write_the_report_and_equal_one_process(tmp_path):
     env = loopback_env()
     args = ["reproduce", "fig4", "--budget", "tiny", "--quiet"]
     two = tmp_path / "two"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_addr=127.0.0.1",
-           f"--master_port={free_port()}", "-m", "dlor", *args, "--out", str(two)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_addr=127.0.0.1",
+        f"--master_port={free_port()}",
+        "-m",
+        "dlor",
+        *args,
+        "--out",
+        str(two),
+    ]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert res.returncode == 0, res.stderr[-3000:]
     assert (two / "report.md").exists() and (two / "training" / "fig4a_short_budget.png").exists()
     one = tmp_path / "one"
-    res1 = subprocess.run([sys.executable, "-m", "dlor", *args, "--out", str(one)], capture_output=True, text=True,
-                          timeout=600, env=env)
+    res1 = subprocess.run(
+        [sys.executable, "-m", "dlor", *args, "--out", str(one)], capture_output=True, text=True, timeout=600, env=env
+    )
     assert res1.returncode == 0, res1.stderr[-3000:]
     assert _rows(two) == _rows(one)
     with (two / "training" / "runs.csv").open() as fh:

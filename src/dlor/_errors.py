@@ -40,8 +40,7 @@ def check_floating(name: str, t: Tensor) -> None:
         raise DTypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
     if not t.dtype.is_floating_point:
         raise DTypeError(
-            f"{name} has dtype {t.dtype}; DLoR needs a real floating dtype. "
-            f"Convert it first, e.g. {name}.to(torch.float64)"
+            f"{name} has dtype {t.dtype}; DLoR needs a real floating dtype. Convert it first, e.g. {name}.to(torch.float64)"
         )
 
 
@@ -61,14 +60,10 @@ def check_same_dtype_device(**tensors: Tensor) -> None:
     name0, t0 = items[0]
     for name, t in items[1:]:
         if t.dtype != t0.dtype:
-            raise DTypeError(
-                f"dtype mismatch: {name0} is {t0.dtype} but {name} is {t.dtype}; "
-                f"cast one of them with .to(dtype)"
-            )
+            raise DTypeError(f"dtype mismatch: {name0} is {t0.dtype} but {name} is {t.dtype}; cast one of them with .to(dtype)")
         if t.device != t0.device:
             raise DTypeError(
-                f"device mismatch: {name0} is on {t0.device} but {name} is on {t.device}; "
-                f"move one of them with .to(device)"
+                f"device mismatch: {name0} is on {t0.device} but {name} is on {t.device}; move one of them with .to(device)"
             )
 
 

@@ -41,9 +41,7 @@ def _fit_rows(X: Tensor, size: int) -> Tensor:
     return fit_last_dim(X.transpose(-1, -2), size).transpose(-1, -2)
 
 
-def dlor_linear(
-    x: Tensor, alpha: Tensor, U: Tensor, V: Tensor, bias: Tensor | None = None
-) -> Tensor:
+def dlor_linear(x: Tensor, alpha: Tensor, U: Tensor, V: Tensor, bias: Tensor | None = None) -> Tensor:
     r"""Row-wise application ``y = x M^T + b = alpha * x~ + (x V) U^T + b``.
 
     This is the layer map of Remark 2: ``x~`` is ``x`` zero-padded or truncated to ``m``
@@ -143,14 +141,9 @@ class DLoR:
             if alpha.numel() != 1:
                 raise ShapeError(f"alpha must be a scalar, got shape {tuple(alpha.shape)}")
             if U.dim() != 2 or V.dim() != 2:
-                raise ShapeError(
-                    f"U and V must be 2-D, got U {tuple(U.shape)} and V {tuple(V.shape)}"
-                )
+                raise ShapeError(f"U and V must be 2-D, got U {tuple(U.shape)} and V {tuple(V.shape)}")
             if U.shape[1] != V.shape[1]:
-                raise ShapeError(
-                    f"U {tuple(U.shape)} and V {tuple(V.shape)} must have the same number "
-                    f"of columns (the rank r)"
-                )
+                raise ShapeError(f"U {tuple(U.shape)} and V {tuple(V.shape)} must have the same number of columns (the rank r)")
             for name, t in (("alpha", alpha), ("U", U), ("V", V)):
                 if name != "V" or V is not U:  # alpha I + U U^T: U is checked once
                     check_finite(name, t)

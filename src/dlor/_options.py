@@ -16,8 +16,16 @@ from pathlib import Path
 
 from ._errors import DLoRError
 
-__all__ = ["OneLineParser", "bounded_int", "bounded_float", "scale_float", "check_output_path", "check_output_folder",
-           "check_memory", "MAX_SEED"]
+__all__ = [
+    "OneLineParser",
+    "bounded_int",
+    "bounded_float",
+    "scale_float",
+    "check_output_path",
+    "check_output_folder",
+    "check_memory",
+    "MAX_SEED",
+]
 
 MAX_SEED = 2**63 - 1  # torch.manual_seed takes a signed 64-bit integer
 
@@ -70,11 +78,11 @@ def scale_float(limit: float = 1e6) -> Callable[[str], float]:
         try:
             value = float(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"must be 0 or a number with magnitude in [{1 / limit:g}, {limit:g}], "
-                                             f"got {text!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"must be 0 or a number with magnitude in [{1 / limit:g}, {limit:g}], got {text!r}"
+            ) from None
         if not (value == 0 or (math.isfinite(value) and 1 / limit <= abs(value) <= limit)):
-            raise argparse.ArgumentTypeError(f"must be 0 or a number with magnitude in [{1 / limit:g}, {limit:g}], "
-                                             f"got {value:g}")
+            raise argparse.ArgumentTypeError(f"must be 0 or a number with magnitude in [{1 / limit:g}, {limit:g}], got {value:g}")
         return value
 
     parse.__name__ = "number"
@@ -130,5 +138,7 @@ def check_memory(option: str, nbytes: float) -> None:
     """Refuse a request whose working memory (``nbytes``, an estimate) exceeds half of this machine's."""
     limit = physical_memory() / 2
     if nbytes > limit:
-        raise DLoRError(f"{option} needs about {nbytes / 2**30:.3g} GiB, more than half of this machine's "
-                        f"{2 * limit / 2**30:.3g} GiB; use a smaller value")
+        raise DLoRError(
+            f"{option} needs about {nbytes / 2**30:.3g} GiB, more than half of this machine's "
+            f"{2 * limit / 2**30:.3g} GiB; use a smaller value"
+        )

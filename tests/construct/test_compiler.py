@@ -185,8 +185,9 @@ def test_custom_elementwise_module():
 
 def _affine_chain(width=5, seed=0):
     torch.manual_seed(seed)
-    return nn.Sequential(nn.Linear(width, width), nn.Identity(), nn.Linear(width, width), nn.Identity(),
-                         nn.Linear(width, width)).double()
+    return nn.Sequential(
+        nn.Linear(width, width), nn.Identity(), nn.Linear(width, width), nn.Identity(), nn.Linear(width, width)
+    ).double()
 
 
 @pytest.mark.parametrize("builder", [to_deep, to_wide])
@@ -205,8 +206,9 @@ def test_an_affine_chain_is_factored_exactly_whatever_h(builder, h):
 @pytest.mark.parametrize("builder", [to_deep, to_wide])
 def test_identity_between_hidden_layers_compiles_every_square_layer(builder):
     torch.manual_seed(0)
-    mlp = nn.Sequential(nn.Linear(2, 6), nn.Tanh(), nn.Linear(6, 6), nn.Identity(), nn.Linear(6, 6), nn.Tanh(),
-                        nn.Linear(6, 1)).double()
+    mlp = nn.Sequential(
+        nn.Linear(2, 6), nn.Tanh(), nn.Linear(6, 6), nn.Identity(), nn.Linear(6, 6), nn.Tanh(), nn.Linear(6, 1)
+    ).double()
     net = builder(mlp, 2, 1e-4)
     square_dense = [m for m in net.modules() if isinstance(m, nn.Linear) and m.in_features == m.out_features]
     assert square_dense == []

@@ -93,9 +93,7 @@ def reference_nearest_dlor(W, rank: int, *, rtol: float = 1e-3, max_evals: int =
     P, s, Qt = np.linalg.svd(A - alpha * np.eye(m, n), full_matrices=False)
     r = min(rank, s.size)
     root = np.sqrt(s[:r])
-    M = DLoR(
-        to_torch(np.array(alpha), W), to_torch(P[:, :r] * root, W), to_torch(Qt[:r].T * root, W), validate=False
-    )
+    M = DLoR(to_torch(np.array(alpha), W), to_torch(P[:, :r] * root, W), to_torch(Qt[:r].T * root, W), validate=False)
     if not return_certificate:
         return M
     ey = _residual(A, 0.0, rank)

@@ -8,7 +8,7 @@ import torch
 
 import dlor
 from dlor.decompose._common import dense_product
-from tests.tolerances import RECONSTRUCTION
+from tests.tolerances import PAPER_METHOD_RECONSTRUCTION, PERTURBED_RECONSTRUCTION, RECONSTRUCTION, tol
 
 
 def rel_err(W, factors):
@@ -86,7 +86,7 @@ def test_product_order_matches_network_application():
     y = x
     for M in factors:
         y = M @ y
-    torch.testing.assert_close(y, W @ x, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(y, W @ x, **tol("matmul", torch.float64))
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -111,7 +111,7 @@ def test_user_alpha_is_honoured_and_certificate():
     factors, cert = dlor.multiplicative_decompose(W, 6, alpha=0.8, return_certificate=True)
     assert all(float(M.alpha) == pytest.approx(0.8) for M in factors)
     assert cert.alpha == pytest.approx(0.8)
-    assert cert.reconstruction_error <= 1e-12
+    assert cert.reconstruction_error <= RECONSTRUCTION[torch.float64]
     assert cert.max_partial_condition >= 1.0
     assert cert.extras["L"] == 3
 
@@ -130,17 +130,18 @@ def test_literal_paper_method_is_available_and_differs():
     W = family("gaussian", 12)
     factors, cert = dlor.multiplicative_decompose(W, 3, alpha=0.8, method="paper", return_certificate=True)
     assert len(factors) == 4 and cert.method == "paper"
-    assert cert.reconstruction_error < 1e-6
+    assert cert.reconstruction_error < PAPER_METHOD_RECONSTRUCTION
     # Z = I breaks on a permutation (vanishing leading minors): the literal method yields non-finite factors
     P = family("antidiagonal", 6)
     with np.errstate(all="ignore"):
         try:
             bad = dlor.multiplicative_decompose(P, 1, alpha=0.8, method="paper", basis="identity")
-            ok = all(torch.isfinite(M.U).all() and torch.isfinite(M.V).all() for M in bad) and rel_err(P, bad) < 1e-6
+            finite = all(torch.isfinite(M.U).all() and torch.isfinite(M.V).all() for M in bad)
+            ok = finite and rel_err(P, bad) < PAPER_METHOD_RECONSTRUCTION
         except np.linalg.LinAlgError:
             ok = False
     assert not ok
-    assert rel_err(P, dlor.multiplicative_decompose(P, 1)) <= 1e-12
+    assert rel_err(P, dlor.multiplicative_decompose(P, 1)) <= RECONSTRUCTION[torch.float64]
 
 
 def test_perturb_handles_singular():
@@ -150,8 +151,8 @@ def test_perturb_handles_singular():
         dlor.multiplicative_decompose(W, 2)
     factors, cert = dlor.multiplicative_decompose(W, 2, perturb=1e-6, return_certificate=True)
     assert 0 < cert.perturbation < 1e-5
-    assert cert.reconstruction_error <= 1e-10  # exact for the moved matrix
-    assert rel_err(W, factors) < 1e-5
+    assert cert.reconstruction_error <= RECONSTRUCTION[torch.float64] * 100  # exact for the moved matrix
+    assert rel_err(W, factors) < PERTURBED_RECONSTRUCTION * 10
 
 
 def test_rectangular_via_embed_square():
@@ -166,7 +167,7 @@ def test_rectangular_via_embed_square():
     y = x
     for M in factors:
         y = M @ y
-    torch.testing.assert_close(y[:5], W @ x, rtol=1e-11, atol=1e-11)
+    torch.testing.assert_close(y[:5], W @ x, **tol("solve", torch.float64))
     tall = torch.randn(8, 3, dtype=torch.float64)
     Tt = dlor.embed_square(tall)
     torch.testing.assert_close(Tt @ torch.cat([x[:3], torch.zeros(5, dtype=torch.float64)]), tall @ x[:3])

@@ -52,14 +52,17 @@ def test_registry_finds_the_experiment_by_name_and_artefact():
     assert cfg.seeds == 4 and cfg.budget == "quick"
 
 
-@pytest.mark.parametrize("override, match", [
-    ({"max_depth": 0}, "max_depth"),
-    ({"interval": (1.0, 1.0)}, "interval"),
-    ({"seeds": 0}, "seeds"),
-    ({"activations": ("tanh",)}, "unknown activation"),
-    ({"frequencies": (-1.0,)}, "frequencies"),
-    ({"error_fraction": 2.0}, "error_fraction"),
-])
+@pytest.mark.parametrize(
+    "override, match",
+    [
+        ({"max_depth": 0}, "max_depth"),
+        ({"interval": (1.0, 1.0)}, "interval"),
+        ({"seeds": 0}, "seeds"),
+        ({"activations": ("tanh",)}, "unknown activation"),
+        ({"frequencies": (-1.0,)}, "frequencies"),
+        ({"error_fraction": 2.0}, "error_fraction"),
+    ],
+)
 def test_bad_settings_are_refused(override, match):
     with pytest.raises(DLoRError, match=match):
         dataclasses.replace(E.CONFIG.tiny(), **override)

@@ -14,7 +14,8 @@ def test_protocol_tiny_writes_figure_table_and_claims(tmp_path):
     table = list(csv.DictReader((tmp_path / "protocol" / "protocol_table.csv").open()))
     assert len(table) == len(cfg.batch_sizes) * len(cfg.splits) * len(cfg.inits)
     assert {(r["batch_size"], r["split"], r["init"]) for r in table} == {
-        ("full" if b is None else str(b), s, i) for b in cfg.batch_sizes for s in cfg.splits for i in cfg.inits}
+        ("full" if b is None else str(b), s, i) for b in cfg.batch_sizes for s in cfg.splits for i in cfg.inits
+    }
     assert (tmp_path / "protocol" / "protocol_grid.png").stat().st_size > 10_000
     rows = list(csv.DictReader((tmp_path / "protocol" / "runs.csv").open()))
     # every reading trained deep, wide (each init) and dense (inits do not apply) with its seeds
@@ -27,11 +28,20 @@ def test_protocol_tiny_writes_figure_table_and_claims(tmp_path):
         assert (r["qualifies"] == "True") == (r["h1_approximates"] == "True" and r["dense_learns"] == "True")
     # the H.1 check judges the very MLPs that Figure 2 trains under that reading, to the last bit
     for bs in cfg.batch_sizes:
-        uat_cfg = uat.UATConfig(epochs=cfg.h1_epochs, lr=cfg.h1_lr, candidates=cfg.h1_candidates,
-                                batch_size=bs, split="random", split_seed=cfg.split_seed)
+        uat_cfg = uat.UATConfig(
+            epochs=cfg.h1_epochs,
+            lr=cfg.h1_lr,
+            candidates=cfg.h1_candidates,
+            batch_size=bs,
+            split="random",
+            split_seed=cfg.split_seed,
+        )
         _, candidates = uat.train_mlp(uat_cfg, sawtooth_data(split="random", seed=cfg.split_seed), progress=False)
-        h1 = [r for r in rows if r.get("h1") == "True" and r["split"] == "random"
-              and r["batch_size"] == ("full" if bs is None else str(bs))]
+        h1 = [
+            r
+            for r in rows
+            if r.get("h1") == "True" and r["split"] == "random" and r["batch_size"] == ("full" if bs is None else str(bs))
+        ]
         assert [float(r["train_mse_final"]) for r in h1] == [c["train_mse"] for c in candidates]
 
 
@@ -40,17 +50,25 @@ def _reading(bs, split, init, ok, h1=None):
 
 
 def test_default_is_the_first_qualifying_reading_in_the_preference_order():
-    table = [_reading("full", "random", "library", True), _reading("16", "random", "library", True),
-             _reading("32", "interleaved", "h1-linear", True), _reading("32", "random", "library", False),
-             _reading("64", "random", "library", True)]
+    table = [
+        _reading("full", "random", "library", True),
+        _reading("16", "random", "library", True),
+        _reading("32", "interleaved", "h1-linear", True),
+        _reading("32", "random", "library", False),
+        _reading("64", "random", "library", True),
+    ]
     assert protocol.choose_default(table)["batch_size"] == "32"  # 32 first, even with a less preferred split
     assert protocol.choose_default(table)["split"] == "interleaved"
     assert protocol.choose_default(table)["rule"] == "H.1 MLP approximates and dense learns"
     assert protocol.choose_default([_reading("full", "random", "library", False)]) is None
     # no reading lets dense learn: fall back to the readings whose H.1 MLP approximates
-    fallback = protocol.choose_default([_reading("full", "random", "library", False, h1=True),
-                                        _reading("64", "random", "library", False, h1=True),
-                                        _reading("32", "random", "library", False, h1=False)])
+    fallback = protocol.choose_default(
+        [
+            _reading("full", "random", "library", False, h1=True),
+            _reading("64", "random", "library", False, h1=True),
+            _reading("32", "random", "library", False, h1=False),
+        ]
+    )
     assert fallback["batch_size"] == "64" and fallback["rule"].startswith("H.1 MLP approximates (")
 
 

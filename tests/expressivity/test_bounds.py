@@ -57,8 +57,15 @@ def test_wide_needs_exponentially_many_parameters_for_the_sawtooth():
     assert sawtooth_network_params(20) < sizes[2]
 
 
-@pytest.mark.parametrize("call", [lambda: wide_piece_bound(0, 4), lambda: wide_params(2, 0, 1),
-                                  lambda: smallest_wide_network(0), lambda: deep_params(1, 4, -1)])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: wide_piece_bound(0, 4),
+        lambda: wide_params(2, 0, 1),
+        lambda: smallest_wide_network(0),
+        lambda: deep_params(1, 4, -1),
+    ],
+)
 def test_bad_sizes_are_refused(call):
     with pytest.raises(DLoRError, match=">= 1"):
         call()

@@ -7,6 +7,7 @@ from torch import nn
 from dlor import DLoRError
 from dlor.expressivity import count_pieces, sawtooth_network, tent_power
 from dlor.nn import MLP, DeepDLoR, DLoRLinear, WideDLoR
+from tests.tolerances import CLOSED_FORM
 
 
 def slope_changes_by_autograd(model: nn.Module, a: float, b: float, n: int) -> tuple[int, torch.Tensor]:
@@ -54,7 +55,7 @@ def test_one_hidden_layer_has_one_piece_per_breakpoint_inside_the_interval():
     assert 0 < int(inside.sum()) < 12  # some breakpoints fall outside [-1, 1]
     got = count_pieces(model, (-1.0, 1.0))
     assert got.pieces == int(inside.sum()) + 1 == got.regions
-    torch.testing.assert_close(got.kinks, (-bias / w)[inside].sort().values, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(got.kinks, (-bias / w)[inside].sort().values, **CLOSED_FORM)
 
 
 def test_a_linear_network_has_one_piece():
@@ -68,7 +69,7 @@ def test_sawtooth_construction_has_two_to_the_L_pieces(L):
     got = count_pieces(sawtooth_network(L), (0.0, 1.0))
     assert got.pieces == got.regions == 2**L
     # the kinks of T^L are the multiples of 2^-L inside (0, 1)
-    torch.testing.assert_close(got.kinks, torch.arange(1, 2**L, dtype=torch.float64) / 2**L, rtol=0, atol=1e-15)
+    torch.testing.assert_close(got.kinks, torch.arange(1, 2**L, dtype=torch.float64) / 2**L, **CLOSED_FORM)
 
 
 def test_construction_equals_the_closed_form_to_rounding():
@@ -90,7 +91,7 @@ def test_tent_power_is_the_papers_sawtooth_at_frequency_two_to_the_L():
 
     x = torch.linspace(0, 1, 1001, dtype=torch.float64)
     for L in (1, 3, 5):
-        torch.testing.assert_close(tent_power(x, L), 1 - sawtooth(x, 2.0**L), rtol=0, atol=1e-12)
+        torch.testing.assert_close(tent_power(x, L), 1 - sawtooth(x, 2.0**L), **CLOSED_FORM)
 
 
 def test_wide_network_counts_match_a_sequential_of_its_steps():
@@ -101,15 +102,18 @@ def test_wide_network_counts_match_a_sequential_of_its_steps():
     assert count_pieces(model).pieces == brute
 
 
-@pytest.mark.parametrize("model, match", [
-    (lambda: DeepDLoR(2, width=4), "needs ReLU"),
-    (lambda: MLP([1, 4, 1]), "needs ReLU"),
-    (lambda: nn.Sequential(nn.Linear(1, 3), nn.Tanh(), nn.Linear(3, 1)), "needs ReLU"),
-    (lambda: MLP([2, 4, 1], activation="relu"), "scalar input"),
-    (lambda: DeepDLoR(2, width=4, in_features=3, activation="relu"), "scalar input"),
-    (lambda: nn.Sequential(nn.Conv1d(1, 1, 1)), "not supported"),
-    (lambda: nn.GRU(1, 1), "cannot count"),
-])
+@pytest.mark.parametrize(
+    "model, match",
+    [
+        (lambda: DeepDLoR(2, width=4), "needs ReLU"),
+        (lambda: MLP([1, 4, 1]), "needs ReLU"),
+        (lambda: nn.Sequential(nn.Linear(1, 3), nn.Tanh(), nn.Linear(3, 1)), "needs ReLU"),
+        (lambda: MLP([2, 4, 1], activation="relu"), "scalar input"),
+        (lambda: DeepDLoR(2, width=4, in_features=3, activation="relu"), "scalar input"),
+        (lambda: nn.Sequential(nn.Conv1d(1, 1, 1)), "not supported"),
+        (lambda: nn.GRU(1, 1), "cannot count"),
+    ],
+)
 def test_bad_networks_get_named_errors(model, match):
     with pytest.raises(DLoRError, match=match):
         count_pieces(model())

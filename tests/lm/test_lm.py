@@ -1,4 +1,4 @@
-"""The byte-level GPT, its sparse+low-rank layer, the trainer (resume, DDP, compile) and `dlor reproduce lm`."""
+"""The byte-level GPT (dlor.lm.model), its corpus (dlor.lm.data), its trainer (resume, DDP, compile) and `dlor lm train`."""
 
 import math
 import subprocess
@@ -11,9 +11,8 @@ import dlor
 import dlor.lm.trainer as lm_train
 from dlor.lm import GPT, GPTConfig, TrainSettings, load_corpus, train
 from dlor.lm.data import VALIDATION_FRACTION, corpus_files
-from dlor.nn import SparseLowRankLinear
 from tests._torchrun import torchrun_two_processes
-from tests.tolerances import tol
+from tests.tolerances import TRAINING_FLOAT64, tol
 
 SMALL = dict(n_layer=1, n_head=2, n_embd=16, block_size=16, rank=2)
 
@@ -32,48 +31,6 @@ def test_corpus_is_real_text_with_a_fixed_split(corpus):
     assert torch.equal(again.train, corpus.train) and torch.equal(again.val, corpus.val)
 
 
-@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-@pytest.mark.parametrize("n,m,r,density", [(8, 8, 2, 0.3), (6, 10, 1, 0.5), (12, 4, 3, 0.05)])
-def test_sparse_lowrank_matches_dense(n, m, r, density, dtype):
-    layer = SparseLowRankLinear(n, m, r, density, dtype=dtype)
-    x = torch.randn(2, 3, n, dtype=dtype)
-    torch.testing.assert_close(layer(x), x @ layer.weight.T + layer.bias, **tol("layer", dtype))
-    assert layer.values.numel() == max(1, round(density * m * n))
-    assert layer.num_params == layer.values.numel() + r * (m + n) + m
-    assert int((layer.sparse.to_dense() != 0).sum()) <= layer.values.numel()
-
-
-def test_sparse_lowrank_gradients():
-    from torch.func import functional_call
-
-    layer = SparseLowRankLinear(7, 5, 2, 0.3, dtype=torch.float64)
-    params = {k: v.detach().clone().requires_grad_() for k, v in layer.named_parameters()}
-    x = torch.randn(3, 7, dtype=torch.float64, requires_grad=True)
-    names = list(params)
-    assert torch.autograd.gradcheck(lambda x, *p: functional_call(layer, dict(zip(names, p, strict=True)), (x,)),
-                                    (x, *params.values()))
-
-
-def test_sparse_lowrank_under_autocast_and_in_bfloat16():
-    """torch's CPU sparse CSR product has no 16-bit kernels: under autocast, and with bfloat16
-    parameters, the sparse part runs in float32 and the layer still returns the 16-bit dtype."""
-    torch.manual_seed(0)
-    layer = SparseLowRankLinear(16, 12, 3, 0.3)
-    x = torch.randn(5, 16, requires_grad=True)
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        y = layer(x)
-    assert y.dtype == torch.bfloat16
-    torch.testing.assert_close(y.float(), (x @ layer.weight.T + layer.bias).detach(), **tol("layer", torch.bfloat16))
-    y.float().sum().backward()
-    assert layer.values.grad.dtype == torch.float32 and torch.isfinite(layer.values.grad).all()
-    half = SparseLowRankLinear(16, 12, 3, 0.3, dtype=torch.bfloat16)
-    xb = torch.randn(5, 16, dtype=torch.bfloat16)
-    yb = half(xb)
-    assert yb.dtype == torch.bfloat16
-    ref = xb.float() @ half.weight.float().T + half.bias.float()
-    torch.testing.assert_close(yb.float(), ref.detach(), **tol("layer", torch.bfloat16))
-
-
 @pytest.mark.parametrize("variant", ["dense", "lowrank", "dlor", "sparse+lowrank"])
 def test_every_variant_trains_under_autocast(variant):
     """A bfloat16-autocast forward gives the float32 loss to bfloat16's tolerance, with finite gradients."""
@@ -88,13 +45,16 @@ def test_every_variant_trains_under_autocast(variant):
     assert all(torch.isfinite(g).all() for g in grads)
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    (dict(variant="big"), "unknown variant"),
-    (dict(variant="dlor", rank=17), "larger than the width"),
-    (dict(variant="sparse+lowrank", density=1.5), r"density .* \(0, 1\)"),
-    (dict(variant="sparse+lowrank", density=0.0), r"density .* \(0, 1\)"),
-    (dict(variant="sparse+lowrank"), "needs a density"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(variant="big"), "unknown variant"),
+        (dict(variant="dlor", rank=17), "larger than the width"),
+        (dict(variant="sparse+lowrank", density=1.5), r"density .* \(0, 1\)"),
+        (dict(variant="sparse+lowrank", density=0.0), r"density .* \(0, 1\)"),
+        (dict(variant="sparse+lowrank"), "needs a density"),
+    ],
+)
 def test_bad_model_config(kwargs, match):
     with pytest.raises(dlor.DLoRError, match=match):
         GPTConfig(**(SMALL | kwargs))
@@ -114,20 +74,22 @@ def test_bad_corpus_and_block(tmp_path, corpus):
 
 
 def test_cli_errors_are_one_line_with_exit_2(tmp_path):
-    from dlor.lm.__main__ import main as lm_main
+    from dlor._cli.main import main
     from tests.conftest import call_entry_point
 
     (tmp_path / "empty.txt").write_bytes(b"")
-    for args, words in [(["--variant", "big"], "unknown variant"), (["--rank", "500"], "larger than the width"),
-                        (["--variant", "sparse+lowrank", "--density", "2"], "density"),
-                        (["--corpus", str(tmp_path / "empty.txt")], "is empty"),
-                        (["--block", "1000000"], "GiB, more than half of this machine's"),
-                        (["--corpus", str(tmp_path)], "is a folder"),
-                        (["--out", str(tmp_path / "model.pt")], "saved as .safetensors"),
-                        (["--device", "tpu"], "--device must be cpu, cuda or cuda:N"),
-                        *([(["--device", "cuda"], "CUDA is not available on this machine")]
-                          if not torch.cuda.is_available() else [])]:
-        code, _, err = call_entry_point(lm_main, ["--steps", "1", *args])  # in this process: the command's own errors
+    for args, words in [
+        (["--variant", "big"], "unknown variant"),
+        (["--rank", "500"], "larger than the width"),
+        (["--variant", "sparse+lowrank", "--density", "2"], "density"),
+        (["--corpus", str(tmp_path / "empty.txt")], "is empty"),
+        (["--block", "1000000"], "GiB, more than half of this machine's"),
+        (["--corpus", str(tmp_path)], "is a folder"),
+        (["--out", str(tmp_path / "model.pt")], "saved as .safetensors"),
+        (["--device", "tpu"], "--device must be cpu, cuda or cuda:N"),
+        *([(["--device", "cuda"], "CUDA is not available on this machine")] if not torch.cuda.is_available() else []),
+    ]:
+        code, _, err = call_entry_point(main, ["lm", "train", "--steps", "1", *args])  # in this process: its own errors
         assert code == 2, err
         assert words in err and len(err.strip().splitlines()) == 1, err
 
@@ -182,18 +144,39 @@ def test_resume_after_an_interruption_is_exact(tmp_path, corpus, monkeypatch):
 def test_two_process_ddp_equals_single_process(tmp_path):
     from safetensors.torch import load_file
 
-    common = ["-m", "dlor.lm", "--steps", "3", "--batch", "8", "--dtype", "float64", "--n-layer", "1",
-              "--n-embd", "16", "--n-head", "2", "--block", "16", "--rank", "2"]
+    common = [
+        "-m",
+        "dlor",
+        "lm",
+        "train",
+        "--steps",
+        "3",
+        "--batch",
+        "8",
+        "--dtype",
+        "float64",
+        "--n-layer",
+        "1",
+        "--n-embd",
+        "16",
+        "--n-head",
+        "2",
+        "--block",
+        "16",
+        "--rank",
+        "2",
+    ]
     two, logs = torchrun_two_processes(common, tmp_path / "two.safetensors", tmp_path / "logs")
     assert two.returncode == 0, f"{two.stderr[-1500:]}\n{logs}"
     assert "processes: 2" in logs
-    one = subprocess.run([sys.executable, *common, "--out", str(tmp_path / "one.safetensors")], capture_output=True,
-                         text=True, timeout=600)
+    one = subprocess.run(
+        [sys.executable, *common, "--out", str(tmp_path / "one.safetensors")], capture_output=True, text=True, timeout=600
+    )
     assert one.returncode == 0, one.stderr[-2000:]
     a, b = load_file(str(tmp_path / "two.safetensors")), load_file(str(tmp_path / "one.safetensors"))
     assert set(a) == set(b)
     for k in a:
-        torch.testing.assert_close(a[k], b[k], rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(a[k], b[k], **TRAINING_FLOAT64)
 
 
 @pytest.mark.parametrize("variant", ["dense", "lowrank", "dlor", "sparse+lowrank"])

@@ -13,8 +13,12 @@ from dlor.lm import GPT, GPTConfig, load_model, save_model
 from dlor.lm.sample import sample_text
 
 SMALL = dict(n_layer=1, n_head=2, n_embd=16, block_size=16, rank=2)
-VARIANT_CONFIGS = [dict(variant="dense"), dict(variant="lowrank"), dict(variant="dlor"),
-                   dict(variant="sparse+lowrank", density=0.25)]
+VARIANT_CONFIGS = [
+    dict(variant="dense"),
+    dict(variant="lowrank"),
+    dict(variant="dlor"),
+    dict(variant="sparse+lowrank", density=0.25),
+]
 
 
 def _trained_looking(cfg: GPTConfig) -> GPT:
@@ -117,15 +121,18 @@ def test_greedy_generation_follows_the_argmax_past_the_block_size():
     assert torch.equal(g1, g2)  # one seed, one text
 
 
-@pytest.mark.parametrize("call,match", [
-    (lambda m: m.generate(torch.tensor([1, 2]), 3), "integer tensor of tokens"),
-    (lambda m: m.generate(torch.zeros(1, 0, dtype=torch.long), 3), "integer tensor of tokens"),
-    (lambda m: m.generate(torch.ones(1, 2), 3), "integer tensor of tokens"),
-    (lambda m: m.generate(torch.tensor([[1, 256]]), 3), r"tokens must lie in \[0, 256\)"),
-    (lambda m: m.generate(torch.tensor([[1, 2]]), -1), "max_new_tokens"),
-    (lambda m: m.generate(torch.tensor([[1, 2]]), 3, temperature=0.0), "temperature must be > 0"),
-    (lambda m: m.generate(torch.tensor([[1, 2]]), 3, top_k=0), "top_k must lie in"),
-])
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda m: m.generate(torch.tensor([1, 2]), 3), "integer tensor of tokens"),
+        (lambda m: m.generate(torch.zeros(1, 0, dtype=torch.long), 3), "integer tensor of tokens"),
+        (lambda m: m.generate(torch.ones(1, 2), 3), "integer tensor of tokens"),
+        (lambda m: m.generate(torch.tensor([[1, 256]]), 3), r"tokens must lie in \[0, 256\)"),
+        (lambda m: m.generate(torch.tensor([[1, 2]]), -1), "max_new_tokens"),
+        (lambda m: m.generate(torch.tensor([[1, 2]]), 3, temperature=0.0), "temperature must be > 0"),
+        (lambda m: m.generate(torch.tensor([[1, 2]]), 3, top_k=0), "top_k must lie in"),
+    ],
+)
 def test_generate_bad_input(call, match):
     with pytest.raises(dlor.DLoRError, match=match):
         call(GPT(GPTConfig(**SMALL)))
@@ -134,12 +141,31 @@ def test_generate_bad_input(call, match):
 def test_sample_command_prints_the_prompt_and_its_continuation(tmp_path):
     model = _trained_looking(GPTConfig(**SMALL))
     path = save_model(model, tmp_path / "gpt.safetensors")
-    cmd = [sys.executable, "-m", "dlor.lm.sample", "--model", str(path), "--prompt", "ROMEO:", "--tokens", "12",
-           "--seed", "3", "--top-k", "5"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "dlor",
+        "lm",
+        "sample",
+        "--model",
+        str(path),
+        "--prompt",
+        "ROMEO:",
+        "--tokens",
+        "12",
+        "--seed",
+        "3",
+        "--top-k",
+        "5",
+    ]
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     expected = sample_text(load_model(path), "ROMEO:", 12, top_k=5, seed=3)
     assert res.stdout == expected + "\n" and expected.startswith("ROMEO:")
-    bad = subprocess.run([sys.executable, "-m", "dlor.lm.sample", "--model", str(tmp_path / "none.safetensors")],
-                         capture_output=True, text=True, timeout=120)
+    bad = subprocess.run(
+        [sys.executable, "-m", "dlor", "lm", "sample", "--model", str(tmp_path / "none.safetensors")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "no saved model" in bad.stderr

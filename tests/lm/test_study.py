@@ -79,17 +79,20 @@ def test_a_finished_study_is_not_retrained(tiny, monkeypatch):
     assert again.tables == s.tables
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"rates": ()}, "grid is empty"),
-    ({"rates": (1e-3, 3e-4, 1e-2)}, "sorted in increasing order"),
-    ({"rates": (1e-3, 0.0, 1e-2)}, "positive finite"),
-    ({"rates": (1e-3, float("nan"), 1e-2)}, "positive finite"),
-    ({"factor_init": "lora"}, "unknown factor_init"),
-    ({"lr_mult_u": 0.0}, "lr_mult_u must be a positive"),
-    ({"lr_mult_alpha": -1.0}, "lr_mult_alpha must be a positive"),
-    ({"reading_factors": ("alpha",)}, "unknown reading factor"),
-    ({"reading_width": 12}, "not one of the widths"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"rates": ()}, "grid is empty"),
+        ({"rates": (1e-3, 3e-4, 1e-2)}, "sorted in increasing order"),
+        ({"rates": (1e-3, 0.0, 1e-2)}, "positive finite"),
+        ({"rates": (1e-3, float("nan"), 1e-2)}, "positive finite"),
+        ({"factor_init": "lora"}, "unknown factor_init"),
+        ({"lr_mult_u": 0.0}, "lr_mult_u must be a positive"),
+        ({"lr_mult_alpha": -1.0}, "lr_mult_alpha must be a positive"),
+        ({"reading_factors": ("alpha",)}, "unknown reading factor"),
+        ({"reading_width": 12}, "not one of the widths"),
+    ],
+)
 def test_bad_settings_are_refused_with_the_way_out(change, message):
     import dataclasses
 
@@ -111,11 +114,20 @@ def test_a_bad_corpus_folder_is_refused(tmp_path):
     assert dataclasses.replace(lm.LMConfig.tiny(), corpus=str(tmp_path)).corpus == str(tmp_path)
 
 
-@pytest.mark.parametrize("argv", [
-    ["--set", "rates="], ["--set", "rates=1e-3,3e-4,1e-2"], ["--set", "rates=1e-3,-1,1e-2"],
-    ["--set", "factor_init=lora"], ["--set", "lr_mult_v=0"], ["--set", "nonsense=1"], ["--set", "rates"],
-    ["--corpus", "/nonexistent/folder"], ["--device", "cuda:99"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--set", "rates="],
+        ["--set", "rates=1e-3,3e-4,1e-2"],
+        ["--set", "rates=1e-3,-1,1e-2"],
+        ["--set", "factor_init=lora"],
+        ["--set", "lr_mult_v=0"],
+        ["--set", "nonsense=1"],
+        ["--set", "rates"],
+        ["--corpus", "/nonexistent/folder"],
+        ["--device", "cuda:99"],
+    ],
+)
 def test_bad_input_on_the_command_line_is_one_line_and_exit_2(tmp_path, argv):
     from dlor._cli.main import main
 
@@ -158,8 +170,12 @@ def test_every_reading_is_a_field_of_the_model_or_the_optimiser():
     def group(param):
         return next(g for g in opt.param_groups if any(q is param for q in g["params"]))
 
-    groups = {"U": group(block.attn.q.U), "V": group(block.attn.q.V), "alpha": group(block.attn.q.alpha),
-              "matrix": group(m.wte.weight)}
+    groups = {
+        "U": group(block.attn.q.U),
+        "V": group(block.attn.q.V),
+        "alpha": group(block.attn.q.alpha),
+        "matrix": group(m.wte.weight),
+    }
     assert groups["matrix"]["weight_decay"] == 0.2 and groups["matrix"]["lr"] == pytest.approx(2e-3)
     assert groups["U"]["lr"] == pytest.approx(6e-3) and groups["V"]["lr"] == pytest.approx(1e-3)
     assert groups["alpha"]["lr"] == pytest.approx(2e-2) and groups["U"]["weight_decay"] == 0.0

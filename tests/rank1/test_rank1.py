@@ -15,6 +15,7 @@ from dlor.rank1 import (
     conditional_variance,
     interpolate,
 )
+from tests.tolerances import EXACT_ZERO_ABS
 
 ACCURACY = 1e-8  # the interpolation goal: max |f(x_i) - z_i| <= 1e-8 max |z| in float64
 
@@ -116,7 +117,7 @@ def test_bad_inputs():
 # ------------------------------------------------------------------ affine collapse (Theorem 2)
 def test_affine_collapse_bound_closed_form():
     Z = torch.tensor([[0.0, 0.0], [1.0, 1.0], [2.0, 2.0]], dtype=torch.float64)
-    assert affine_collapse_bound(Z) == pytest.approx(0.0, abs=1e-15)
+    assert affine_collapse_bound(Z) == pytest.approx(0.0, abs=EXACT_ZERO_ABS)
     Z = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], dtype=torch.float64)
     assert affine_collapse_bound(Z) == pytest.approx(0.125)  # square: best line through the centre
 

@@ -14,6 +14,7 @@ from dlor.experiments.training import MATCHED_WIDTH, PAPER_TABLE1, table1
 from dlor.nn import MLP, DeepDLoR, WideDLoR
 from dlor.train import GroupSpec, GroupTrainer, TrainConfig, epoch_orders
 from dlor.train._batched import batched_forward, make_module, stack_modules
+from tests.tolerances import EXACT, TRAINER_VS_TORCH, WORKER_PROCESSES_RTOL, tol
 
 
 def reference_training(arch, k, widths, seed, cfg, data, epochs):
@@ -32,8 +33,14 @@ def reference_training(arch, k, widths, seed, cfg, data, epochs):
 
 @pytest.mark.parametrize(
     "arch,k,widths,compile",
-    [("deep", 3, None, False), ("wide", 4, None, False), ("dense", None, [1, 16, 16, 1], False), ("deep", 16, None, False),
-     ("deep", 3, None, True), ("wide", 4, None, True)],
+    [
+        ("deep", 3, None, False),
+        ("wide", 4, None, False),
+        ("dense", None, [1, 16, 16, 1], False),
+        ("deep", 16, None, False),
+        ("deep", 3, None, True),
+        ("wide", 4, None, True),
+    ],
 )
 def test_vectorized_equals_torch_optim(arch, k, widths, compile):
     data = sawtooth_data()
@@ -43,10 +50,10 @@ def test_vectorized_equals_torch_optim(arch, k, widths, compile):
     trainer.run(data["x_train"], data["y_train"], data["x_test"], data["y_test"])
     for i, seed in enumerate([0, 1, 2]):
         ref, lr = reference_training(arch, k, widths, seed, cfg, data, 300)
-        got = trainer.flat.detach()[i]
-        assert float((got - ref).abs().max() / ref.abs().max()) <= 1e-6
-        assert float(trainer.lr[i]) == pytest.approx(lr, rel=1e-12)
-    assert float(trainer.lr.min()) < cfg.lr  # the plateau schedule was exercised
+        got = trainer.state.params.detach()[i]
+        assert float((got - ref).abs().max() / ref.abs().max()) <= TRAINER_VS_TORCH
+        assert float(trainer.state.lr[i]) == pytest.approx(lr, rel=tol("matmul", torch.float64)["rtol"])
+    assert float(trainer.state.lr.min()) < cfg.lr  # the plateau schedule was exercised
     assert (trainer._step_compiled is not None) == compile  # the compiled path really ran (no eager fallback)
 
 
@@ -73,8 +80,9 @@ _MINIBATCH_REFERENCE: dict = {}
 
 
 @pytest.mark.parametrize("compile", [False, True])
-@pytest.mark.parametrize("arch,k,widths,init", [("deep", 3, None, "library"), ("wide", 4, None, "h1-linear"),
-                                                ("dense", None, [1, 16, 16, 1], None)])
+@pytest.mark.parametrize(
+    "arch,k,widths,init", [("deep", 3, None, "library"), ("wide", 4, None, "h1-linear"), ("dense", None, [1, 16, 16, 1], None)]
+)
 def test_minibatch_vectorized_equals_torch_optim(arch, k, widths, init, compile):
     """200 epochs of 64-point minibatches (3 full batches and a partial one of 8 points), float64."""
     data = sawtooth_data()
@@ -88,11 +96,11 @@ def test_minibatch_vectorized_equals_torch_optim(arch, k, widths, init, compile)
         if key not in _MINIBATCH_REFERENCE:  # shared by the eager and the compiled case
             _MINIBATCH_REFERENCE[key] = reference_minibatch_training(arch, k, widths, seed, cfg, data, 200, init)
         ref, lr = _MINIBATCH_REFERENCE[key]
-        got = trainer.flat.detach()[i]
-        assert float((got - ref).abs().max() / ref.abs().max()) <= 1e-6
-        assert float(trainer.lr[i]) == pytest.approx(lr, rel=1e-12)
-    assert int(trainer.step_count[0]) == 200 * 4  # ceil(200 / 64) Adam steps per epoch
-    assert float(trainer.lr.min()) < cfg.lr  # the plateau schedule was exercised
+        got = trainer.state.params.detach()[i]
+        assert float((got - ref).abs().max() / ref.abs().max()) <= TRAINER_VS_TORCH
+        assert float(trainer.state.lr[i]) == pytest.approx(lr, rel=tol("matmul", torch.float64)["rtol"])
+    assert int(trainer.state.step[0]) == 200 * 4  # ceil(200 / 64) Adam steps per epoch
+    assert float(trainer.state.lr.min()) < cfg.lr  # the plateau schedule was exercised
     assert (trainer._step_compiled is not None) == compile
 
 
@@ -107,9 +115,9 @@ def test_minibatch_per_model_training_sets_and_orders():
     for i, d in enumerate((a, b)):
         alone = GroupTrainer(GroupSpec("deep", 2, None, [0]), cfg, dtype=torch.float64)
         alone.run(d["x_train"], d["y_train"], d["x_test"], d["y_test"])
-        torch.testing.assert_close(both.flat[i], alone.flat[0], rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(both.state.params[i], alone.state.params[0], **tol("layer", torch.float64))
     whole = epoch_orders(3, 200, 1, 150)
-    torch.testing.assert_close(epoch_orders(3, 200, 61, 20), whole[60:80], rtol=0, atol=0)
+    torch.testing.assert_close(epoch_orders(3, 200, 61, 20), whole[60:80], **EXACT)
     assert all(sorted(o.tolist()) == list(range(200)) for o in whole[:5])
     assert not torch.equal(epoch_orders(4, 200, 1, 1), whole[:1])
 
@@ -141,19 +149,26 @@ def test_unknown_init_is_refused():
 @pytest.mark.parametrize("broadcast", [False, True])
 def test_batched_forward_matches_modules(broadcast, activation):
     x = torch.randn(30, 1, dtype=torch.float64)
-    cases = [("deep", 5, None), ("deep", 16, None), ("wide", 7, None), ("wide", 16, None), ("dense", None, [1, 9, 9, 1]),
-             ("deep", 4, [1, 8, 8, 1]), ("wide", 4, [1, 32, 32, 1])]
+    cases = [
+        ("deep", 5, None),
+        ("deep", 16, None),
+        ("wide", 7, None),
+        ("wide", 16, None),
+        ("dense", None, [1, 9, 9, 1]),
+        ("deep", 4, [1, 8, 8, 1]),
+        ("wide", 4, [1, 32, 32, 1]),
+    ]
     for arch, k, widths in cases:  # k=16: rank 1, where the deep model keeps its matmuls
         mods = [make_module(arch, k, widths, activation=activation).double() for _ in range(3)]
         out = batched_forward(arch, stack_modules(mods), x, k=k, n_layers=3, broadcast=broadcast, activation=activation)
-        torch.testing.assert_close(out, torch.stack([m(x) for m in mods]), rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(out, torch.stack([m(x) for m in mods]), **tol("layer", torch.float64))
 
 
 def test_non_finite_model_fails_alone():
     data = sawtooth_data()
     trainer = GroupTrainer(GroupSpec("deep", 2, None, [0, 1]), TrainConfig(epochs=20), dtype=torch.float64)
     with torch.no_grad():
-        trainer.flat[1, 0] = float("nan")
+        trainer.state.params[1, 0] = float("nan")
     rows = trainer.run(data["x_train"], data["y_train"], data["x_test"], data["y_test"])
     assert rows[1]["failed"] and not rows[0]["failed"]
     assert rows[0]["epochs_trained"] == 20 and rows[1]["epochs_trained"] == 0
@@ -176,7 +191,33 @@ def test_early_stop_threshold_and_resume(tmp_path):
     resumed = GroupTrainer(GroupSpec("deep", 2, None, [0, 1]), cfg, dtype=torch.float64, checkpoint=ck)
     resumed.run(data["x_train"], data["y_train"], data["x_test"], data["y_test"])
     assert resumed.epoch == 30
-    torch.testing.assert_close(resumed.flat.detach(), full.flat.detach(), rtol=0, atol=0)
+    torch.testing.assert_close(resumed.state.params.detach(), full.state.params.detach(), **EXACT)
+
+
+def test_checkpoint_is_safetensors_and_an_old_pickle_is_set_aside(tmp_path, capsys):
+    from safetensors import safe_open
+
+    from dlor.train import TrainState
+
+    data = sawtooth_data()
+    cfg = TrainConfig(epochs=12, checkpoint_every=5, eval_epochs=(5,))
+    spec = GroupSpec("deep", 2, None, [0, 1])
+    ck = tmp_path / "g.ckpt"
+    GroupTrainer(spec, cfg, dtype=torch.float64, checkpoint=ck).run(
+        data["x_train"], data["y_train"], data["x_test"], data["y_test"], epochs=10
+    )
+    with safe_open(str(ck), framework="pt") as f:  # field by field, the progress in the metadata
+        assert {f"state.{name}" for name in TrainState._fields} | {"test_at.5"} == set(f.keys())
+        assert f.metadata()["epoch"] == "10"
+    full = GroupTrainer(spec, cfg, dtype=torch.float64)
+    full.run(data["x_train"], data["y_train"], data["x_test"], data["y_test"])
+    torch.save({"flat": torch.zeros(2, 3), "epoch": 10}, ck)  # a pickled checkpoint of an earlier version
+    again = GroupTrainer(spec, cfg, dtype=torch.float64, checkpoint=ck)
+    again.run(data["x_train"], data["y_train"], data["x_test"], data["y_test"])
+    note = capsys.readouterr().err
+    assert "not a safetensors checkpoint" in note and note.count("\n") == 1  # one line, then recomputed
+    assert (tmp_path / "g.ckpt.corrupt").exists()
+    torch.testing.assert_close(again.state.params, full.state.params, **EXACT)
 
 
 def test_table1_exact():
@@ -224,7 +265,7 @@ def test_sweep_in_two_worker_processes_matches_one_process(tmp_path):
     for a, b in zip(one, two, strict=True):
         assert a["epochs_trained"] == b["epochs_trained"]
         # workers use one thread each: float32 reductions may round differently, nothing more
-        assert b["train_mse_final"] == pytest.approx(a["train_mse_final"], rel=1e-4)
+        assert b["train_mse_final"] == pytest.approx(a["train_mse_final"], rel=WORKER_PROCESSES_RTOL)
     assert not list((tmp_path / "two" / "training" / "runs").glob("*.ckpt"))  # finished groups leave no checkpoint
 
 

@@ -25,8 +25,10 @@ def load_matrix(path: str, key: str | None = None) -> torch.Tensor:
         try:
             value = torch.load(p, weights_only=True)
         except Exception as err:  # noqa: BLE001 - any unpickling failure is a user error here
-            raise DLoRError(f"could not read {path} as a tensor file: {type(err).__name__}"
-                            f"{': ' + str(err) if str(err) else ' (the file is empty or cut short)'}") from None
+            raise DLoRError(
+                f"could not read {path} as a tensor file: {type(err).__name__}"
+                f"{': ' + str(err) if str(err) else ' (the file is empty or cut short)'}"
+            ) from None
         if isinstance(value, dict):
             value = _pick(value, key, path)
     elif suffix == ".safetensors":

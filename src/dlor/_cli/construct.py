@@ -10,18 +10,47 @@ MAX_SAMPLES = 10**8
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("construct", help="compile a saved nn.Sequential MLP into a DLoR network")
-    p.add_argument("model", help="a torch.save'd nn.Sequential (loading runs pickle: use files you trust)")
+    p = sub.add_parser("construct", help="compile a saved MLP (safetensors) into a DLoR network")
+    p.add_argument(
+        "model", help="an MLP's state dict as safetensors (0.weight, 0.bias, 2.weight, ...; dlor.construct.save_mlp writes one)"
+    )
+    p.add_argument(
+        "--activation",
+        default=None,
+        metavar="NAME",
+        help="the activation between the layers (softplus, tanh, sigmoid, gelu, silu, elu, relu, leaky_relu); "
+        "default: the file's metadata or MODEL.json",
+    )
+    p.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="accept a torch.save'd nn.Sequential: unpickling it can run any code the file holds, so pass "
+        "this only for files you made or trust",
+    )
     p.add_argument("--rank", type=bounded_int(1, 2**20), default=1, help="factor rank (deep, wide)")
     p.add_argument("--mode", choices=["deep", "wide", "augmented"], required=True)
     p.add_argument("--h", default="auto", help="scale h, or 'auto' (default)")
     p.add_argument("--order", type=int, choices=[1, 2], default=2, help="1: the paper's scheme; 2: Richardson (default)")
-    p.add_argument("--box", type=bounded_float(-1e6, 1e6, lo_open=False), nargs=2, default=[-1.0, 1.0],
-                   metavar=("LOW", "HIGH"),
-                   help="input box sampled to measure the error (default: -1 1)")
-    p.add_argument("--samples", type=bounded_int(1, MAX_SAMPLES), default=512,
-                   help="points sampled to choose h and to measure the error (default 512)")
-    p.add_argument("--out", default=None, help="where to torch.save the compiled network")
+    p.add_argument(
+        "--box",
+        type=bounded_float(-1e6, 1e6, lo_open=False),
+        nargs=2,
+        default=[-1.0, 1.0],
+        metavar=("LOW", "HIGH"),
+        help="input box sampled to measure the error (default: -1 1)",
+    )
+    p.add_argument(
+        "--samples",
+        type=bounded_int(1, MAX_SAMPLES),
+        default=512,
+        help="points sampled to choose h and to measure the error (default 512)",
+    )
+    p.add_argument(
+        "--out",
+        default=None,
+        help="where to write the compiled network (safetensors; default MODEL.MODE.safetensors); "
+        "dlor.construct.load_compiled reads it",
+    )
     p.set_defaults(run=run)
 
 
@@ -32,18 +61,15 @@ def run(args) -> int:
     from torch import nn
 
     from .._errors import DLoRError
-    from ..construct import max_abs_error, to_augmented, to_deep, to_wide
+    from ..construct import max_abs_error, save_compiled, to_augmented, to_deep, to_wide
 
     path = Path(args.model)
     if not path.exists():
         raise DLoRError(f"no such file: {args.model}")
-    out = check_output_path(args.out or str(path.with_suffix(f".{args.mode}.pt")), inputs=(args.model,))
-    try:
-        mlp = torch.load(path, weights_only=False)
-    except Exception as err:  # noqa: BLE001 - any unpickling failure is a user error here
-        raise DLoRError(f"could not load a model from {args.model}: {err}") from None
-    if not isinstance(mlp, nn.Sequential):
-        raise DLoRError(f"{args.model} holds a {type(mlp).__name__}, not an nn.Sequential")
+    out = check_output_path(
+        args.out or str(path.with_suffix(f".{args.mode}.safetensors")), inputs=(args.model,), suffix=".safetensors"
+    )
+    mlp = _read_model(path, args)
     mlp.eval()
     h = args.h if args.h == "auto" else _positive(args.h)
     lo, hi = args.box
@@ -67,17 +93,58 @@ def run(args) -> int:
     X_check = lo + (hi - lo) * torch.rand(args.samples, first.in_features, generator=g, dtype=dtype)
     err = max_abs_error(net, mlp, X_check)
     if not math.isfinite(err):
-        raise DLoRError(f"the compiled network's error is not finite ({err}) at h = {net.h:.3g}; nothing was written. "
-                        "Use a larger --h, or 'auto'")
+        raise DLoRError(
+            f"the compiled network's error is not finite ({err}) at h = {net.h:.3g}; nothing was written. "
+            "Use a larger --h, or 'auto'"
+        )
     stats = net.stats(mlp)
     print(f"{args.mode} DLoR network: h = {net.h:.3g}, order {args.order}")
     print(f"  max |DLoR(x) - MLP(x)| on {args.samples} fresh points of [{lo}, {hi}]^{first.in_features}: {err:.3e}")
-    print(f"  parameters {stats['params']['total']} (DLoR weights {stats['params']['dlor_weights']}, dense weights "
-          f"{stats['params']['dense_weights']}, biases {stats['params']['biases']}) vs dense {stats['dense']['params']['total']}")
+    print(
+        f"  parameters {stats['params']['total']} (DLoR weights {stats['params']['dlor_weights']}, dense weights "
+        f"{stats['params']['dense_weights']}, biases {stats['params']['biases']}) vs dense {stats['dense']['params']['total']}"
+    )
     print(f"  depth {stats['depth']} (dense {stats['dense']['depth']}), width {stats['width']} (dense {stats['dense']['width']})")
-    torch.save(net, out)
+    save_compiled(net, mlp, {"mode": args.mode, "rank": args.rank, "h": net.h, "order": args.order}, out)
     print(f"wrote {out}")
     return 0
+
+
+def _is_pickle(path: Path) -> bool:
+    """A torch.save file (a zip archive, or a legacy pickle stream) and not safetensors (an
+    8-byte header length, then that many bytes of JSON)."""
+    with path.open("rb") as f:
+        head = f.read(8)
+        if len(head) == 8:
+            n = int.from_bytes(head, "little")
+            if 0 < n <= 100_000_000 and f.read(1) == b"{":
+                return False
+    return head[:2] == b"PK" or head[:1] == b"\x80"
+
+
+def _read_model(path: Path, args):
+    """The MLP of ``path``: safetensors, or (``--trust-pickle``) a torch.save'd nn.Sequential."""
+    import torch
+    from torch import nn
+
+    from .._errors import DLoRError
+    from ..construct import load_mlp
+
+    if not _is_pickle(path):
+        return load_mlp(path, activation=args.activation)
+    if not args.trust_pickle:
+        raise DLoRError(
+            f"{path} is a pickle (torch.save), and unpickling can run any code the file holds; convert it "
+            "with dlor.construct.save_mlp(model, 'model.safetensors'), or pass --trust-pickle if you trust "
+            "where it came from"
+        )
+    try:
+        mlp = torch.load(path, weights_only=False)  # the user asked for it with --trust-pickle
+    except Exception as err:  # noqa: BLE001 - any unpickling failure is a user error here
+        raise DLoRError(f"could not load a model from {path}: {err}") from None
+    if not isinstance(mlp, nn.Sequential):
+        raise DLoRError(f"{path} holds a {type(mlp).__name__}, not an nn.Sequential")
+    return mlp
 
 
 def _positive(text: str) -> float:

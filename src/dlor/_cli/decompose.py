@@ -12,10 +12,13 @@ def add_parser(sub) -> None:
     p.add_argument("matrix", help="a .npy, .pt or .safetensors file holding one 2-D matrix")
     p.add_argument("--rank", type=bounded_int(1, 2**20), required=True)
     p.add_argument("--mode", choices=["additive", "multiplicative", "nearest"], required=True)
-    p.add_argument("--alpha", type=scale_float(), default=None,
-                   help="diagonal coefficient (default: the method's)")
-    p.add_argument("--perturb", type=bounded_float(0.0, 1.0), default=None,
-                   help="multiplicative: decompose the nearest well-conditioned matrix")
+    p.add_argument("--alpha", type=scale_float(), default=None, help="diagonal coefficient (default: the method's)")
+    p.add_argument(
+        "--perturb",
+        type=bounded_float(0.0, 1.0),
+        default=None,
+        help="multiplicative: decompose the nearest well-conditioned matrix",
+    )
     p.add_argument("--key", default=None, help="tensor name inside a .pt/.safetensors file with several")
     p.add_argument("--out", default=None, help="output .safetensors (default: MATRIX.<mode>.safetensors)")
     p.set_defaults(run=run)
@@ -29,8 +32,9 @@ def run(args) -> int:
     from .._errors import DLoRError
     from ._io import load_matrix, save_factors
 
-    out = check_output_path(args.out or str(Path(args.matrix).with_suffix(f".{args.mode}.safetensors")),
-                            inputs=(args.matrix,), suffix=".safetensors")
+    out = check_output_path(
+        args.out or str(Path(args.matrix).with_suffix(f".{args.mode}.safetensors")), inputs=(args.matrix,), suffix=".safetensors"
+    )
     W = load_matrix(args.matrix, args.key)
     if W.dim() != 2 or W.numel() == 0:
         raise DLoRError(f"{args.matrix} holds a tensor of shape {tuple(W.shape)}; decompose needs a non-empty 2-D matrix")
@@ -47,10 +51,20 @@ def run(args) -> int:
         M, cert = dlor.nearest_dlor(W, args.rank, return_certificate=True)
         groups = [[M]]
     if not math.isfinite(cert.reconstruction_error):
-        raise DLoRError(f"the {args.mode} decomposition is not finite (reconstruction error "
-                        f"{cert.reconstruction_error}); nothing was written. Use a smaller --alpha or --perturb")
-    save_factors(out, groups, {"mode": args.mode, "rank": args.rank, "shape": tuple(W.shape),
-                               "layout": "b<branch>.f<factor>.{alpha,U,V}; product order: f0 applied first"})
+        raise DLoRError(
+            f"the {args.mode} decomposition is not finite (reconstruction error "
+            f"{cert.reconstruction_error}); nothing was written. Use a smaller --alpha or --perturb"
+        )
+    save_factors(
+        out,
+        groups,
+        {
+            "mode": args.mode,
+            "rank": args.rank,
+            "shape": tuple(W.shape),
+            "layout": "b<branch>.f<factor>.{alpha,U,V}; product order: f0 applied first",
+        },
+    )
     n_comp = sum(len(g) for g in groups)
     print(f"{args.mode}: {n_comp} DLoR component(s) of rank <= {args.rank} for a {tuple(W.shape)} matrix")
     print(f"  relative reconstruction error ||W - result||_F / ||W||_F = {cert.reconstruction_error:.3e}")

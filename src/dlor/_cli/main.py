@@ -7,10 +7,17 @@ import sys
 
 from .._errors import DLoRError
 from .._options import OneLineParser
-from . import CLIError, construct, decompose, demo, info, pieces, reproduce
+from . import CLIError, construct, decompose, demo, info, lm, pieces, reproduce
 
-SUBCOMMANDS = {"reproduce": reproduce, "decompose": decompose, "construct": construct, "pieces": pieces, "demo": demo,
-               "info": info}
+SUBCOMMANDS = {
+    "reproduce": reproduce,
+    "decompose": decompose,
+    "construct": construct,
+    "pieces": pieces,
+    "lm": lm,
+    "demo": demo,
+    "info": info,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,19 +31,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _prog(args) -> str:
+    """``dlor COMMAND`` (``dlor lm train``) for the messages."""
+    return " ".join(["dlor", args.command] + ([args.lm_command] if getattr(args, "lm_command", None) else []))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args) or 0)
     except (DLoRError, CLIError, FileNotFoundError, IsADirectoryError, PermissionError, NotADirectoryError) as err:
         message = " ".join(str(err).split())  # always one line
-        print(f"dlor {args.command}: error: {message}", file=sys.stderr)
+        print(f"{_prog(args)}: error: {message}", file=sys.stderr)
         return 2
     except (OverflowError, FloatingPointError) as err:  # a value the checks let through overflowed the arithmetic
-        print(f"dlor {args.command}: error: the computation overflowed ({err}); use smaller values", file=sys.stderr)
+        print(f"{_prog(args)}: error: the computation overflowed ({err}); use smaller values", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"dlor {args.command}: interrupted; finished results are kept", file=sys.stderr)
+        print(f"{_prog(args)}: interrupted; finished results are kept", file=sys.stderr)
         return 130
 
 

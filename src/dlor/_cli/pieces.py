@@ -8,20 +8,34 @@ MAX_DEPTH = 24  # 2^24 pieces: the counter's points take about 0.5 GB
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("pieces", help="count the exact linear pieces of the depth-separation sawtooth or of an "
-                                      "initialised deep / wide / dense ReLU network")
+    p = sub.add_parser(
+        "pieces",
+        help="count the exact linear pieces of the depth-separation sawtooth or of an "
+        "initialised deep / wide / dense ReLU network",
+    )
     what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--sawtooth", type=int, metavar="L",  # checked by sawtooth_network (L >= 1), bounded below
-                      help="the deep DLoR construction of L rank-1 components (2^L pieces on [0, 1])")
-    what.add_argument("--family", choices=["deep", "wide", "dense"],
-                      help="a network of Appendix H.2's families, initialised from --seed")
+    what.add_argument(
+        "--sawtooth",
+        type=int,
+        metavar="L",  # checked by sawtooth_network (L >= 1), bounded below
+        help="the deep DLoR construction of L rank-1 components (2^L pieces on [0, 1])",
+    )
+    what.add_argument(
+        "--family", choices=["deep", "wide", "dense"], help="a network of Appendix H.2's families, initialised from --seed"
+    )
     p.add_argument("--k", type=int, default=4, help="substructures of the deep or wide network (default 4)")
     p.add_argument("--width", type=int, default=16, help="hidden width (default 16)")
     p.add_argument("--in-features", type=int, default=1, help="input width; counting needs 1 (default)")
     p.add_argument("--activation", default="relu", help="relu (default); softplus is refused: it is not piecewise linear")
     p.add_argument("--seed", type=bounded_int(0, MAX_SEED), default=0, help="seed of the initialisation (default 0)")
-    p.add_argument("--interval", type=bounded_float(-1e6, 1e6, lo_open=False), nargs=2, metavar=("A", "B"), default=None,
-                   help="where to count (default: [0, 1] for --sawtooth, [-2, 2] otherwise)")
+    p.add_argument(
+        "--interval",
+        type=bounded_float(-1e6, 1e6, lo_open=False),
+        nargs=2,
+        metavar=("A", "B"),
+        default=None,
+        help="where to count (default: [0, 1] for --sawtooth, [-2, 2] otherwise)",
+    )
     p.set_defaults(run=run)
 
 

@@ -15,29 +15,61 @@ from .info import environment
 
 def add_parser(sub) -> None:
     p = sub.add_parser("reproduce", help="regenerate the paper's figures and tables with a report")
-    p.add_argument("what", nargs="?", default="all",
-                   help="an experiment or one of its artefacts (e.g. fig4); default: all. --list shows them")
+    p.add_argument(
+        "what",
+        nargs="?",
+        default="all",
+        help="an experiment or one of its artefacts (e.g. fig4); default: all. --list shows them",
+    )
     p.add_argument("--list", action="store_true", help="list the experiments, their artefacts and budgets, and exit")
-    p.add_argument("--budget", choices=["tiny", "quick", "paper"], default="quick",
-                   help="quick: minutes on a laptop; paper: the paper's full budget; tiny: smoke test")
+    p.add_argument(
+        "--budget",
+        choices=["tiny", "quick", "paper"],
+        default="quick",
+        help="quick: minutes on a laptop; paper: the paper's full budget; tiny: smoke test",
+    )
     p.add_argument("--out", default="results", help="output folder (default: results)")
     p.add_argument("--seeds", type=bounded_int(1, 1000), default=None, help="override the number of seeds")
-    p.add_argument("--workers", type=bounded_int(1, 256), default=None,
-                   help="processes for the training sweep (default: one per CPU core)")
-    p.add_argument("--batch-size", default=None, metavar="B|full",
-                   help="minibatch size of the training sweep's epochs, or 'full' for one full-batch step per epoch "
-                        "(default: the sweep's documented default)")
-    p.add_argument("--init", default=None, metavar="NAME",
-                   help="initialisation of the deep and wide models of the training sweep: library | h1-linear")
-    p.add_argument("--split", default=None, metavar="NAME",
-                   help="train/test split of the 400 sawtooth points: random | interleaved")
-    p.add_argument("--device", default="cpu", metavar="cpu|cuda|cuda:N",
-                   help="where the experiments train (default: cpu); under torchrun, cuda means cuda:LOCAL_RANK")
-    p.add_argument("--corpus", default=None, metavar="DIR",
-                   help="lm: pretrain on the text files of DIR instead of the Shakespeare corpus that ships with dlor")
-    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", dest="settings",
-                   help="set a field of the experiment's config (repeatable), e.g. --set rates=3e-4,1e-3,3e-3 "
-                        "--set factor_init=zero_u (an unknown field is named with the list of them)")
+    p.add_argument(
+        "--workers", type=bounded_int(1, 256), default=None, help="processes for the training sweep (default: one per CPU core)"
+    )
+    p.add_argument(
+        "--batch-size",
+        default=None,
+        metavar="B|full",
+        help="minibatch size of the training sweep's epochs, or 'full' for one full-batch step per epoch "
+        "(default: the sweep's documented default)",
+    )
+    p.add_argument(
+        "--init",
+        default=None,
+        metavar="NAME",
+        help="initialisation of the deep and wide models of the training sweep: library | h1-linear",
+    )
+    p.add_argument(
+        "--split", default=None, metavar="NAME", help="train/test split of the 400 sawtooth points: random | interleaved"
+    )
+    p.add_argument(
+        "--device",
+        default="cpu",
+        metavar="cpu|cuda|cuda:N",
+        help="where the experiments train (default: cpu); under torchrun, cuda means cuda:LOCAL_RANK",
+    )
+    p.add_argument(
+        "--corpus",
+        default=None,
+        metavar="DIR",
+        help="lm: pretrain on the text files of DIR instead of the Shakespeare corpus that ships with dlor",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        dest="settings",
+        help="set a field of the experiment's config (repeatable), e.g. --set rates=3e-4,1e-3,3e-3 "
+        "--set factor_init=zero_u (an unknown field is named with the list of them)",
+    )
     p.add_argument("--force", action="store_true", help="recompute experiments whose results exist")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=run)
@@ -100,9 +132,12 @@ def _looks_like_summary(data) -> bool:
     def exactly(obj, cls, required) -> bool:
         return isinstance(obj, dict) and required <= obj.keys() <= {f.name for f in fields(cls)}
 
-    return (exactly(data, Summary, {"name", "title", "claims", "config"}) and isinstance(data["config"], dict)
-            and isinstance(data["claims"], list)
-            and all(exactly(c, Claim, {f.name for f in fields(Claim)}) for c in data["claims"]))
+    return (
+        exactly(data, Summary, {"name", "title", "claims", "config"})
+        and isinstance(data["config"], dict)
+        and isinstance(data["claims"], list)
+        and all(exactly(c, Claim, {f.name for f in fields(Claim)}) for c in data["claims"])
+    )
 
 
 def _earlier_runs(out: Path) -> list[dict]:
@@ -134,8 +169,9 @@ def _lock_folder(out: Path):
         handle.seek(0)
         holder = handle.read().strip() or "unknown"
         handle.close()
-        raise CLIError(f"--out {out} is in use by another dlor reproduce (process {holder}); wait for it to finish "
-                       "or choose another --out") from None
+        raise CLIError(
+            f"--out {out} is in use by another dlor reproduce (process {holder}); wait for it to finish or choose another --out"
+        ) from None
     handle.seek(0)
     handle.truncate()
     handle.write(str(os.getpid()))
@@ -152,10 +188,26 @@ def print_registry() -> None:
         print(f"{r['name']:<{width}}  {r['artefacts']}")
 
 
+EXPERIMENTS_EXTRA = ("matplotlib", "tqdm", "sklearn")  # what the experiments import beyond the core
+
+
+def _check_experiments_extra() -> None:
+    """CLIError naming the ``experiments`` extra when a package it brings is missing."""
+    from importlib.util import find_spec
+
+    missing = [name for name in EXPERIMENTS_EXTRA if find_spec(name) is None]
+    if missing:
+        raise CLIError(
+            f"dlor reproduce needs the experiments extra ({', '.join(missing)} missing): "
+            "pip install 'dlor[experiments]' (make setup installs it)"
+        )
+
+
 def run(args) -> int:
     if args.list:
         print_registry()
         return 0
+    _check_experiments_extra()
 
     device = _device(args.device)
     batch_size = _batch_size(args.batch_size)

@@ -20,8 +20,14 @@ ELEMENTWISE = (nn.Softplus, nn.Tanh, nn.Sigmoid, nn.GELU, nn.SiLU, nn.ELU, nn.Re
 #  * GELU, SiLU: c = 1 (rho' ~ 1.08 and 0.93, well away from zero).
 #  * any other elementwise module the user declares: c = 0.5.
 DEFAULT_C = {
-    nn.Tanh: 0.0, nn.Sigmoid: 0.0, nn.Softplus: 0.5, nn.ReLU: 1.0, nn.LeakyReLU: 1.0,
-    nn.ELU: 1.0, nn.GELU: 1.0, nn.SiLU: 1.0,
+    nn.Tanh: 0.0,
+    nn.Sigmoid: 0.0,
+    nn.Softplus: 0.5,
+    nn.ReLU: 1.0,
+    nn.LeakyReLU: 1.0,
+    nn.ELU: 1.0,
+    nn.GELU: 1.0,
+    nn.SiLU: 1.0,
 }
 
 

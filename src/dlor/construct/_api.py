@@ -64,8 +64,11 @@ def _compile(mlp, plans, build, h, order, sample, box, name, extra) -> CompiledN
         w = 2.0**p / (2.0**p - 1)
         return CompiledNetwork([build(hv / 2), build(hv)], [w, 1 - w], {"h": hv, "richardson_order": p})
 
-    dense = [{"stage": p["index"], "shape": [p["stage"].linear.out_features, p["stage"].linear.in_features],
-              "reason": p["reason"]} for p in plans if p["kind"] == "dense"]
+    dense = [
+        {"stage": p["index"], "shape": [p["stage"].linear.out_features, p["stage"].linear.in_features], "reason": p["reason"]}
+        for p in plans
+        if p["kind"] == "dense"
+    ]
     info = {"construction": name, "order": order, "dense_layers": dense} | extra
     if isinstance(h, str):
         if h != "auto":
@@ -85,9 +88,21 @@ def _compile(mlp, plans, build, h, order, sample, box, name, extra) -> CompiledN
     return net
 
 
-def to_deep(mlp: nn.Sequential, rank: int, h, c: float | None = None, alpha: float | None = None, *,
-            order: int = 2, decomposition: str = "schur", perturb: float | None = None,
-            rectangular: str = "dense", sample=None, box=None, elementwise=()) -> CompiledNetwork:
+def to_deep(
+    mlp: nn.Sequential,
+    rank: int,
+    h,
+    c: float | None = None,
+    alpha: float | None = None,
+    *,
+    order: int = 2,
+    decomposition: str = "schur",
+    perturb: float | None = None,
+    rectangular: str = "dense",
+    sample=None,
+    box=None,
+    elementwise=(),
+) -> CompiledNetwork:
     r"""Compile ``mlp`` into a deep DLoR network of the same width (Theorems 4, 5, 7; Appendix E.1).
 
     Every hidden square layer ``rho(W x + b)`` becomes ``L = ceil(N / rank)`` layers with weights
@@ -126,12 +141,32 @@ def to_deep(mlp: nn.Sequential, rank: int, h, c: float | None = None, alpha: flo
     stages = parse_mlp(mlp, elementwise)
     factor = multiplicative_plan(rank, alpha, decomposition, perturb)
     plans = plan_stages(stages, c, rectangular, factor, affine_decompose=factor)
-    return _compile(mlp, plans, lambda hv: build_deep_chain(plans, hv), h, order, sample, box, "deep",
-                    {"rank": rank, "c": c, "alpha": alpha, "decomposition": decomposition})
+    return _compile(
+        mlp,
+        plans,
+        lambda hv: build_deep_chain(plans, hv),
+        h,
+        order,
+        sample,
+        box,
+        "deep",
+        {"rank": rank, "c": c, "alpha": alpha, "decomposition": decomposition},
+    )
 
 
-def to_wide(mlp: nn.Sequential, rank: int, h, c: float | None = None, betas=None, *, order: int = 2,
-            rectangular: str = "dense", sample=None, box=None, elementwise=()) -> CompiledNetwork:
+def to_wide(
+    mlp: nn.Sequential,
+    rank: int,
+    h,
+    c: float | None = None,
+    betas=None,
+    *,
+    order: int = 2,
+    rectangular: str = "dense",
+    sample=None,
+    box=None,
+    elementwise=(),
+) -> CompiledNetwork:
     r"""Compile ``mlp`` into a wide DLoR network (Theorems 3 and 6; Appendix E.2).
 
     Every hidden square layer becomes ``rho(sum_l beta_l/(h rho'(c)) rho((h/beta_l) M_l x + c) + b)``
@@ -142,12 +177,22 @@ def to_wide(mlp: nn.Sequential, rank: int, h, c: float | None = None, betas=None
     rank = check_rank(rank)
     stages = parse_mlp(mlp, elementwise)
     plans = plan_stages(stages, c, rectangular, additive_plan(rank), affine_decompose=lambda W: additive_decompose(W, rank))
-    return _compile(mlp, plans, lambda hv: build_wide_chain(plans, hv, betas), h, order, sample, box, "wide",
-                    {"rank": rank, "c": c, "betas": betas})
+    return _compile(
+        mlp,
+        plans,
+        lambda hv: build_wide_chain(plans, hv, betas),
+        h,
+        order,
+        sample,
+        box,
+        "wide",
+        {"rank": rank, "c": c, "betas": betas},
+    )
 
 
-def to_augmented(mlp: nn.Sequential, h, eps: float = 1e-6, c: float | None = None, *, order: int = 2,
-                 sample=None, box=None, elementwise=()) -> CompiledNetwork:
+def to_augmented(
+    mlp: nn.Sequential, h, eps: float = 1e-6, c: float | None = None, *, order: int = 2, sample=None, box=None, elementwise=()
+) -> CompiledNetwork:
     r"""Compile ``mlp`` into an augmented-state DLoR network (Appendix F, Theorem 11).
 
     Width ``2N``; each hidden ``N x N`` layer becomes ``rank(W) + 1`` layers whose weights are
@@ -161,5 +206,6 @@ def to_augmented(mlp: nn.Sequential, h, eps: float = 1e-6, c: float | None = Non
     for p in plans:
         if p["kind"] == "compiled":
             p["swap"] = swap_factors(p["stage"].linear.in_features, eps, p["stage"].linear.weight.dtype)
-    return _compile(mlp, plans, lambda hv: build_augmented_chain(plans, hv, eps), h, order, sample, box,
-                    "augmented", {"eps": eps, "c": c})
+    return _compile(
+        mlp, plans, lambda hv: build_augmented_chain(plans, hv, eps), h, order, sample, box, "augmented", {"eps": eps, "c": c}
+    )

@@ -58,8 +58,15 @@ def build_augmented_chain(plans: list[dict], h: float, eps: float) -> nn.Sequent
         N = W.shape[0]
         dt = W.dtype
         terms = _rank_one_terms(W)
-        blocks = [DLoR(1.0, torch.cat([torch.zeros(N, dtype=dt), u])[:, None],
-                       torch.cat([v, torch.zeros(N, dtype=dt)])[:, None], validate=False) for u, v in terms]
+        blocks = [
+            DLoR(
+                1.0,
+                torch.cat([torch.zeros(N, dtype=dt), u])[:, None],
+                torch.cat([v, torch.zeros(N, dtype=dt)])[:, None],
+                validate=False,
+            )
+            for u, v in terms
+        ]
         if augmented:  # reset and swap, then the block continues in the linear regime
             for j, F in enumerate(p["swap"]):
                 mods += _layer(F, T, "enter" if j == 0 else "mid", h)

@@ -34,8 +34,9 @@ def plan_stages(stages: list[Stage], c, rectangular: str, decompose, affine_deco
         lin = st.linear
         shape = f"{lin.in_features} -> {lin.out_features}"
         if not (st.square or rectangular == "embed"):
-            plans.append({"kind": "dense", "stage": st, "index": i,
-                          "reason": f"rectangular ({shape}); rectangular='dense' keeps it dense"})
+            plans.append(
+                {"kind": "dense", "stage": st, "index": i, "reason": f"rectangular ({shape}); rectangular='dense' keeps it dense"}
+            )
             continue
         affine = st.act is None
         if affine and affine_decompose is None:
@@ -57,8 +58,15 @@ def plan_stages(stages: list[Stage], c, rectangular: str, decompose, affine_deco
                 f"{'affine' if affine else 'hidden'} layer {i} ({lin}) has a singular weight: {err}. Pass perturb=eps "
                 f"(e.g. perturb=1e-8) to compile a nearby invertible layer (Theorem 5)"
             ) from None
-        plan = {"kind": "affine" if affine else "compiled", "stage": st, "index": i, "data": data, "bias": b,
-                "pad": D if n < D else None, "truncate": m if m < D else None}
+        plan = {
+            "kind": "affine" if affine else "compiled",
+            "stage": st,
+            "index": i,
+            "data": data,
+            "bias": b,
+            "pad": D if n < D else None,
+            "truncate": m if m < D else None,
+        }
         if not affine:
             plan["T"] = taylor(st.act, c)
         plans.append(plan)
@@ -117,8 +125,9 @@ def affine_deep_block(factors, b: torch.Tensor) -> list[nn.Module]:
 
 
 def build_deep_chain(plans: list[dict], h: float) -> nn.Sequential:
-    return build_chain(plans, lambda p: deep_block(p["data"], p["bias"], p["T"], h),
-                       lambda p: affine_deep_block(p["data"], p["bias"]))
+    return build_chain(
+        plans, lambda p: deep_block(p["data"], p["bias"], p["T"], h), lambda p: affine_deep_block(p["data"], p["bias"])
+    )
 
 
 def multiplicative_plan(rank: int, alpha, method: str, perturb):

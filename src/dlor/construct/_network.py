@@ -132,8 +132,13 @@ class CompiledNetwork(nn.Module):
         """Parameter counts, depth and width, next to those of ``dense`` if given, and
         ``dense_layers``: every stage of the MLP that the compiler kept dense, with its reason."""
         depth, width = zip(*(_depth_width(c) for c in self.chains), strict=True)
-        out = {"params": count_params(self), "depth": max(depth), "width": max(width), "chains": len(self.chains),
-               "dense_layers": self.info.get("dense_layers", [])}
+        out = {
+            "params": count_params(self),
+            "depth": max(depth),
+            "width": max(width),
+            "chains": len(self.chains),
+            "dense_layers": self.info.get("dense_layers", []),
+        }
         if dense is not None:
             dd, dw = _depth_width(dense) if isinstance(dense, nn.Sequential) else (None, None)
             out["dense"] = {"params": count_params(dense), "depth": dd, "width": dw}

@@ -51,5 +51,6 @@ def affine_wide_block(components, b: torch.Tensor) -> list[nn.Module]:
 
 
 def build_wide_chain(plans: list[dict], h: float, betas=None) -> nn.Sequential:
-    return build_chain(plans, lambda p: wide_block(p["data"], p["bias"], p["T"], h, betas),
-                       lambda p: affine_wide_block(p["data"], p["bias"]))
+    return build_chain(
+        plans, lambda p: wide_block(p["data"], p["bias"], p["T"], h, betas), lambda p: affine_wide_block(p["data"], p["bias"])
+    )

@@ -94,7 +94,7 @@ def embed_square(W, fill: str = "orthogonal", scale: float | None = None) -> Ten
     U_full, s, _ = np.linalg.svd(B, full_matrices=True)
     if scale is None:
         scale = float(s[-1])
-    complement = U_full[:, B.shape[1]:] * scale  # (D, D - d)
+    complement = U_full[:, B.shape[1] :] * scale  # (D, D - d)
     fill_t = to_torch(complement, W)
     if tall:
         out[:, n:] = fill_t

@@ -78,5 +78,3 @@ def hybrid_decompose(W, rank: int, branches: int, *, return_certificate: bool = 
         extras={"depths": [len(f) for f in result], "c": c},
     )
     return result, cert
-
-

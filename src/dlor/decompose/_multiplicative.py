@@ -217,4 +217,3 @@ def multiplicative_decompose(
         extras={"L": L, "error_vs_input": relative_error(W, dense_product(factors))},
     )
     return factors, cert
-

@@ -47,15 +47,15 @@ class _Profile:
 
     def psi(self, alpha: float) -> float:
         if alpha not in self.values:
-            self.values[alpha] = float(torch.linalg.eigvalsh(self.G - alpha * self.S)[-self.rank:].sum())
+            self.values[alpha] = float(torch.linalg.eigvalsh(self.G - alpha * self.S)[-self.rank :].sum())
         return self.values[alpha]
 
     def vectors(self, alpha: float) -> Tensor:
         """The top-r eigenvectors of ``G - alpha S``: the right singular vectors of ``A - alpha E``."""
         if alpha not in self._vectors:
             w, X = torch.linalg.eigh(self.G - alpha * self.S)
-            self._vectors[alpha] = X[:, -self.rank:]
-            self.values.setdefault(alpha, float(w[-self.rank:].sum()))
+            self._vectors[alpha] = X[:, -self.rank :]
+            self.values.setdefault(alpha, float(w[-self.rank :].sum()))
         return self._vectors[alpha]
 
     def h2(self, alpha: float) -> float:
@@ -332,7 +332,11 @@ def nearest_dlor(W, rank: int, *, rtol: float = 1e-6, max_evals: int = 200, retu
         reconstruction_error=relative_error(W, M.to(dtype=W.dtype).to_dense().double()),
         method="gram-branch-and-bound",
         alpha=float(alpha),
-        extras={"eckart_young_error": ey / norm, "optimality_gap": max(gap, 0.0) / norm,
-                "eigendecompositions": evals, "local_bounds": n_local},
+        extras={
+            "eckart_young_error": ey / norm,
+            "optimality_gap": max(gap, 0.0) / norm,
+            "eigendecompositions": evals,
+            "local_bounds": n_local,
+        },
     )
     return M, cert

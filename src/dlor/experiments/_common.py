@@ -1,4 +1,4 @@
-"""Shared plumbing for the experiments: output folders, CSV/JSON/PNG writers, summaries."""
+"""Shared plumbing for the experiments: output folders, CSV/JSON/PNG writers (and the summaries of ``_summary``)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import csv
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import asdict, is_dataclass
 from pathlib import Path
 
 import matplotlib
@@ -16,59 +16,20 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from .._files import set_aside, temporary_beside
 from . import _ranks as ranks
+from ._summary import BUDGETS, Claim, Summary, check_budget, check_positive_ints
 
-BUDGETS = ("tiny", "quick", "paper")  # tiny: a smoke-test budget for the test suite
-
-
-@dataclass
-class Claim:
-    """One statement of the paper beside what was measured here."""
-
-    claim: str
-    source: str  # the paper's figure, table or theorem
-    measured: str
-    verdict: str  # "confirmed" | "partially confirmed" | "not confirmed"
-
-
-@dataclass
-class Summary:
-    """What an experiment returns to the CLI and the report."""
-
-    name: str
-    title: str
-    figures: list[str] = field(default_factory=list)  # paths relative to the output folder
-    data: list[str] = field(default_factory=list)
-    claims: list[Claim] = field(default_factory=list)
-    tables: dict[str, list[dict]] = field(default_factory=dict)
-    config: dict = field(default_factory=dict)
-    seconds: float = 0.0
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def check_budget(budget: str) -> str:
-    if budget not in BUDGETS:
-        from .._errors import DLoRError
-
-        raise DLoRError(f"budget must be one of {BUDGETS}, got {budget!r}")
-    return budget
-
-
-def check_positive_ints(cfg, names: tuple[str, ...], each: bool = False) -> None:
-    """Raise :class:`DLoRError` unless every field ``names`` of ``cfg`` is an integer >= 1
-    (``each``: a non-empty sequence of such integers), naming the first field that is not."""
-    from .._errors import DLoRError
-
-    def ok(v) -> bool:
-        return not isinstance(v, bool) and isinstance(v, int) and v >= 1
-
-    for name in names:
-        value = getattr(cfg, name)
-        good = (isinstance(value, (tuple, list)) and len(value) > 0 and all(ok(v) for v in value)) if each else ok(value)
-        if not good:
-            what = "a non-empty list of integers >= 1" if each else "an integer >= 1"
-            raise DLoRError(f"{name} must be {what}, got {value!r}")
+__all__ = [
+    "BUDGETS",
+    "Claim",
+    "Summary",
+    "check_budget",
+    "check_positive_ints",
+    "plt",
+    "save_figure",
+    "write_csv",
+    "write_json",
+    "read_json_checked",
+]
 
 
 def _clean(obj):

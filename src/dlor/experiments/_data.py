@@ -26,8 +26,9 @@ def check_split(split: str) -> str:
     return split
 
 
-def sawtooth_data(n: int = 400, seed: int = 0, dtype=torch.float64, split: str = "random",
-                  frequency: float = FREQUENCY) -> dict[str, Tensor]:
+def sawtooth_data(
+    n: int = 400, seed: int = 0, dtype=torch.float64, split: str = "random", frequency: float = FREQUENCY
+) -> dict[str, Tensor]:
     """``n`` evenly spaced points on ``[-2, 2]`` of the sawtooth of ``frequency`` (lambda),
     split evenly into train and test.
 

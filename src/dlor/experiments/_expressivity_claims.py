@@ -47,13 +47,19 @@ def _init_claim(table: list[dict]) -> Claim:
         if d and w and w["pieces_per_param"] > 0:
             ratios.append(d["pieces_per_param"] / w["pieces_per_param"])
     if not ratios:
-        return Claim("Typical deep DLoR networks at initialisation have more pieces per parameter than wide ones",
-                     "Appendix D (measured; Hanin & Rolnick 2019)", "no matched budgets", "not judged")
+        return Claim(
+            "Typical deep DLoR networks at initialisation have more pieces per parameter than wide ones",
+            "Appendix D (measured; Hanin & Rolnick 2019)",
+            "no matched budgets",
+            "not judged",
+        )
     med = float(np.median(ratios))
-    dense = [by[(b, "dense")]["pieces_per_param"] / by[(b, "deep")]["pieces_per_param"]
-             for b in dict.fromkeys(t["budget_of"] for t in table) if (b, "dense") in by and (b, "deep") in by]
-    verdict = ("confirmed" if med >= INIT_RATIO and min(ratios) > 1 else
-               "partially confirmed" if med > 1 else "not confirmed")
+    dense = [
+        by[(b, "dense")]["pieces_per_param"] / by[(b, "deep")]["pieces_per_param"]
+        for b in dict.fromkeys(t["budget_of"] for t in table)
+        if (b, "dense") in by and (b, "deep") in by
+    ]
+    verdict = "confirmed" if med >= INIT_RATIO and min(ratios) > 1 else "partially confirmed" if med > 1 else "not confirmed"
     return Claim(
         "Typical deep DLoR networks at initialisation have more pieces per parameter than wide ones",
         "Appendix D (measured; Hanin & Rolnick 2019)",
@@ -75,12 +81,18 @@ def _trained_claim(per_budget: list[dict], smallest: list[dict], cfg) -> Claim:
             d, w = best.get((freq, act, "deep")), best.get((freq, act, "wide"))
             if d is not None or w is not None:
                 cells.append((freq, act, d if d is not None else math.inf, w if w is not None else math.inf))
-    head = (f"target: median test MSE <= {threshold:.2g} ({cfg.error_fraction:.0%} of the variance "
-            f"{TARGET_VARIANCE:.3f}); {len(learned)} of {len(per_budget)} (family, budget, lambda, activation) cells "
-            f"learned (median below {LEARNED_FRACTION:.0%} of the variance)")
+    head = (
+        f"target: median test MSE <= {threshold:.2g} ({cfg.error_fraction:.0%} of the variance "
+        f"{TARGET_VARIANCE:.3f}); {len(learned)} of {len(per_budget)} (family, budget, lambda, activation) cells "
+        f"learned (median below {LEARNED_FRACTION:.0%} of the variance)"
+    )
     if not cells:
-        return Claim("Trained deep DLoR reaches a given error on higher-frequency targets with fewer parameters than wide",
-                     "Appendix D (measured)", head + "; no DLoR budget reached the target at any frequency", "not judged")
+        return Claim(
+            "Trained deep DLoR reaches a given error on higher-frequency targets with fewer parameters than wide",
+            "Appendix D (measured)",
+            head + "; no DLoR budget reached the target at any frequency",
+            "not judged",
+        )
     deep_wins = sum(d < w for _, _, d, w in cells)
     wide_wins = sum(w < d for _, _, d, w in cells)
     top = {}
@@ -93,10 +105,10 @@ def _trained_claim(per_budget: list[dict], smallest: list[dict], cfg) -> Claim:
         p = params.get((freq, act, family))
         return "not reached" if p is None else f"{p} parameters"
 
-    tops = "; ".join(f"{act}: lambda {f:g}, deep {fmt(f, act, 'deep')} vs wide {fmt(f, act, 'wide')}"
-                     for act, (f, _, _) in top.items())
-    verdict = ("confirmed" if top_deep and wide_wins == 0 else
-               "partially confirmed" if deep_wins > wide_wins else "not confirmed")
+    tops = "; ".join(
+        f"{act}: lambda {f:g}, deep {fmt(f, act, 'deep')} vs wide {fmt(f, act, 'wide')}" for act, (f, _, _) in top.items()
+    )
+    verdict = "confirmed" if top_deep and wide_wins == 0 else "partially confirmed" if deep_wins > wide_wins else "not confirmed"
     return Claim(
         "Trained deep DLoR reaches a given error on higher-frequency targets with fewer parameters than wide",
         "Appendix D (measured)",

@@ -26,11 +26,18 @@ def construction(rows: list[dict], folder: Path) -> str:
     L = [r["L"] for r in rows]
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     ax.plot(L, [r["deep_params"] for r in rows], "o-", color=COLOURS["deep"], label="deep DLoR (construction, 7L + 7)")
-    ax.plot(L, [r["wide_min_params"] for r in rows], "s-", color=COLOURS["wide"],
-            label="wide DLoR (fewest the piece bound allows)")
+    ax.plot(
+        L, [r["wide_min_params"] for r in rows], "s-", color=COLOURS["wide"], label="wide DLoR (fewest the piece bound allows)"
+    )
     ax.set_yscale("log")
-    return _finish(fig, ax, "L (the target has 2^L linear pieces)", "parameters", "Parameters needed for 2^L linear pieces",
-                   folder / "expressivity_construction.png")
+    return _finish(
+        fig,
+        ax,
+        "L (the target has 2^L linear pieces)",
+        "parameters",
+        "Parameters needed for 2^L linear pieces",
+        folder / "expressivity_construction.png",
+    )
 
 
 def at_init(table: list[dict], folder: Path) -> str:
@@ -42,13 +49,21 @@ def at_init(table: list[dict], folder: Path) -> str:
             continue
         x = [t["params"] for t in sel]
         med = [t["pieces_median"] for t in sel]
-        err = [[m - t["pieces_q1"] for m, t in zip(med, sel, strict=True)],
-               [t["pieces_q3"] - m for m, t in zip(med, sel, strict=True)]]
+        err = [
+            [m - t["pieces_q1"] for m, t in zip(med, sel, strict=True)],
+            [t["pieces_q3"] - m for m, t in zip(med, sel, strict=True)],
+        ]
         ax.errorbar(x, med, yerr=err, fmt="o", color=colour, capsize=3, label=family)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    return _finish(fig, ax, "parameters", "linear pieces on [-2, 2] (median, IQR)", "ReLU networks at initialisation",
-                   folder / "expressivity_init.png")
+    return _finish(
+        fig,
+        ax,
+        "parameters",
+        "linear pieces on [-2, 2] (median, IQR)",
+        "ReLU networks at initialisation",
+        folder / "expressivity_init.png",
+    )
 
 
 def trained(per_budget: list[dict], cfg, folder: Path) -> str:
@@ -59,11 +74,18 @@ def trained(per_budget: list[dict], cfg, folder: Path) -> str:
     for ax, freq in zip(axes[0], freqs, strict=True):
         for family, colour in COLOURS.items():
             for act in cfg.activations:
-                sel = sorted((p for p in per_budget if p["frequency"] == freq and p["family"] == family
-                              and p["activation"] == act), key=lambda p: p["params"])
+                sel = sorted(
+                    (p for p in per_budget if p["frequency"] == freq and p["family"] == family and p["activation"] == act),
+                    key=lambda p: p["params"],
+                )
                 if sel:
-                    ax.plot([p["params"] for p in sel], [p["test_mse_median"] for p in sel], "o" + styles[act],
-                            color=colour, label=f"{family}, {act}")
+                    ax.plot(
+                        [p["params"] for p in sel],
+                        [p["test_mse_median"] for p in sel],
+                        "o" + styles[act],
+                        color=colour,
+                        label=f"{family}, {act}",
+                    )
         ax.axhline(cfg.error_threshold, color="k", lw=0.8, ls=":", label="target error")
         ax.axhline(1 / 12, color="tab:red", lw=0.8, ls=":", label="trivial predictor")
         ax.set_xscale("log")

@@ -37,15 +37,23 @@ def success_rate(rows, arch: str) -> float:
 
 
 def median_epochs(rows, arch: str) -> float:
-    return median([r["first_epoch_below_threshold"] for r in rows
-                   if r["arch"] == arch and "matched_k" not in r and r["first_epoch_below_threshold"] > 0])
+    return median(
+        [
+            r["first_epoch_below_threshold"]
+            for r in rows
+            if r["arch"] == arch and "matched_k" not in r and r["first_epoch_below_threshold"] > 0
+        ]
+    )
 
 
 def deep_wins(rows, key: str) -> float:
     """Fraction of the k at which the deep median of ``key`` is below the wide median."""
     ks = sorted({r["k"] for r in rows if r["arch"] == "deep"})
-    wins = [median(r[key] for r in rows if r["arch"] == "deep" and r["k"] == k)
-            < median(r[key] for r in rows if r["arch"] == "wide" and r["k"] == k) for k in ks]
+    wins = [
+        median(r[key] for r in rows if r["arch"] == "deep" and r["k"] == k)
+        < median(r[key] for r in rows if r["arch"] == "wide" and r["k"] == k)
+        for k in ks
+    ]
     return float(np.mean(wins)) if wins else math.nan
 
 

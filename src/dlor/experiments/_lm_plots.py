@@ -17,8 +17,9 @@ def lr_sweep(rows: list[dict], widths, path: Path) -> None:
     fig, axes = plt.subplots(1, len(widths), figsize=(4.2 * len(widths), 3.6), squeeze=False, sharey=True)
     for ax, w in zip(axes[0], widths, strict=True):
         for v, colour in COLOURS.items():
-            sel = sorted((r for r in rows if r["width"] == w and r["variant"] == v and r["default_reading"]),
-                         key=lambda r: r["lr"])
+            sel = sorted(
+                (r for r in rows if r["width"] == w and r["variant"] == v and r["default_reading"]), key=lambda r: r["lr"]
+            )
             if not sel:
                 continue
             x = [r["lr"] for r in sel]
@@ -54,8 +55,14 @@ def size_trend(table: list[dict], fits: list[dict], path: Path) -> None:
         if v in fit:
             grid = np.geomspace(x.min(), x.max(), 50)
             f = fit[v]
-            ax.plot(grid, f["a"] * grid ** (-f["exponent_b"]), "-", color=colour, alpha=0.7,
-                    label=f"{v} fit: {f['a']:.2f} N^-{f['exponent_b']:.3f}")
+            ax.plot(
+                grid,
+                f["a"] * grid ** (-f["exponent_b"]),
+                "-",
+                color=colour,
+                alpha=0.7,
+                label=f"{v} fit: {f['a']:.2f} N^-{f['exponent_b']:.3f}",
+            )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("parameters N (whole model)")

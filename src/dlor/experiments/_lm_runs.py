@@ -105,16 +105,18 @@ def _train(folder: str, run: Run, device: str, corpus=None) -> None:
     write_json(out / "result.json", rec, every_rank=True)
 
 
-def train_all(folder: Path, runs: list[Run], *, corpus_dir: str | None, device: str, workers: int, progress: bool,
-              desc: str, corpus=None) -> list[dict]:
+def train_all(
+    folder: Path, runs: list[Run], *, corpus_dir: str | None, device: str, workers: int, progress: bool, desc: str, corpus=None
+) -> list[dict]:
     """Train the unfinished runs of ``runs`` (in ``workers`` processes when more than one) and
     return every run's record, in order. ``corpus``: the corpus already loaded in this process."""
     todo = list({run_dir(folder, r): r for r in runs if finished(folder, r) is None}.values())
     todo.sort(key=lambda r: -r[1].steps * r[0].n_embd ** 2)  # the longest first: the processes finish together
     bar = tqdm(total=len(todo), desc=desc, disable=not progress or not todo)
     if workers > 1 and len(todo) > 1 and device == "cpu":
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_init_worker,
-                                 initargs=(corpus_dir, 1)) as pool:
+        with ProcessPoolExecutor(
+            workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(corpus_dir, 1)
+        ) as pool:
             for fut in [pool.submit(_train, str(folder), r, device) for r in todo]:
                 fut.result()
                 bar.update()

@@ -27,8 +27,15 @@ def matched_dense(target: int, like: GPTConfig) -> GPTConfig:
     for d in range(like.n_head, like.n_embd + 1, like.n_head):
         fixed = _params(replace(like, variant="dense", n_embd=d, mlp_hidden=1)) - 2 * d * like.n_layer
         h = max(1, round((target - fixed) / (2 * d * like.n_layer)))
-        c = GPTConfig(variant="dense", n_layer=like.n_layer, n_head=like.n_head, n_embd=d, block_size=like.block_size,
-                      mlp_hidden=h, vocab_size=like.vocab_size)
+        c = GPTConfig(
+            variant="dense",
+            n_layer=like.n_layer,
+            n_head=like.n_head,
+            n_embd=d,
+            block_size=like.block_size,
+            mlp_hidden=h,
+            vocab_size=like.vocab_size,
+        )
         if h <= 8 * d and (best is None or abs(_params(c) - target) < abs(_params(best) - target)):
             best = c
     if best is None or abs(_params(best) - target) > PARAM_TOLERANCE * target:

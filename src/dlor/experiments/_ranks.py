@@ -16,8 +16,18 @@ from datetime import timedelta
 
 import torch.distributed as dist
 
-__all__ = ["rank", "world_size", "is_main", "rank_on_node", "local_world_size", "ensure_process_group", "broadcast_from_main",
-           "barrier", "my_share", "close"]
+__all__ = [
+    "rank",
+    "world_size",
+    "is_main",
+    "rank_on_node",
+    "local_world_size",
+    "ensure_process_group",
+    "broadcast_from_main",
+    "barrier",
+    "my_share",
+    "close",
+]
 
 # a rank may wait for the others' share of a paper-budget sweep: hours, not gloo's 30 minutes
 _TIMEOUT = timedelta(days=7)

@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from .._errors import DLoRError
-from ._common import BUDGETS, Summary
 from ._context import RunContext
+from ._summary import BUDGETS, Summary
 
 __all__ = ["RunContext", "Experiment", "REGISTRY", "experiment", "config_for", "describe", "parse_setting"]
+
 
 @dataclass(frozen=True)
 class Experiment:
@@ -34,16 +35,20 @@ class Experiment:
     def load(self):
         return import_module(f"dlor.experiments.{self.module}")
 
-REGISTRY: dict[str, Experiment] = {e.name: e for e in (
-    Experiment("training", ("table1", "fig4", "fig6"), "training", shares_groups=True),
-    Experiment("uat", ("fig2", "fig3"), "uat"),
-    Experiment("fig5", ("fig5",), "fig5"),
-    Experiment("spectral", ("fig2c", "fig3c"), "spectral"),
-    Experiment("realdata", ("appendix-g-digits",), "realdata"),
-    Experiment("protocol", ("section-6.2-readings",), "protocol", shares_groups=True),
-    Experiment("lm", ("appendix-g-lm",), "lm"),
-    Experiment("expressivity", ("appendix-d",), "expressivity"),
-)}
+
+REGISTRY: dict[str, Experiment] = {
+    e.name: e
+    for e in (
+        Experiment("training", ("table1", "fig4", "fig6"), "training", shares_groups=True),
+        Experiment("uat", ("fig2", "fig3"), "uat"),
+        Experiment("fig5", ("fig5",), "fig5"),
+        Experiment("spectral", ("fig2c", "fig3c"), "spectral"),
+        Experiment("realdata", ("appendix-g-digits",), "realdata"),
+        Experiment("protocol", ("section-6.2-readings",), "protocol", shares_groups=True),
+        Experiment("lm", ("appendix-g-lm",), "lm"),
+        Experiment("expressivity", ("appendix-d",), "expressivity"),
+    )
+}
 
 
 def experiment(name: str) -> Experiment:
@@ -55,8 +60,10 @@ def experiment(name: str) -> Experiment:
             return e
     raise DLoRError(f"unknown experiment {name!r}; the registry holds: {describe_short()}")
 
+
 def describe_short() -> str:
     return "; ".join(f"{e.name} ({', '.join(e.artefacts)})" for e in REGISTRY.values())
+
 
 def config_for(exp: Experiment, budget: str, **overrides: Any):
     """The config of ``exp`` at ``budget`` with ``overrides`` applied by ``dataclasses.replace``.
@@ -73,8 +80,10 @@ def config_for(exp: Experiment, budget: str, **overrides: Any):
         raise DLoRError(f"{exp.name} has no setting {', '.join(unknown)}; its settings are {sorted(fields)}")
     return dataclasses.replace(cfg, **overrides) if overrides else cfg
 
-def run_experiment(exp: Experiment, budget: str, out: Path, ctx: RunContext, seeds: int | None = None,
-                   options: dict[str, Any] | None = None) -> Summary:
+
+def run_experiment(
+    exp: Experiment, budget: str, out: Path, ctx: RunContext, seeds: int | None = None, options: dict[str, Any] | None = None
+) -> Summary:
     """Run ``exp`` at ``budget`` into ``out``. ``seeds`` and ``options`` (e.g. ``{"batch_size": 32}``)
     apply where the experiment has them; the others are ignored, as one command runs many experiments."""
     options = dict(options or {})
@@ -84,6 +93,7 @@ def run_experiment(exp: Experiment, budget: str, out: Path, ctx: RunContext, see
     if seeds is not None and "seeds" in fields:
         overrides["seeds"] = seeds
     return mod.run(config_for(exp, budget, **overrides), out, ctx)
+
 
 def describe() -> list[dict[str, str]]:
     """One row per experiment: its name, artefacts and budgets (for ``dlor reproduce --list``)."""

@@ -57,8 +57,7 @@ def _config_of(group: GroupSpec, tcfg) -> TrainConfig:
 def _train_one(group: GroupSpec, tcfg, dtype: str, folder: Path, on_epoch, device: str = "cpu") -> None:
     data = group_data(group)
     checkpoint = folder / f"{group.name}.ckpt"
-    trainer = GroupTrainer(group, _config_of(group, tcfg), dtype=getattr(torch, dtype), checkpoint=checkpoint,
-                           device=device)
+    trainer = GroupTrainer(group, _config_of(group, tcfg), dtype=getattr(torch, dtype), checkpoint=checkpoint, device=device)
     start = time.perf_counter()
     result = trainer.run(data["x_train"], data["y_train"], data["x_test"], data["y_test"], on_epoch=on_epoch)
     for r in result:
@@ -107,8 +106,15 @@ def _cost(group: GroupSpec) -> int:
     return (group.k if group.k is not None else 1) * len(group.seeds)
 
 
-def train_groups(folder: Path, groups: list[GroupSpec], tcfg: TrainConfig | dict[str, TrainConfig], dtype: str,
-                 workers: int = 1, progress: bool = True, device: str = "cpu") -> None:
+def train_groups(
+    folder: Path,
+    groups: list[GroupSpec],
+    tcfg: TrainConfig | dict[str, TrainConfig],
+    dtype: str,
+    workers: int = 1,
+    progress: bool = True,
+    device: str = "cpu",
+) -> None:
     """Train every group of ``groups`` whose JSON file is not in ``folder`` yet, on ``device``.
 
     ``tcfg``: the trainer settings of every group, or a dict ``{group.name: TrainConfig}``.
@@ -118,8 +124,7 @@ def train_groups(folder: Path, groups: list[GroupSpec], tcfg: TrainConfig | dict
     """
     folder.mkdir(parents=True, exist_ok=True)
     # rank 0 alone reads (and sets aside torn) group files; the others take its list
-    names = ranks.broadcast_from_main([g.name for g in groups if read_group_file(folder, g) is None]
-                                      if ranks.is_main() else None)
+    names = ranks.broadcast_from_main([g.name for g in groups if read_group_file(folder, g) is None] if ranks.is_main() else None)
     names = set(names)
     todo = [g for g in groups if g.name in names]
     if ranks.world_size() > 1:
@@ -131,8 +136,7 @@ def train_groups(folder: Path, groups: list[GroupSpec], tcfg: TrainConfig | dict
         ranks.barrier()  # an error on one rank surfaces there; the others fail at this barrier
 
 
-def _train_todo(folder: Path, todo: list[GroupSpec], tcfg, dtype: str, workers: int, progress: bool,
-                device: str) -> None:
+def _train_todo(folder: Path, todo: list[GroupSpec], tcfg, dtype: str, workers: int, progress: bool, device: str) -> None:
     total = sum(_config_of(g, tcfg).epochs for g in todo)
     bar = tqdm(total=total, desc="training sweep", unit="epoch", disable=not progress)
     try:
@@ -147,8 +151,7 @@ def _train_todo(folder: Path, todo: list[GroupSpec], tcfg, dtype: str, workers: 
         threads = max(1, available_cores() // workers)
         pool = context.Pool(workers, initializer=_init_worker, initargs=(threads, progress_queue))
         try:
-            pending = [pool.apply_async(_worker, (g, tcfg, dtype, folder, device))
-                       for g in sorted(todo, key=_cost, reverse=True)]
+            pending = [pool.apply_async(_worker, (g, tcfg, dtype, folder, device)) for g in sorted(todo, key=_cost, reverse=True)]
             while pending:
                 pending[0].wait(0.5)
                 _drain(progress_queue, bar)
@@ -171,6 +174,7 @@ def _train_todo(folder: Path, todo: list[GroupSpec], tcfg, dtype: str, workers: 
 def read_group_file(folder: Path, group: GroupSpec) -> list[dict] | None:
     """The rows of ``folder/<group>.json``, or None when the group has not finished; a torn
     file, or one without a row per seed, is set aside so that the group trains again."""
+
     def valid(rows) -> bool | str:
         if not (isinstance(rows, list) and all(isinstance(r, dict) and "seed" in r and "test_mse_final" in r for r in rows)):
             return False

@@ -52,8 +52,11 @@ class ExpressivityConfig:
     init_seeds: int = 20  # networks drawn per architecture at initialisation
     # (width, ks) of the deep and wide families at initialisation: Table 1's budgets (width 16)
     # and larger ones; each dense MLP [1, w, w, 1] is matched to the deep network's parameter count
-    init_grid: tuple[tuple[int, tuple[int, ...]], ...] = ((16, (1, 2, 4, 8, 16)), (32, (1, 2, 4, 8, 16, 32)),
-                                                          (64, (1, 4, 16, 64)))
+    init_grid: tuple[tuple[int, tuple[int, ...]], ...] = (
+        (16, (1, 2, 4, 8, 16)),
+        (32, (1, 2, 4, 8, 16, 32)),
+        (64, (1, 4, 16, 64)),
+    )
     frequencies: tuple[float, ...] = (1.85, 3.7, 7.4, 14.8)  # lambda of the H.1 sawtooth, doubling from half of 3.7
     activations: tuple[str, ...] = ("relu", "softplus")  # ReLU as counted; softplus as in the paper
     trained_k: int = 4  # substructures of the trained deep and wide models (rank = width / k)
@@ -99,16 +102,33 @@ class ExpressivityConfig:
 
     @classmethod
     def quick(cls) -> ExpressivityConfig:
-        return cls(budget="quick", init_grid=((16, (1, 2, 4, 8, 16)), (32, (1, 4, 16, 32))), frequencies=(3.7, 14.8),
-                   activations=("relu",), trained_widths=(8, 32), seeds=3, epochs=1_000,
-                   shrunk="init widths 16 and 32 only; frequencies 3.7 and 14.8; ReLU only; budgets of width 8 "
-                          "and 32; 3 seeds; 1,000 epochs")
+        return cls(
+            budget="quick",
+            init_grid=((16, (1, 2, 4, 8, 16)), (32, (1, 4, 16, 32))),
+            frequencies=(3.7, 14.8),
+            activations=("relu",),
+            trained_widths=(8, 16),
+            seeds=3,
+            epochs=1_000,
+            shrunk="init widths 16 and 32 only; frequencies 3.7 and 14.8; ReLU only; budgets of width 8 "
+            "and 16; 3 seeds; 1,000 epochs",
+        )
 
     @classmethod
     def tiny(cls) -> ExpressivityConfig:
-        return cls(budget="tiny", max_depth=6, init_seeds=3, init_grid=((16, (1, 4)),), frequencies=(3.7,),
-                   activations=("relu",), trained_widths=(8,), seeds=1, epochs=20, workers=1,
-                   shrunk="a smoke test: L <= 6, 3 initial draws, one budget, one seed, 20 epochs")
+        return cls(
+            budget="tiny",
+            max_depth=6,
+            init_seeds=3,
+            init_grid=((16, (1, 4)),),
+            frequencies=(3.7,),
+            activations=("relu",),
+            trained_widths=(8,),
+            seeds=1,
+            epochs=20,
+            workers=1,
+            shrunk="a smoke test: L <= 6, 3 initial draws, one budget, one seed, 20 epochs",
+        )
 
     @property
     def error_threshold(self) -> float:
@@ -132,18 +152,31 @@ def _count(module: torch.nn.Module) -> int:
 def construction_rows(cfg: ExpressivityConfig) -> list[dict]:
     """Per L: the deep construction's parameters, counted pieces and error against the closed
     form; the smallest wide network that the bound lets reach ``2^L`` pieces."""
-    x = torch.cat([torch.linspace(0.0, 1.0, 4097, dtype=torch.float64),
-                   torch.rand(4096, generator=torch.Generator().manual_seed(0), dtype=torch.float64)])[:, None]
+    x = torch.cat(
+        [
+            torch.linspace(0.0, 1.0, 4097, dtype=torch.float64),
+            torch.rand(4096, generator=torch.Generator().manual_seed(0), dtype=torch.float64),
+        ]
+    )[:, None]
     rows = []
     for L in range(1, cfg.max_depth + 1):
         net = sawtooth_network(L)
         with torch.no_grad():
             err = float((net(x) - tent_power(x, L)).abs().max())
         wide = smallest_wide_network(2**L)
-        rows.append({"L": L, "target_pieces": 2**L, "deep_params": sawtooth_network_params(L),
-                     "deep_pieces_counted": count_pieces(net, (0.0, 1.0)).pieces, "deep_max_abs_error": err,
-                     "wide_min_params": wide.params, "wide_min_width": wide.width, "wide_min_k": wide.k,
-                     "wide_bound": wide.bound})
+        rows.append(
+            {
+                "L": L,
+                "target_pieces": 2**L,
+                "deep_params": sawtooth_network_params(L),
+                "deep_pieces_counted": count_pieces(net, (0.0, 1.0)).pieces,
+                "deep_max_abs_error": err,
+                "wide_min_params": wide.params,
+                "wide_min_width": wide.width,
+                "wide_min_k": wide.k,
+                "wide_bound": wide.bound,
+            }
+        )
     return rows
 
 
@@ -164,9 +197,18 @@ def init_rows(cfg: ExpressivityConfig) -> list[dict]:
                 nets["dense"] = MLP([1, w, w, 1], activation="relu")
                 for family, net in nets.items():
                     c = count_pieces(net, cfg.interval)
-                    rows.append({"family": family, "width": width if family != "dense" else w,
-                                 "k": k, "budget_of": f"w{width}_k{k}", "params": _count(net), "seed": seed,
-                                 "pieces": c.pieces, "regions": c.regions})
+                    rows.append(
+                        {
+                            "family": family,
+                            "width": width if family != "dense" else w,
+                            "k": k,
+                            "budget_of": f"w{width}_k{k}",
+                            "params": _count(net),
+                            "seed": seed,
+                            "pieces": c.pieces,
+                            "regions": c.regions,
+                        }
+                    )
     return rows
 
 
@@ -176,10 +218,21 @@ def init_summary(rows: list[dict]) -> list[dict]:
     for key in dict.fromkeys((r["budget_of"], r["family"]) for r in rows):
         sel = [r for r in rows if (r["budget_of"], r["family"]) == key]
         med, q1, q3 = median_iqr(r["pieces"] for r in sel)
-        out.append({"budget_of": key[0], "family": key[1], "width": sel[0]["width"], "k": sel[0]["k"],
-                    "params": sel[0]["params"], "seeds": len(sel), "pieces_median": med, "pieces_q1": q1,
-                    "pieces_q3": q3, "pieces_per_param": med / sel[0]["params"],
-                    "regions_median": median_iqr(r["regions"] for r in sel)[0]})
+        out.append(
+            {
+                "budget_of": key[0],
+                "family": key[1],
+                "width": sel[0]["width"],
+                "k": sel[0]["k"],
+                "params": sel[0]["params"],
+                "seeds": len(sel),
+                "pieces_median": med,
+                "pieces_q1": q1,
+                "pieces_q3": q3,
+                "pieces_per_param": med / sel[0]["params"],
+                "regions_median": median_iqr(r["regions"] for r in sel)[0],
+            }
+        )
     return out
 
 
@@ -196,13 +249,32 @@ def trained_groups(cfg: ExpressivityConfig) -> list[GroupSpec]:
             extra = [{"split": cfg.split, "split_seed": 0, "frequency": freq} for _ in seeds]
             for width in cfg.trained_widths:
                 for arch in ("deep", "wide"):
-                    groups.append(GroupSpec(arch, cfg.trained_k, [1, width, width, 1], seeds, tag=f"w{width}_{_tag(freq, act)}",
-                                            inits=[cfg.init] * len(seeds), member_extra=[dict(e) for e in extra],
-                                            activation=act, extra={"budget_of": f"w{width}"}))
+                    groups.append(
+                        GroupSpec(
+                            arch,
+                            cfg.trained_k,
+                            [1, width, width, 1],
+                            seeds,
+                            tag=f"w{width}_{_tag(freq, act)}",
+                            inits=[cfg.init] * len(seeds),
+                            member_extra=[dict(e) for e in extra],
+                            activation=act,
+                            extra={"budget_of": f"w{width}"},
+                        )
+                    )
                 w = matched_dense_width(deep_params(cfg.trained_k, width, rank_for(cfg.trained_k, width)))
-                groups.append(GroupSpec("dense", None, [1, w, w, 1], seeds, tag=_tag(freq, act),
-                                        member_extra=[dict(e) for e in extra], activation=act,
-                                        extra={"budget_of": f"w{width}"}))
+                groups.append(
+                    GroupSpec(
+                        "dense",
+                        None,
+                        [1, w, w, 1],
+                        seeds,
+                        tag=_tag(freq, act),
+                        member_extra=[dict(e) for e in extra],
+                        activation=act,
+                        extra={"budget_of": f"w{width}"},
+                    )
+                )
     return groups
 
 
@@ -215,18 +287,38 @@ def trained_summary(rows: list[dict], cfg: ExpressivityConfig) -> tuple[list[dic
     for key in dict.fromkeys((r["frequency"], r["activation"], r["arch"], r["budget_of"]) for r in rows):
         sel = [r for r in rows if (r["frequency"], r["activation"], r["arch"], r["budget_of"]) == key]
         med, q1, q3 = median_iqr(r["test_mse_final"] for r in sel)
-        per.append({"frequency": key[0], "activation": key[1], "family": key[2], "budget_of": key[3],
-                    "params": sel[0]["params"], "seeds": len(sel), "test_mse_median": med, "test_mse_q1": q1,
-                    "test_mse_q3": q3, "reaches_threshold": bool(med <= cfg.error_threshold)})
+        per.append(
+            {
+                "frequency": key[0],
+                "activation": key[1],
+                "family": key[2],
+                "budget_of": key[3],
+                "params": sel[0]["params"],
+                "seeds": len(sel),
+                "test_mse_median": med,
+                "test_mse_q1": q1,
+                "test_mse_q3": q3,
+                "reaches_threshold": bool(med <= cfg.error_threshold),
+            }
+        )
     rungs = [f"w{w}" for w in cfg.trained_widths]  # the budgets in increasing size
     smallest = []
     for key in dict.fromkeys((p["frequency"], p["activation"], p["family"]) for p in per):
-        ok = sorted((rungs.index(p["budget_of"]), p["params"]) for p in per
-                    if (p["frequency"], p["activation"], p["family"]) == key and p["reaches_threshold"])
-        smallest.append({"frequency": key[0], "activation": key[1], "family": key[2],
-                         "smallest_budget": rungs[ok[0][0]] if ok else None,
-                         "smallest_budget_index": ok[0][0] if ok else None,
-                         "smallest_params_reaching": ok[0][1] if ok else None})
+        ok = sorted(
+            (rungs.index(p["budget_of"]), p["params"])
+            for p in per
+            if (p["frequency"], p["activation"], p["family"]) == key and p["reaches_threshold"]
+        )
+        smallest.append(
+            {
+                "frequency": key[0],
+                "activation": key[1],
+                "family": key[2],
+                "smallest_budget": rungs[ok[0][0]] if ok else None,
+                "smallest_budget_index": ok[0][0] if ok else None,
+                "smallest_params_reaching": ok[0][1] if ok else None,
+            }
+        )
     return per, smallest
 
 
@@ -241,8 +333,14 @@ def run(cfg: ExpressivityConfig, out: Path, ctx: RunContext) -> Summary:
     init_table = init_summary(at_init)
     write_csv(folder / "init_summary.csv", init_table)
     groups = trained_groups(cfg)
-    tcfg = TrainConfig(epochs=cfg.epochs, eval_epochs=(), success_threshold=cfg.error_threshold,
-                       checkpoint_every=max(cfg.epochs // 5, 1), batch_size=cfg.batch_size, compile=cfg.compile)
+    tcfg = TrainConfig(
+        epochs=cfg.epochs,
+        eval_epochs=(),
+        success_threshold=cfg.error_threshold,
+        checkpoint_every=max(cfg.epochs // 5, 1),
+        batch_size=cfg.batch_size,
+        compile=cfg.compile,
+    )
     runs = folder / "runs"
     workers = ctx.workers if ctx.workers is not None else cfg.workers
     train_groups(runs, groups, tcfg, "float32", workers=workers, progress=ctx.progress, device=ctx.device)
@@ -251,15 +349,27 @@ def run(cfg: ExpressivityConfig, out: Path, ctx: RunContext) -> Summary:
     per_budget, smallest = trained_summary(trained, cfg)
     write_csv(folder / "trained_summary.csv", per_budget)
     write_csv(folder / "trained_smallest_budget.csv", smallest)
-    figures = [plots.construction(construction, folder), plots.at_init(init_table, folder),
-               plots.trained(per_budget, cfg, folder)]
+    figures = [
+        plots.construction(construction, folder),
+        plots.at_init(init_table, folder),
+        plots.trained(per_budget, cfg, folder),
+    ]
     claims = _claims(construction, init_table, per_budget, smallest, cfg)
     summary = Summary(
         name="expressivity",
         title="Appendix D: depth against width (exact pieces, pieces at initialisation, trained fits)",
         figures=[f"expressivity/{f}" for f in figures],
-        data=[f"expressivity/{f}" for f in ("construction.csv", "init_pieces.csv", "init_summary.csv",
-                                             "trained_runs.csv", "trained_summary.csv", "trained_smallest_budget.csv")],
+        data=[
+            f"expressivity/{f}"
+            for f in (
+                "construction.csv",
+                "init_pieces.csv",
+                "init_summary.csv",
+                "trained_runs.csv",
+                "trained_summary.csv",
+                "trained_smallest_budget.csv",
+            )
+        ],
         claims=claims,
         tables={"Smallest budget reaching the target error": smallest, "Pieces at initialisation": init_table},
         config=asdict(cfg) | {"trainer": asdict(tcfg), "error_threshold": cfg.error_threshold},
@@ -267,4 +377,3 @@ def run(cfg: ExpressivityConfig, out: Path, ctx: RunContext) -> Summary:
     )
     write_json(folder / "summary.json", summary)
     return summary
-

@@ -54,13 +54,25 @@ class Fig5Config:
 
     @classmethod
     def quick(cls) -> Fig5Config:
-        return cls(budget="quick", steps=1500, seeds=1, bound_samples=20000,
-                   shrunk="1,500 Adam steps of 4,000; 1 seed of 3; 20,000 samples for the bound of 40,000")
+        return cls(
+            budget="quick",
+            steps=1500,
+            seeds=1,
+            bound_samples=20000,
+            shrunk="1,500 Adam steps of 4,000; 1 seed of 3; 20,000 samples for the bound of 40,000",
+        )
 
     @classmethod
     def tiny(cls) -> Fig5Config:
-        return cls(budget="tiny", steps=20, seeds=1, n_train=200, n_test=200, bound_samples=2000,
-                   shrunk="a smoke test: 20 steps, 1 seed, 200 points")
+        return cls(
+            budget="tiny",
+            steps=20,
+            seeds=1,
+            n_train=200,
+            n_test=200,
+            bound_samples=2000,
+            shrunk="a smoke test: 20 steps, 1 seed, 200 points",
+        )
 
 
 CONFIG = Fig5Config
@@ -120,8 +132,13 @@ def run(cfg: Fig5Config, out: Path, ctx: RunContext) -> Summary:
             torch.manual_seed(seed)
             model = make_network(kind, cfg)
             train(model, X_tr, y_tr, cfg, bar)
-            row = {"model": kind, "seed": seed, "train_mse": mse(model, X_tr, y_tr), "test_mse": mse(model, X_te, y_te),
-                   "blindness_bound_min": bound}
+            row = {
+                "model": kind,
+                "seed": seed,
+                "train_mse": mse(model, X_tr, y_tr),
+                "test_mse": mse(model, X_te, y_te),
+                "blindness_bound_min": bound,
+            }
             if kind == "rank1":
                 v1 = model[0].V.detach()[:, 0].numpy()
                 row["blindness_bound_at_v1"] = conditional_variance(Xb, fb, v1)
@@ -137,8 +154,7 @@ def run(cfg: Fig5Config, out: Path, ctx: RunContext) -> Summary:
             "A network whose hidden layer is rank 1 is blind to directions orthogonal to v1: its error "
             "stays at or above min_v E[Var(f | v^T x)]",
             "Definition 2, Figure 5",
-            f"rank-1 test MSE {min(r1):.4g} (min over {cfg.seeds} seeds) vs bound {bound:.4g} "
-            f"(ratio {min(r1) / bound:.3f})",
+            f"rank-1 test MSE {min(r1):.4g} (min over {cfg.seeds} seeds) vs bound {bound:.4g} (ratio {min(r1) / bound:.3f})",
             "confirmed" if min(r1) >= 0.9 * bound else "not confirmed",
         ),
         Claim(

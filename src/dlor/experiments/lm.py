@@ -69,7 +69,7 @@ READING_CHOICES: dict[str, tuple] = {
     "rect_alpha": ("truncated identity", "none"),
 }
 DLOR_ONLY = ("alpha_init", "rect_alpha")
-SHARED_RATE = 1e-3  # the one rate every variant shared in the earlier reading (docs/lm-run/shared-rate)
+SHARED_RATE = 1e-3  # the one rate every variant shared in the earlier reading (docs/runs/lm-shared-rate)
 PAPER_RATES = tuple(float(f"{3e-4 * (1e-2 / 3e-4) ** (k / 4):.3g}") for k in range(5))  # 3e-4 ... 1e-2
 
 
@@ -137,15 +137,23 @@ class LMConfig:
             raise DLoRError(f"the learning-rate grid must be sorted in increasing order without repeats, got {list(rates)}")
         if len(rates) < 3:
             raise DLoRError(f"the learning-rate grid needs at least 3 rates (a best rate has two neighbours), got {list(rates)}")
-        for name in ("n_layer", "n_head", "block_size", "batch_size", "min_steps", "eval_batches", "seeds",
-                     "reading_seeds", "workers"):
+        for name in (
+            "n_layer",
+            "n_head",
+            "block_size",
+            "batch_size",
+            "min_steps",
+            "eval_batches",
+            "seeds",
+            "reading_seeds",
+            "workers",
+        ):
             _positive(name, getattr(self, name), integer=True)
         for name in ("rank_fraction", "tokens_per_param", "lr_mult_u", "lr_mult_v", "lr_mult_alpha"):
             _positive(name, getattr(self, name))
         if not 0 < self.rank_fraction <= 1:
             raise DLoRError(f"rank_fraction must lie in (0, 1], got {self.rank_fraction}")
-        if not self.widths or any(isinstance(w, bool) or not isinstance(w, int) or w < 1 or w % self.n_head
-                                  for w in self.widths):
+        if not self.widths or any(isinstance(w, bool) or not isinstance(w, int) or w < 1 or w % self.n_head for w in self.widths):
             raise DLoRError(f"widths must be positive multiples of n_head = {self.n_head}, got {self.widths!r}")
         if list(self.widths) != sorted(set(self.widths)):
             raise DLoRError(f"widths must be increasing, got {self.widths!r}")
@@ -168,22 +176,48 @@ class LMConfig:
 
     @classmethod
     def quick(cls) -> LMConfig:
-        return cls(budget="quick", widths=(16, 32, 64), reading_width=32, tokens_per_param=2.5, min_steps=100,
-                   eval_batches=8, rates=(1e-3, 3e-3, 1e-2), seeds=2, reading_factors=("alpha_init", "rect_alpha"),
-                   shrunk="widths 16, 32 and 64; 2.5 tokens per parameter (at least 100 steps); 3 rates (1e-3, 3e-3, 1e-2); 2 fresh seeds; "
-                          "the reading study crosses alpha_init and rect_alpha only; 8 validation batches")
+        return cls(
+            budget="quick",
+            widths=(16, 32, 64),
+            reading_width=32,
+            tokens_per_param=2.0,
+            min_steps=80,
+            eval_batches=8,
+            rates=(1e-3, 3e-3, 1e-2),
+            seeds=2,
+            reading_factors=("alpha_init", "rect_alpha"),
+            shrunk="widths 16, 32 and 64; 2 tokens per parameter (at least 80 steps); 3 rates (1e-3, 3e-3, 1e-2); "
+            "2 fresh seeds; the reading study crosses alpha_init and rect_alpha only; 8 validation batches",
+        )
 
     @classmethod
     def tiny(cls) -> LMConfig:
-        return cls(budget="tiny", widths=(8, 16, 24), n_layer=1, n_head=2, block_size=32, batch_size=8, reading_width=16,
-                   tokens_per_param=0.5, min_steps=30, eval_batches=2, rates=(1e-3, 3e-3, 1e-2), seeds=1,
-                   max_extensions=1, reading_factors=("alpha_init", "factor_init"), workers=1,
-                   shrunk="a smoke test: 1 layer, widths 8-24, 30+ steps, 3 rates, 1 seed, 2 reading factors")
+        return cls(
+            budget="tiny",
+            widths=(8, 16, 24),
+            n_layer=1,
+            n_head=2,
+            block_size=32,
+            batch_size=8,
+            reading_width=16,
+            tokens_per_param=0.5,
+            min_steps=30,
+            eval_batches=2,
+            rates=(1e-3, 3e-3, 1e-2),
+            seeds=1,
+            max_extensions=1,
+            reading_factors=("alpha_init", "factor_init"),
+            workers=1,
+            shrunk="a smoke test: 1 layer, widths 8-24, 30+ steps, 3 rates, 1 seed, 2 reading factors",
+        )
 
     def start_reading(self) -> dict:
-        return {"alpha_init": self.alpha_init, "factor_weight_decay": self.factor_weight_decay,
-                "factor_init": self.factor_init,
-                "rect_alpha": "none" if self.alpha_init_rect is None else "truncated identity"}
+        return {
+            "alpha_init": self.alpha_init,
+            "factor_weight_decay": self.factor_weight_decay,
+            "factor_init": self.factor_init,
+            "rect_alpha": "none" if self.alpha_init_rect is None else "truncated identity",
+        }
 
     def rank(self, width: int) -> int:
         return max(1, round(self.rank_fraction * width))
@@ -197,9 +231,18 @@ def model_config(cfg: LMConfig, width: int, variant: str, reading: dict) -> GPTC
     rect = cfg.alpha_init_rect if reading["rect_alpha"] != "none" else None
     if rect is not None and reading["alpha_init"] != cfg.alpha_init:
         rect = reading["alpha_init"]  # the reading study moves alpha_0 in every projection that has one
-    base = GPTConfig(variant="dlor", n_layer=cfg.n_layer, n_head=cfg.n_head, n_embd=width, block_size=cfg.block_size,
-                     rank=cfg.rank(width), alpha_init=float(reading["alpha_init"]), alpha_init_rect=rect,
-                     alpha_trainable=cfg.alpha_trainable, factor_init=reading["factor_init"])
+    base = GPTConfig(
+        variant="dlor",
+        n_layer=cfg.n_layer,
+        n_head=cfg.n_head,
+        n_embd=width,
+        block_size=cfg.block_size,
+        rank=cfg.rank(width),
+        alpha_init=float(reading["alpha_init"]),
+        alpha_init_rect=rect,
+        alpha_trainable=cfg.alpha_trainable,
+        factor_init=reading["factor_init"],
+    )
     if variant == "dlor":
         return base
     if variant == "lowrank":
@@ -215,11 +258,21 @@ def steps_for(cfg: LMConfig, width: int) -> int:
 
 def settings_for(cfg: LMConfig, width: int, lr: float, seed: int, reading: dict) -> TrainSettings:
     steps = steps_for(cfg, width)
-    return TrainSettings(steps=steps, batch_size=cfg.batch_size, lr=float(lr), warmup=max(1, steps // 20),
-                         weight_decay=cfg.weight_decay, factor_weight_decay=float(reading["factor_weight_decay"]),
-                         lr_mult_u=cfg.lr_mult_u, lr_mult_v=cfg.lr_mult_v, lr_mult_alpha=cfg.lr_mult_alpha,
-                         eval_every=max(1, steps // 8), eval_batches=cfg.eval_batches,
-                         checkpoint_every=max(1, steps // 4), seed=seed)
+    return TrainSettings(
+        steps=steps,
+        batch_size=cfg.batch_size,
+        lr=float(lr),
+        warmup=max(1, steps // 20),
+        weight_decay=cfg.weight_decay,
+        factor_weight_decay=float(reading["factor_weight_decay"]),
+        lr_mult_u=cfg.lr_mult_u,
+        lr_mult_v=cfg.lr_mult_v,
+        lr_mult_alpha=cfg.lr_mult_alpha,
+        eval_every=max(1, steps // 8),
+        eval_batches=cfg.eval_batches,
+        checkpoint_every=max(1, steps // 4),
+        seed=seed,
+    )
 
 
 def readings(cfg: LMConfig, variant: str) -> list[dict]:
@@ -264,13 +317,24 @@ def _tune(cfg: LMConfig, items: list[Tuned], folder: Path, ctx: RunContext, corp
     """Train every item's grid with the tuning seed, extending a grid past a best rate on its edge."""
     step = cfg.rates[1] / cfg.rates[0]
     for round_ in range(cfg.max_extensions + 1):
-        runs = [(model_config(cfg, t.width, t.variant, t.reading), settings_for(cfg, t.width, r, cfg.tuning_seed, t.reading))
-                for t in items for r in t.rates]
-        records = train_all(folder, runs, corpus_dir=cfg.corpus, device=ctx.device, workers=cfg.workers,
-                            progress=ctx.progress, desc=f"{desc} (round {round_ + 1})", corpus=corpus)
+        runs = [
+            (model_config(cfg, t.width, t.variant, t.reading), settings_for(cfg, t.width, r, cfg.tuning_seed, t.reading))
+            for t in items
+            for r in t.rates
+        ]
+        records = train_all(
+            folder,
+            runs,
+            corpus_dir=cfg.corpus,
+            device=ctx.device,
+            workers=cfg.workers,
+            progress=ctx.progress,
+            desc=f"{desc} (round {round_ + 1})",
+            corpus=corpus,
+        )
         i = 0
         for t in items:
-            t.losses = [rec["val_loss"] for rec in records[i: i + len(t.rates)]]
+            t.losses = [rec["val_loss"] for rec in records[i : i + len(t.rates)]]
             i += len(t.rates)
         grow = [t for t in items if t.on_edge and any(v is not None for v in t.losses)]
         if not grow or round_ == cfg.max_extensions:
@@ -283,8 +347,10 @@ def _tune(cfg: LMConfig, items: list[Tuned], folder: Path, ctx: RunContext, corp
 
 
 def _verdict_runs(cfg: LMConfig, t: Tuned, seeds: int) -> list[tuple[GPTConfig, TrainSettings]]:
-    return [(model_config(cfg, t.width, t.variant, t.reading), settings_for(cfg, t.width, t.best_rate, s, t.reading))
-            for s in range(seeds)]
+    return [
+        (model_config(cfg, t.width, t.variant, t.reading), settings_for(cfg, t.width, t.best_rate, s, t.reading))
+        for s in range(seeds)
+    ]
 
 
 def run(cfg: LMConfig, out: Path, ctx: RunContext) -> Summary:
@@ -303,8 +369,10 @@ def run(cfg: LMConfig, out: Path, ctx: RunContext) -> Summary:
     dense = [Tuned(w, "dense", cfg.start_reading(), list(cfg.rates)) for w in cfg.widths]
     _tune(cfg, study["lowrank"] + study["dlor"] + dense, folder, ctx, corpus, "lm: readings and dense")
     # 2. each variant's default reading: its own lowest tuning loss (the first reading wins a tie)
-    chosen = {v: min(items, key=lambda t: math.inf if t.losses[t.best] is None else t.losses[t.best]).reading
-              for v, items in study.items()}
+    chosen = {
+        v: min(items, key=lambda t: math.inf if t.losses[t.best] is None else t.losses[t.best]).reading
+        for v, items in study.items()
+    }
     # 3. the sweep at the other sizes under the chosen readings
     tuned = {(t.width, "dense"): t for t in dense}
     for v in ("lowrank", "dlor"):
@@ -316,8 +384,16 @@ def run(cfg: LMConfig, out: Path, ctx: RunContext) -> Summary:
     main_runs = {k: _verdict_runs(cfg, t, cfg.seeds) for k, t in tuned.items()}
     reading_runs = {(v, i): _verdict_runs(cfg, t, cfg.reading_seeds) for v in study for i, t in enumerate(study[v])}
     everything = [r for runs in list(main_runs.values()) + list(reading_runs.values()) for r in runs]
-    train_all(folder, everything, corpus_dir=cfg.corpus, device=ctx.device, workers=cfg.workers, progress=ctx.progress,
-              desc="lm: fresh seeds at the tuned rates", corpus=corpus)
+    train_all(
+        folder,
+        everything,
+        corpus_dir=cfg.corpus,
+        device=ctx.device,
+        workers=cfg.workers,
+        progress=ctx.progress,
+        desc="lm: fresh seeds at the tuned rates",
+        corpus=corpus,
+    )
     verdict = {k: [finished(folder, r) for r in runs] for k, runs in main_runs.items()}
     baselines = {"uniform": math.log(VOCAB_SIZE), "unigram": unigram_loss(corpus)}
     table = _tuned_table(cfg, tuned, verdict)
@@ -339,18 +415,32 @@ def run(cfg: LMConfig, out: Path, ctx: RunContext) -> Summary:
         name="lm",
         title="Pretraining byte-level GPTs at tuned learning rates (Appendix G): DLoR vs low-rank and dense",
         figures=["lm/lr_sweep.png", "lm/size_trend.png", "lm/reading_effects.png"],
-        data=["lm/lm_tuned.csv", "lm/lm_sweep.csv", "lm/lm_readings.csv", "lm/lm_reading_effects.csv",
-              "lm/lm_power_laws.csv", "lm/summary.json"],
+        data=[
+            "lm/lm_tuned.csv",
+            "lm/lm_sweep.csv",
+            "lm/lm_readings.csv",
+            "lm/lm_reading_effects.csv",
+            "lm/lm_power_laws.csv",
+            "lm/summary.json",
+        ],
         claims=claims(cfg, table, fits, baselines),
-        tables={"tuned comparison (fresh seeds at each variant's best rate)": table,
-                "reading study (each reading at its own tuned rate)": reading_table,
-                "how each reading choice moves low-rank minus DLoR": effects,
-                "power law per variant (loss = a * params^-b)": fits},
-        config=asdict(cfg) | {"device": ctx.device, "corpus_bytes": corpus.num_bytes, "corpus_files": len(corpus.files),
-                              "baselines_nats_per_byte": baselines, "steps": {w: steps_for(cfg, w) for w in cfg.widths},
-                              "default_reading": {v: label(rd, v, cfg) for v, rd in chosen.items()},
-                              "default_reading_criterion": "each variant's own lowest tuning-seed validation loss",
-                              "param_tolerance": PARAM_TOLERANCE},
+        tables={
+            "tuned comparison (fresh seeds at each variant's best rate)": table,
+            "reading study (each reading at its own tuned rate)": reading_table,
+            "how each reading choice moves low-rank minus DLoR": effects,
+            "power law per variant (loss = a * params^-b)": fits,
+        },
+        config=asdict(cfg)
+        | {
+            "device": ctx.device,
+            "corpus_bytes": corpus.num_bytes,
+            "corpus_files": len(corpus.files),
+            "baselines_nats_per_byte": baselines,
+            "steps": {w: steps_for(cfg, w) for w in cfg.widths},
+            "default_reading": {v: label(rd, v, cfg) for v, rd in chosen.items()},
+            "default_reading_criterion": "each variant's own lowest tuning-seed validation loss",
+            "param_tolerance": PARAM_TOLERANCE,
+        },
         seconds=time.perf_counter() - t0,
     )
     write_json(folder / "summary.json", summary)
@@ -365,11 +455,24 @@ def _tuned_table(cfg: LMConfig, tuned: dict, verdict: dict) -> list[dict]:
             loss = np.array([math.inf if r["val_loss"] is None else r["val_loss"] for r in recs])
             q25, med, q75 = np.percentile(loss, [25, 50, 75])
             mc = recs[0]["model_config"]
-            rows.append({"width": w, "variant": v, "params": recs[0].get("params", GPT(GPTConfig(**mc)).num_params()),
-                         "n_embd": mc["n_embd"], "rank": mc["rank"] if v != "dense" else "", "reading": label(t.reading, v, cfg),
-                         "best_rate": t.best_rate, "rate_on_edge": t.on_edge, "grid": " ".join(f"{r:.3g}" for r in t.rates),
-                         "seeds": len(recs), "val_nats_median": float(med), "val_nats_q25": float(q25),
-                         "val_nats_q75": float(q75), "steps": recs[0]["settings"]["steps"]})
+            rows.append(
+                {
+                    "width": w,
+                    "variant": v,
+                    "params": recs[0].get("params", GPT(GPTConfig(**mc)).num_params()),
+                    "n_embd": mc["n_embd"],
+                    "rank": mc["rank"] if v != "dense" else "",
+                    "reading": label(t.reading, v, cfg),
+                    "best_rate": t.best_rate,
+                    "rate_on_edge": t.on_edge,
+                    "grid": " ".join(f"{r:.3g}" for r in t.rates),
+                    "seeds": len(recs),
+                    "val_nats_median": float(med),
+                    "val_nats_q25": float(q25),
+                    "val_nats_q75": float(q75),
+                    "steps": recs[0]["settings"]["steps"],
+                }
+            )
     return rows
 
 
@@ -379,8 +482,17 @@ def _sweep_rows(cfg: LMConfig, tuned: dict, study: dict) -> list[dict]:
     for t in items:
         main = tuned.get((t.width, t.variant)) is t
         for r, loss in zip(t.rates, t.losses, strict=True):
-            rows.append({"width": t.width, "variant": t.variant, "reading": label(t.reading, t.variant, cfg),
-                         "default_reading": main, "lr": r, "val_nats": loss, "diverged": loss is None})
+            rows.append(
+                {
+                    "width": t.width,
+                    "variant": t.variant,
+                    "reading": label(t.reading, t.variant, cfg),
+                    "default_reading": main,
+                    "lr": r,
+                    "val_nats": loss,
+                    "diverged": loss is None,
+                }
+            )
     return rows
 
 
@@ -394,10 +506,18 @@ def _reading_rows(cfg: LMConfig, study: dict, fresh: dict) -> list[dict]:
     for i, t in enumerate(study["dlor"]):
         partner, partner_loss = low[label(t.reading, "lowrank", cfg)]
         loss = med(fresh[("dlor", i)])
-        rows.append({f: t.reading[f] for f in cfg.reading_factors} | {
-            "dlor_best_rate": t.best_rate, "dlor_rate_on_edge": t.on_edge, "dlor_val_nats": loss,
-            "lowrank_best_rate": partner.best_rate, "lowrank_rate_on_edge": partner.on_edge,
-            "lowrank_val_nats": partner_loss, "lowrank_minus_dlor": partner_loss - loss})
+        rows.append(
+            {f: t.reading[f] for f in cfg.reading_factors}
+            | {
+                "dlor_best_rate": t.best_rate,
+                "dlor_rate_on_edge": t.on_edge,
+                "dlor_val_nats": loss,
+                "lowrank_best_rate": partner.best_rate,
+                "lowrank_rate_on_edge": partner.on_edge,
+                "lowrank_val_nats": partner_loss,
+                "lowrank_minus_dlor": partner_loss - loss,
+            }
+        )
     return rows
 
 
@@ -407,8 +527,16 @@ def _effects(cfg: LMConfig, rows: list[dict]) -> list[dict]:
     for f in cfg.reading_factors:
         a, b = READING_CHOICES[f]
         mean = {c: float(np.mean([r["lowrank_minus_dlor"] for r in rows if r[f] == c])) for c in (a, b)}
-        out.append({"factor": f, "choice_a": a, "choice_b": b, "mean_diff_a": mean[a], "mean_diff_b": mean[b],
-                    "effect_b_minus_a": mean[b] - mean[a]})
+        out.append(
+            {
+                "factor": f,
+                "choice_a": a,
+                "choice_b": b,
+                "mean_diff_a": mean[a],
+                "mean_diff_b": mean[b],
+                "effect_b_minus_a": mean[b] - mean[a],
+            }
+        )
     return out
 
 
@@ -433,5 +561,8 @@ def files_intact(out: Path) -> bool:
     runs = Path(out) / "lm" / "runs"
     if not runs.is_dir():
         return True
-    return all(read_json_checked(d / "result.json", lambda x: isinstance(x, dict) and "val_loss" in x) is not None
-               for d in sorted(runs.iterdir()) if (d / "result.json").exists())
+    return all(
+        read_json_checked(d / "result.json", lambda x: isinstance(x, dict) and "val_loss" in x) is not None
+        for d in sorted(runs.iterdir())
+        if (d / "result.json").exists()
+    )

@@ -104,14 +104,30 @@ class ProtocolConfig:
 
     @classmethod
     def quick(cls) -> ProtocolConfig:
-        return cls(budget="quick", batch_sizes=(32,), ks=(1, 16), seeds=3, h1_candidates=3,
-                   shrunk="batch size 32 only of {full, 64, 32, 16} (the split and the initialisation still vary); "
-                          "k in {1, 16} of {1, 2, 4, 8, 16}; 3 seeds of 5; 3 H.1 candidates of 5")
+        return cls(
+            budget="quick",
+            batch_sizes=(32,),
+            ks=(1, 4),
+            seeds=3,
+            h1_candidates=3,
+            shrunk="batch size 32 only of {full, 64, 32, 16} (the split and the initialisation still vary); "
+            "k in {1, 4} of {1, 2, 4, 8, 16}; 3 seeds of 5; 3 H.1 candidates of 5",
+        )
 
     @classmethod
     def tiny(cls) -> ProtocolConfig:
-        return cls(budget="tiny", batch_sizes=(None, 64), ks=(1,), seeds=1, epochs=10, h1_candidates=2, h1_epochs=10,
-                   compile=False, workers=1, shrunk="a smoke test: 10 epochs, k = 1, 1 seed")
+        return cls(
+            budget="tiny",
+            batch_sizes=(None, 64),
+            ks=(1,),
+            seeds=1,
+            epochs=10,
+            h1_candidates=2,
+            h1_epochs=10,
+            compile=False,
+            workers=1,
+            shrunk="a smoke test: 10 epochs, k = 1, 1 seed",
+        )
 
 
 CONFIG = ProtocolConfig
@@ -121,25 +137,52 @@ def _groups(cfg: ProtocolConfig) -> tuple[list[GroupSpec], dict[str, TrainConfig
     """The sweep's groups (in ``cfg.dtype``) and the H.1 MLP groups (float64, as Section 6.1)."""
     groups, tcfgs, h1, h1cfgs = [], {}, [], {}
     for bs in cfg.batch_sizes:
-        tcfg = TrainConfig(epochs=cfg.epochs, eval_epochs=(), success_threshold=cfg.threshold,
-                           checkpoint_every=max(cfg.epochs // 5, 1), compile=cfg.compile, batch_size=bs)
+        tcfg = TrainConfig(
+            epochs=cfg.epochs,
+            eval_epochs=(),
+            success_threshold=cfg.threshold,
+            checkpoint_every=max(cfg.epochs // 5, 1),
+            compile=cfg.compile,
+            batch_size=bs,
+        )
         tag = f"bs{_bs_name(bs)}"
         members = [(split, init, s) for split in cfg.splits for init in cfg.inits for s in range(cfg.seeds)]
         for arch in ("deep", "wide"):
             for k in cfg.ks:
-                g = GroupSpec(arch, k, None, [s for _, _, s in members], tag=tag, inits=[i for _, i, _ in members],
-                              member_extra=[{"split": sp, "split_seed": cfg.split_seed} for sp, _, _ in members])
+                g = GroupSpec(
+                    arch,
+                    k,
+                    None,
+                    [s for _, _, s in members],
+                    tag=tag,
+                    inits=[i for _, i, _ in members],
+                    member_extra=[{"split": sp, "split_seed": cfg.split_seed} for sp, _, _ in members],
+                )
                 groups.append(g)
                 tcfgs[g.name] = tcfg
         dense_members = [(split, s) for split in cfg.splits for s in range(cfg.seeds)]
-        g = GroupSpec("dense", None, [1, 16, 16, 1], [s for _, s in dense_members], tag=f"baseline_{tag}",
-                      member_extra=[{"split": sp, "split_seed": cfg.split_seed} for sp, _ in dense_members])
+        g = GroupSpec(
+            "dense",
+            None,
+            [1, 16, 16, 1],
+            [s for _, s in dense_members],
+            tag=f"baseline_{tag}",
+            member_extra=[{"split": sp, "split_seed": cfg.split_seed} for sp, _ in dense_members],
+        )
         groups.append(g)
         tcfgs[g.name] = tcfg
         for split in cfg.splits:  # exactly the group that Figure 2 trains under this reading
-            g, h1cfg = h1_group(UATConfig(epochs=cfg.h1_epochs, lr=cfg.h1_lr, candidates=cfg.h1_candidates,
-                                          batch_size=bs, split=split, split_seed=cfg.split_seed),
-                                tag=f"h1_{tag}_{split}")
+            g, h1cfg = h1_group(
+                UATConfig(
+                    epochs=cfg.h1_epochs,
+                    lr=cfg.h1_lr,
+                    candidates=cfg.h1_candidates,
+                    batch_size=bs,
+                    split=split,
+                    split_seed=cfg.split_seed,
+                ),
+                tag=f"h1_{tag}_{split}",
+            )
             h1.append(g)
             h1cfgs[g.name] = h1cfg
     return groups, tcfgs, h1, h1cfgs
@@ -156,25 +199,46 @@ def _analyse(cfg: ProtocolConfig, rows: list[dict], h1_rows: list[dict]) -> tupl
             dense = [r for r in rows if r["arch"] == "dense" and str(r["batch_size"]) == _bs_name(bs) and r["split"] == split]
             d_med, d_q1, d_q3 = f4.median_iqr(r["test_mse_final"] for r in dense)
             for init in cfg.inits:
-                sel = [r for r in rows if r["arch"] != "dense" and str(r["batch_size"]) == _bs_name(bs)
-                       and r["split"] == split and r["init"] == init]
+                sel = [
+                    r
+                    for r in rows
+                    if r["arch"] != "dense" and str(r["batch_size"]) == _bs_name(bs) and r["split"] == split and r["init"] == init
+                ]
                 reading_rows = sel + dense
                 claims = f4.short_budget_claims(reading_rows, "test_mse_final", cfg.epochs)
                 key = (_bs_name(bs), split, init)
                 verdicts[key] = claims
-                entry = {"batch_size": _bs_name(bs), "split": split, "init": init,
-                         "h1_mlp_test_mse": best["test_mse_final"], "h1_mlp_seed": best["seed"],
-                         "h1_approximates": best["test_mse_final"] <= cfg.approximates_mse,
-                         "dense_median": d_med, "dense_q1": d_q1, "dense_q3": d_q3,
-                         "dense_learns": d_med <= learned_mse}
+                entry = {
+                    "batch_size": _bs_name(bs),
+                    "split": split,
+                    "init": init,
+                    "h1_mlp_test_mse": best["test_mse_final"],
+                    "h1_mlp_seed": best["seed"],
+                    "h1_approximates": best["test_mse_final"] <= cfg.approximates_mse,
+                    "dense_median": d_med,
+                    "dense_q1": d_q1,
+                    "dense_q3": d_q3,
+                    "dense_learns": d_med <= learned_mse,
+                }
                 for arch in ("deep", "wide"):
                     med, q1, q3 = f4.median_iqr(r["test_mse_final"] for r in sel if r["arch"] == arch)
                     entry |= {f"{arch}_median": med, f"{arch}_q1": q1, f"{arch}_q3": q3}
                     for k in cfg.ks:
                         kk = [r for r in sel if r["arch"] == arch and r["k"] == k]
                         m, a, b = f4.median_iqr(r["test_mse_final"] for r in kk)
-                        per_k.append({"batch_size": _bs_name(bs), "split": split, "init": init, "arch": arch, "k": k,
-                                      "median": m, "q1": a, "q3": b, "success_rate": f4.success_rate(kk, arch)})
+                        per_k.append(
+                            {
+                                "batch_size": _bs_name(bs),
+                                "split": split,
+                                "init": init,
+                                "arch": arch,
+                                "k": k,
+                                "median": m,
+                                "q1": a,
+                                "q3": b,
+                                "success_rate": f4.success_rate(kk, arch),
+                            }
+                        )
                 for arch in ("deep", "wide", "dense"):
                     entry[f"{arch}_success"] = f4.success_rate(reading_rows, arch)
                 labels = ("deep_beats_wide", "deep_near_1e-4", "deep_faster_more_often", "dense_below_deep")
@@ -190,13 +254,19 @@ def choose_default(table: list[dict]) -> dict | None:
     checks pass); when none does, among those whose H.1 MLP approximates the sawtooth (the check
     the paper states about its own run: "once the trained MLP universally approximates"). The
     result carries ``rule``, the tier it came from; None if no reading passes either."""
+
     def rank(e):
         bs = None if e["batch_size"] == "full" else int(e["batch_size"])
-        return (BATCH_PREFERENCE.index(bs) if bs in BATCH_PREFERENCE else len(BATCH_PREFERENCE),
-                SPLIT_PREFERENCE.index(e["split"]), INIT_PREFERENCE.index(e["init"]) if e["init"] in INIT_PREFERENCE else 9)
+        return (
+            BATCH_PREFERENCE.index(bs) if bs in BATCH_PREFERENCE else len(BATCH_PREFERENCE),
+            SPLIT_PREFERENCE.index(e["split"]),
+            INIT_PREFERENCE.index(e["init"]) if e["init"] in INIT_PREFERENCE else 9,
+        )
 
-    for rule, ok in (("H.1 MLP approximates and dense learns", lambda e: e["qualifies"]),
-                     ("H.1 MLP approximates (no reading lets the dense baseline learn)", lambda e: e.get("h1_approximates"))):
+    for rule, ok in (
+        ("H.1 MLP approximates and dense learns", lambda e: e["qualifies"]),
+        ("H.1 MLP approximates (no reading lets the dense baseline learn)", lambda e: e.get("h1_approximates")),
+    ):
         candidates = [e for e in table if ok(e)]
         if candidates:
             return min(candidates, key=rank) | {"rule": rule}
@@ -220,10 +290,29 @@ def run(cfg: ProtocolConfig, out: Path, ctx: RunContext) -> Summary:
     _plot(cfg, table, folder / "protocol_grid.png")
     default = choose_default(table)
     claims = _claims(cfg, table, verdicts, default)
-    short = [{k: e[k] for k in ("batch_size", "split", "init", "h1_mlp_test_mse", "dense_median", "deep_median",
-                                "wide_median", "deep_success", "wide_success", "dense_success", "deep_beats_wide",
-                                "deep_near_1e-4", "deep_faster_more_often", "dense_below_deep", "qualifies")}
-             for e in table]
+    short = [
+        {
+            k: e[k]
+            for k in (
+                "batch_size",
+                "split",
+                "init",
+                "h1_mlp_test_mse",
+                "dense_median",
+                "deep_median",
+                "wide_median",
+                "deep_success",
+                "wide_success",
+                "dense_success",
+                "deep_beats_wide",
+                "deep_near_1e-4",
+                "deep_faster_more_often",
+                "dense_below_deep",
+                "qualifies",
+            )
+        }
+        for e in table
+    ]
     summary = Summary(
         name="protocol",
         title="Section 6.2 under every reading of what the paper leaves open (batch size, split, initialisation)",
@@ -231,9 +320,16 @@ def run(cfg: ProtocolConfig, out: Path, ctx: RunContext) -> Summary:
         data=["protocol/protocol_table.csv", "protocol/protocol_per_k.csv", "protocol/runs.csv"],
         claims=claims,
         tables={f"Readings at {cfg.epochs} epochs (medians over k and seeds; verdicts of the Figure 4 claims)": short},
-        config=asdict(cfg) | {"default": default, "variance": TARGET_VARIANCE,
-                              "preference": {"batch_size": [_bs_name(b) for b in BATCH_PREFERENCE],
-                                             "split": list(SPLIT_PREFERENCE), "init": list(INIT_PREFERENCE)}},
+        config=asdict(cfg)
+        | {
+            "default": default,
+            "variance": TARGET_VARIANCE,
+            "preference": {
+                "batch_size": [_bs_name(b) for b in BATCH_PREFERENCE],
+                "split": list(SPLIT_PREFERENCE),
+                "init": list(INIT_PREFERENCE),
+            },
+        },
         seconds=time.perf_counter() - t0,
     )
     write_json(folder / "summary.json", summary)

@@ -60,7 +60,7 @@ class SweepConfig:
     # "epochs", batch size not stated. None: one full-batch Adam step per epoch; b: shuffled
     # minibatches of b points (ceil(200 / b) Adam steps per epoch, the last one partial).
     # 32 and the interleaved split: chosen by `dlor reproduce protocol` at the paper budget
-    # (docs/paper-run/protocol): no reading let the dense baseline learn, so the rule fell back to
+    # (docs/runs/paper/protocol): no reading let the dense baseline learn, so the rule fell back to
     # the readings whose H.1 MLP approximates the sawtooth. Under the random split it does at no
     # batch size (test MSE 5.5e-3 to 2.6e-2: the test points in the split's gaps of up to 7 grid
     # points dominate); under the interleaved split at every one (9.6e-4 to 2.2e-3), and
@@ -91,8 +91,10 @@ class SweepConfig:
         check_budget(self.budget)
         TrainConfig(batch_size=self.batch_size)  # validates it
         if self.batch_size is not None and self.batch_size > N_TRAIN:
-            raise DLoRError(f"batch size {self.batch_size} exceeds the {N_TRAIN} training points of the sawtooth; "
-                            f"use at most {N_TRAIN}, or full batch")
+            raise DLoRError(
+                f"batch size {self.batch_size} exceeds the {N_TRAIN} training points of the sawtooth; "
+                f"use at most {N_TRAIN}, or full batch"
+            )
         check_split(self.split)
         family_init(self.init)
         for name in ("seeds", "matched_seeds", "epochs", "short_epochs", "workers"):
@@ -110,14 +112,30 @@ class SweepConfig:
 
     @classmethod
     def quick(cls) -> SweepConfig:
-        return cls(budget="quick", ks=(1, 4, 16), seeds=3, matched_seeds=3, epochs=4_000, short_epochs=2_000,
-                   shrunk="k in {1, 4, 16} of 1..16; 3 seeds of 10 (3 of 5 for Figure 6); 4,000 epochs of "
-                          "50,000, and the short budget at 2,000 of 5,000")
+        return cls(
+            budget="quick",
+            ks=(1, 4, 16),
+            seeds=3,
+            matched_seeds=3,
+            epochs=4_000,
+            short_epochs=2_000,
+            shrunk="k in {1, 4, 16} of 1..16; 3 seeds of 10 (3 of 5 for Figure 6); 4,000 epochs of "
+            "50,000, and the short budget at 2,000 of 5,000",
+        )
 
     @classmethod
     def tiny(cls) -> SweepConfig:  # a smoke test: starting worker processes would cost more than the training
-        return cls(budget="tiny", ks=(1, 4), seeds=1, matched_seeds=1, epochs=30, short_epochs=10, compile=False,
-                   workers=1, shrunk="a smoke test: k in {1, 4}, 1 seed, 30 epochs")
+        return cls(
+            budget="tiny",
+            ks=(1, 4),
+            seeds=1,
+            matched_seeds=1,
+            epochs=30,
+            short_epochs=10,
+            compile=False,
+            workers=1,
+            shrunk="a smoke test: k in {1, 4}, 1 seed, 30 epochs",
+        )
 
     @property
     def figure6_seeds(self) -> int:
@@ -136,8 +154,12 @@ def table1() -> list[dict]:
     for k, paper in PAPER_TABLE1.items():
         w = MATCHED_WIDTH[k]
         ours = {"dense": count(MLP([1, w, w, 1])), "deep": count(DeepDLoR(k)), "wide": count(WideDLoR(k))}
-        rows.append({"k": k, "dense_width": w} | {f"{a}_ours": ours[a] for a in ours} | {f"{a}_paper": paper[a] for a in paper}
-                    | {"match": all(ours[a] == paper[a] for a in paper)})
+        rows.append(
+            {"k": k, "dense_width": w}
+            | {f"{a}_ours": ours[a] for a in ours}
+            | {f"{a}_paper": paper[a] for a in paper}
+            | {"match": all(ours[a] == paper[a] for a in paper)}
+        )
     return rows
 
 
@@ -153,23 +175,29 @@ def _groups(cfg: SweepConfig) -> list[GroupSpec]:
     groups.append(spec("dense", None, [1, 16, 16, 1], seeds, tag="baseline"))
     for k in sorted(set(cfg.ks) & set(MATCHED_WIDTH)):
         w = MATCHED_WIDTH[k]
-        groups.append(spec("dense", None, [1, w, w, 1], list(range(cfg.figure6_seeds)), tag=f"matched_k{k}",
-                           extra={"matched_k": k}))
+        groups.append(
+            spec("dense", None, [1, w, w, 1], list(range(cfg.figure6_seeds)), tag=f"matched_k{k}", extra={"matched_k": k})
+        )
     return groups
 
 
 def _train_config(cfg: SweepConfig) -> TrainConfig:
     """The trainer settings of every group of the sweep."""
-    return TrainConfig(epochs=cfg.epochs, eval_epochs=(cfg.short_epochs,), success_threshold=cfg.threshold,
-                       checkpoint_every=max(cfg.epochs // 10, 1), compile=cfg.compile, batch_size=cfg.batch_size)
+    return TrainConfig(
+        epochs=cfg.epochs,
+        eval_epochs=(cfg.short_epochs,),
+        success_threshold=cfg.threshold,
+        checkpoint_every=max(cfg.epochs // 10, 1),
+        compile=cfg.compile,
+        batch_size=cfg.batch_size,
+    )
 
 
 def run_sweep(out: Path, cfg: SweepConfig, progress: bool) -> list[dict]:
     """Train every group (skipping finished ones) and return all per-model rows."""
     folder = Path(out) / "training" / "runs"
     groups = _groups(cfg)
-    train_groups(folder, groups, _train_config(cfg), cfg.dtype, workers=cfg.workers, progress=progress,
-                 device=cfg.device)
+    train_groups(folder, groups, _train_config(cfg), cfg.dtype, workers=cfg.workers, progress=progress, device=cfg.device)
     return read_group_rows(folder, groups)
 
 
@@ -197,11 +225,24 @@ def run(cfg: SweepConfig, out: Path, ctx: RunContext) -> Summary:
             med_s, q1_s, q3_s = f4.median_iqr(r.get(short_key) for r in sel)
             med_l, q1_l, q3_l = f4.median_iqr(r["test_mse_final"] for r in sel)
             med_e, q1_e, q3_e = f4.median_iqr(r["first_epoch_below_threshold"] for r in succ)
-            per_k.append({"arch": arch, "k": k, "seeds": len(sel),
-                          "short_median": med_s, "short_q1": q1_s, "short_q3": q3_s,
-                          "long_median": med_l, "long_q1": q1_l, "long_q3": q3_l,
-                          "epochs_to_threshold_median": med_e, "epochs_q1": q1_e, "epochs_q3": q3_e,
-                          "success_rate": len(succ) / len(sel), "failed": sum(r["failed"] for r in sel)})
+            per_k.append(
+                {
+                    "arch": arch,
+                    "k": k,
+                    "seeds": len(sel),
+                    "short_median": med_s,
+                    "short_q1": q1_s,
+                    "short_q3": q3_s,
+                    "long_median": med_l,
+                    "long_q1": q1_l,
+                    "long_q3": q3_l,
+                    "epochs_to_threshold_median": med_e,
+                    "epochs_q1": q1_e,
+                    "epochs_q3": q3_e,
+                    "success_rate": len(succ) / len(sel),
+                    "failed": sum(r["failed"] for r in sel),
+                }
+            )
     write_csv(folder / "figure4_summary.csv", per_k)
     matched = _matched(rows, cfg)
     write_csv(folder / "figure6_matched.csv", matched)
@@ -230,8 +271,12 @@ def _matched(rows, cfg) -> list[dict]:
         for arch in ("deep", "wide"):
             sel = [r for r in rows if r["arch"] == arch and r.get("k") == k and r["seed"] < cfg.figure6_seeds]
             med, q1, q3 = f4.median_iqr(r["test_mse_final"] for r in sel)
-            entry |= {f"{arch}_median": med, f"{arch}_q1": q1, f"{arch}_q3": q3,
-                      f"{arch}_params": sel[0]["params"] if sel else None}
+            entry |= {
+                f"{arch}_median": med,
+                f"{arch}_q1": q1,
+                f"{arch}_q3": q3,
+                f"{arch}_params": sel[0]["params"] if sel else None,
+            }
         sel = [r for r in rows if r.get("matched_k") == k]
         med, q1, q3 = f4.median_iqr(r["test_mse_final"] for r in sel)
         entry |= {

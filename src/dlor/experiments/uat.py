@@ -62,8 +62,10 @@ class UATConfig:
 
         TrainConfig(batch_size=self.batch_size)
         if self.batch_size is not None and self.batch_size > N_TRAIN:
-            raise DLoRError(f"batch size {self.batch_size} exceeds the {N_TRAIN} training points of the sawtooth; "
-                            f"use at most {N_TRAIN}, or full batch")
+            raise DLoRError(
+                f"batch size {self.batch_size} exceeds the {N_TRAIN} training points of the sawtooth; "
+                f"use at most {N_TRAIN}, or full batch"
+            )
         check_split(self.split)
         check_budget(self.budget)
         for name in ("epochs", "candidates"):
@@ -88,8 +90,7 @@ class UATConfig:
 
     @classmethod
     def tiny(cls) -> UATConfig:
-        return cls(budget="tiny", epochs=100, candidates=2, shrunk="a smoke test: 100 epochs, 2 candidate MLPs",
-                   **cls._reading())
+        return cls(budget="tiny", epochs=100, candidates=2, shrunk="a smoke test: 100 epochs, 2 candidate MLPs", **cls._reading())
 
 
 CONFIG = UATConfig
@@ -118,10 +119,16 @@ def h1_group(cfg: UATConfig, tag: str = "h1") -> tuple[GroupSpec, TrainConfig]:
     widths = [1] + [cfg.width] * cfg.hidden + [1]
     seeds = list(range(cfg.candidates))
     reading = {"split": cfg.split, "split_seed": cfg.split_seed}
-    spec = GroupSpec("dense", None, widths, seeds, tag=tag, extra={"h1": True},
-                     member_extra=[dict(reading) for _ in seeds])
-    tcfg = TrainConfig(epochs=cfg.epochs, lr=cfg.lr, patience=10**9, eval_epochs=(), batch_size=cfg.batch_size,
-                       checkpoint_every=max(cfg.epochs // 2, 1), threads=1)
+    spec = GroupSpec("dense", None, widths, seeds, tag=tag, extra={"h1": True}, member_extra=[dict(reading) for _ in seeds])
+    tcfg = TrainConfig(
+        epochs=cfg.epochs,
+        lr=cfg.lr,
+        patience=10**9,
+        eval_epochs=(),
+        batch_size=cfg.batch_size,
+        checkpoint_every=max(cfg.epochs // 2, 1),
+        threads=1,
+    )
     return spec, tcfg
 
 
@@ -140,8 +147,10 @@ def train_mlp(cfg: UATConfig, data, progress: bool, device: str = "cpu") -> tupl
     rows = trainer.run(data["x_train"], data["y_train"], data["x_test"], data["y_test"], on_epoch=bar.update)
     bar.close()
     best = keep_lowest_training_mse(rows)
-    candidates = [{"seed": r["seed"], "train_mse": r["train_mse_final"], "test_mse": r["test_mse_final"],
-                   "kept": i == best} for i, r in enumerate(rows)]
+    candidates = [
+        {"seed": r["seed"], "train_mse": r["train_mse_final"], "test_mse": r["test_mse_final"], "kept": i == best}
+        for i, r in enumerate(rows)
+    ]
     mlp = _sequential(cfg)
     P = trainer.params()
     with torch.no_grad():  # nn.Sequential's parameters in the order of MLP's (Linear weight, bias, ...)
@@ -169,14 +178,17 @@ def run(cfg: UATConfig, out: Path, ctx: RunContext) -> Summary:
         Xd = X.to(dtype)
         dname = str(dtype).replace("torch.", "")
         schemes = {
-            ("deep", "paper"): (DEEP_H, lambda h, ref=ref: to_deep(ref, cfg.rank, h, c=cfg.c, alpha=cfg.alpha,
-                                                                   decomposition="paper", order=1)),
+            ("deep", "paper"): (
+                DEEP_H,
+                lambda h, ref=ref: to_deep(ref, cfg.rank, h, c=cfg.c, alpha=cfg.alpha, decomposition="paper", order=1),
+            ),
             ("wide", "paper"): (WIDE_H, lambda h, ref=ref: to_wide(ref, cfg.rank, h, c=cfg.c, order=1)),
             ("deep", "best"): (BEST_H, lambda h, ref=ref: to_deep(ref, cfg.rank, h, c=cfg.c, order=2)),
             ("wide", "best"): (BEST_H, lambda h, ref=ref: to_wide(ref, cfg.rank, h, c=cfg.c, order=2)),
         }
-        for (arch, scheme), (grid, build) in tqdm(list(schemes.items()), desc=f"uat: h sweeps ({dname})",
-                                                   disable=not progress, leave=False):
+        for (arch, scheme), (grid, build) in tqdm(
+            list(schemes.items()), desc=f"uat: h sweeps ({dname})", disable=not progress, leave=False
+        ):
             errs = []
             for h in grid:
                 err = max_abs_error(build(h), ref, Xd)
@@ -198,21 +210,33 @@ def run(cfg: UATConfig, out: Path, ctx: RunContext) -> Summary:
     _plot_outputs(mlp, cfg, data, "deep", folder / "fig2b_deep_outputs.png")
     _plot_outputs(mlp, cfg, data, "wide", folder / "fig3b_wide_outputs.png")
     with torch.no_grad():  # the paper-faithful constructions at their best h, on the sawtooth's test set
-        constructed = {arch: float(nn.functional.mse_loss(
-            (to_deep(mlp, cfg.rank, best_h, c=cfg.c, alpha=cfg.alpha, decomposition="paper", order=1) if arch == "deep"
-             else to_wide(mlp, cfg.rank, best_h, c=cfg.c, order=1))(data["x_test"]), data["y_test"]))
-            for arch, best_h in ((a, _best(tables, "float64", a, "paper")["best_h"]) for a in ("deep", "wide"))}
+        constructed = {
+            arch: float(
+                nn.functional.mse_loss(
+                    (
+                        to_deep(mlp, cfg.rank, best_h, c=cfg.c, alpha=cfg.alpha, decomposition="paper", order=1)
+                        if arch == "deep"
+                        else to_wide(mlp, cfg.rank, best_h, c=cfg.c, order=1)
+                    )(data["x_test"]),
+                    data["y_test"],
+                )
+            )
+            for arch, best_h in ((a, _best(tables, "float64", a, "paper")["best_h"]) for a in ("deep", "wide"))
+        }
     claims = _claims(curves, tables, mlp_test_mse, constructed, cfg, candidates)
     summary = Summary(
         name="uat",
         title="Figures 2(a,b) and 3(a,b): compiling a trained sawtooth MLP into deep and wide DLoR networks",
-        figures=["uat/fig2a_deep_error_vs_h.png", "uat/fig2b_deep_outputs.png",
-                 "uat/fig3a_wide_error_vs_h.png", "uat/fig3b_wide_outputs.png"],
+        figures=[
+            "uat/fig2a_deep_error_vs_h.png",
+            "uat/fig2b_deep_outputs.png",
+            "uat/fig3a_wide_error_vs_h.png",
+            "uat/fig3b_wide_outputs.png",
+        ],
         data=["uat/uat_errors_vs_h.csv", "uat/uat_best_errors.csv", "uat/summary.json"],
         claims=claims,
         tables={"best max-abs error over h": tables, "H.1 MLP candidates (the lowest training MSE is kept)": candidates},
-        config=asdict(cfg) | {"mlp_test_mse": mlp_test_mse, "seeds": cfg.candidates,
-                              "constructed_test_mse": constructed},
+        config=asdict(cfg) | {"mlp_test_mse": mlp_test_mse, "seeds": cfg.candidates, "constructed_test_mse": constructed},
         seconds=time.perf_counter() - t0,
     )
     write_json(folder / "summary.json", summary)
@@ -236,42 +260,50 @@ def _claims(curves, tables, mlp_mse, constructed, cfg, candidates):
     for arch, fig in (("deep", "Figure 2(a), Theorem 5"), ("wide", "Figure 3(a), Theorem 6")):
         grid, errs = curves[("float64", arch, "paper")]
         dec = _decreasing_decades(grid, errs)
-        claims.append(Claim(
-            f"The {arch} construction's max-abs error to the dense MLP goes to 0 as h -> 0",
-            fig,
-            f"paper-faithful float64: error falls from {errs[0]:.2e} at h={grid[0]:.0e} over {dec:.1f} decades "
-            f"to {min(errs):.2e} (then rounding takes over)",
-            "confirmed" if dec >= 3 else ("partially confirmed" if dec >= 1 else "not confirmed"),
-        ))
+        claims.append(
+            Claim(
+                f"The {arch} construction's max-abs error to the dense MLP goes to 0 as h -> 0",
+                fig,
+                f"paper-faithful float64: error falls from {errs[0]:.2e} at h={grid[0]:.0e} over {dec:.1f} decades "
+                f"to {min(errs):.2e} (then rounding takes over)",
+                "confirmed" if dec >= 3 else ("partially confirmed" if dec >= 1 else "not confirmed"),
+            )
+        )
         paper, best = _best(tables, "float64", arch, "paper"), _best(tables, "float64", arch, "best")
         ratio = paper["best_error"] / best["best_error"]
-        claims.append(Claim(
-            f"Library goal: the best option (Schur basis + Richardson) beats the paper-faithful {arch} scheme by >= 10x",
-            "library goal (beyond the paper)",
-            f"best error {best['best_error']:.2e} vs paper-faithful {paper['best_error']:.2e} ({ratio:.0f}x); "
-            f"h='auto' reaches {best['auto_error']:.2e} ({best['auto_error'] / best['best_error']:.2f}x the grid best)",
-            "confirmed" if ratio >= 10 and best["auto_error"] <= 3 * best["best_error"] else "not confirmed",
-        ))
+        claims.append(
+            Claim(
+                f"Library goal: the best option (Schur basis + Richardson) beats the paper-faithful {arch} scheme by >= 10x",
+                "library goal (beyond the paper)",
+                f"best error {best['best_error']:.2e} vs paper-faithful {paper['best_error']:.2e} ({ratio:.0f}x); "
+                f"h='auto' reaches {best['auto_error']:.2e} ({best['auto_error'] / best['best_error']:.2f}x the grid best)",
+                "confirmed" if ratio >= 10 and best["auto_error"] <= 3 * best["best_error"] else "not confirmed",
+            )
+        )
     kept = next(c for c in candidates if c["kept"])
     tests = ", ".join(f"{c['test_mse']:.1e}" for c in candidates)
     approximates = mlp_mse <= cfg.approximates_mse
-    claims.append(Claim(
-        "The trained H.1 MLP approximates the sawtooth (the premise of Figures 2(b), 3(b))",
-        "Section 6.1, Appendix H.1",
-        f"test MSE {mlp_mse:.2e} (seed {kept['seed']}, the lowest training MSE of {len(candidates)} seeds; test MSEs "
-        f"{tests}); threshold {cfg.approximates_mse:g}, "
-        f"target variance {TARGET_VARIANCE:.3f}",
-        "confirmed" if approximates else "not confirmed",
-    ))
+    claims.append(
+        Claim(
+            "The trained H.1 MLP approximates the sawtooth (the premise of Figures 2(b), 3(b))",
+            "Section 6.1, Appendix H.1",
+            f"test MSE {mlp_mse:.2e} (seed {kept['seed']}, the lowest training MSE of {len(candidates)} seeds; test MSEs "
+            f"{tests}); threshold {cfg.approximates_mse:g}, "
+            f"target variance {TARGET_VARIANCE:.3f}",
+            "confirmed" if approximates else "not confirmed",
+        )
+    )
     worst = max(constructed.values())
-    claims.append(Claim(
-        "Once the MLP approximates the sawtooth, the constructed networks approximate it too",
-        "Figures 2(b), 3(b)",
-        f"paper-faithful constructions at their best h: test MSE deep {constructed['deep']:.2e}, wide "
-        f"{constructed['wide']:.2e} (MLP {mlp_mse:.2e}); threshold {cfg.approximates_mse:g}"
-        + ("" if approximates else "; not judged: the MLP itself does not approximate the sawtooth"),
-        ("confirmed" if worst <= cfg.approximates_mse else "not confirmed") if approximates else "not judged",
-    ))
+    claims.append(
+        Claim(
+            "Once the MLP approximates the sawtooth, the constructed networks approximate it too",
+            "Figures 2(b), 3(b)",
+            f"paper-faithful constructions at their best h: test MSE deep {constructed['deep']:.2e}, wide "
+            f"{constructed['wide']:.2e} (MLP {mlp_mse:.2e}); threshold {cfg.approximates_mse:g}"
+            + ("" if approximates else "; not judged: the MLP itself does not approximate the sawtooth"),
+            ("confirmed" if worst <= cfg.approximates_mse else "not confirmed") if approximates else "not judged",
+        )
+    )
     return claims
 
 
@@ -300,8 +332,11 @@ def _plot_outputs(mlp, cfg, data, arch, path):
         ax.plot(X[:, 0], mlp(X)[:, 0], "k-", lw=1.5, label="dense MLP")
         hs = [1e-4, 1e-6, 1e-8] if arch == "deep" else [1e-1, 1e-2, 1e-4]
         for h in hs:
-            net = (to_deep(mlp, cfg.rank, h, c=cfg.c, alpha=cfg.alpha, decomposition="paper", order=1) if arch == "deep"
-                   else to_wide(mlp, cfg.rank, h, c=cfg.c, order=1))
+            net = (
+                to_deep(mlp, cfg.rank, h, c=cfg.c, alpha=cfg.alpha, decomposition="paper", order=1)
+                if arch == "deep"
+                else to_wide(mlp, cfg.rank, h, c=cfg.c, order=1)
+            )
             ax.plot(X[:, 0], net(X)[:, 0], "--", lw=1, label=f"{arch} DLoR, h = {h:g}")
     ax.set_xlabel("x")
     ax.set_ylabel("output")

@@ -137,5 +137,10 @@ def _pieces_of(t: Tensor, S: Tensor, interval: tuple[float, float], rtol: float)
     floor = S.abs().max() * torch.finfo(S.dtype).eps * 16  # slopes that are zero up to rounding
     change = (S[1:] - S[:-1]).abs().amax(dim=1) > torch.clamp(rtol * size, min=float(floor))
     inner = t[1:-1]
-    return PieceCount(pieces=int(change.sum()) + 1, regions=t.numel() - 1, kinks=inner[change].clone(),
-                      breakpoints=inner.clone(), interval=interval)
+    return PieceCount(
+        pieces=int(change.sum()) + 1,
+        regions=t.numel() - 1,
+        kinks=inner[change].clone(),
+        breakpoints=inner.clone(),
+        interval=interval,
+    )

@@ -47,8 +47,10 @@ _NOT_PIECEWISE_LINEAR = (nn.Softplus, nn.Tanh, nn.Sigmoid, nn.GELU, nn.SiLU, nn.
 
 def _need_relu(act: nn.Module, where: str) -> None:
     if not isinstance(act, _PIECEWISE_LINEAR):
-        raise DLoRError(f"{where} uses {type(act).__name__}, which is not piecewise linear: counting linear pieces "
-                        "needs ReLU; build the network with activation='relu' (on the command line: --activation relu)")
+        raise DLoRError(
+            f"{where} uses {type(act).__name__}, which is not piecewise linear: counting linear pieces "
+            "needs ReLU; build the network with activation='relu' (on the command line: --activation relu)"
+        )
 
 
 def _dense(weight: Tensor, bias: Tensor | None) -> Affine:
@@ -92,8 +94,10 @@ def relu_program(model: nn.Module) -> list[Step]:
             return steps
         if isinstance(model, nn.Sequential):
             return _sequential_program(model)
-    raise DLoRError(f"cannot count the pieces of a {type(model).__name__}; pass a DeepDLoR, WideDLoR or MLP built with "
-                    "activation='relu', or an nn.Sequential of Linear, DLoRLinear and ReLU layers")
+    raise DLoRError(
+        f"cannot count the pieces of a {type(model).__name__}; pass a DeepDLoR, WideDLoR or MLP built with "
+        "activation='relu', or an nn.Sequential of Linear, DLoRLinear and ReLU layers"
+    )
 
 
 def _f64(t: Tensor | None) -> Tensor | None:
@@ -125,10 +129,15 @@ def _wide_program(model: WideDLoR) -> list[Step]:
     def weighted_sum(z: Tensor) -> Tensor:
         return torch.einsum("l,nlo->no", alphas, z.reshape(z.shape[0], k, w))  # (K, w)
 
-    return [_dense(_f64(model.inp.weight), _f64(model.inp.bias)), ReLU(),
-            Affine(branches, _f64(model.b_branch).reshape(k * w)), ReLU(),
-            Affine(weighted_sum, _f64(model.b)), ReLU(),
-            _dense(_f64(model.out.weight), _f64(model.out.bias))]
+    return [
+        _dense(_f64(model.inp.weight), _f64(model.inp.bias)),
+        ReLU(),
+        Affine(branches, _f64(model.b_branch).reshape(k * w)),
+        ReLU(),
+        Affine(weighted_sum, _f64(model.b)),
+        ReLU(),
+        _dense(_f64(model.out.weight), _f64(model.out.bias)),
+    ]
 
 
 def _sequential_program(model: nn.Sequential) -> list[Step]:

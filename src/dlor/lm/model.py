@@ -92,8 +92,10 @@ class GPTConfig:
         if self.variant != "dense":
             check_rank(self.rank)
             if self.rank > min(self.n_embd, self.mlp_hidden):
-                raise DLoRError(f"rank {self.rank} is larger than the width (n_embd = {self.n_embd}, "
-                                f"mlp_hidden = {self.mlp_hidden}); use rank <= {min(self.n_embd, self.mlp_hidden)}")
+                raise DLoRError(
+                    f"rank {self.rank} is larger than the width (n_embd = {self.n_embd}, "
+                    f"mlp_hidden = {self.mlp_hidden}); use rank <= {min(self.n_embd, self.mlp_hidden)}"
+                )
         if self.factor_init not in FACTOR_INITS:
             raise DLoRError(f"unknown factor_init {self.factor_init!r}; choose one of {', '.join(FACTOR_INITS)}")
         for name in ("alpha_init", "alpha_init_rect"):
@@ -122,8 +124,14 @@ def projection(cfg: GPTConfig, n_in: int, n_out: int, seed: int) -> nn.Module:
         layer = SparseLowRankLinear(n_in, n_out, cfg.rank, cfg.density, bias=False, support_seed=seed)
     else:
         alpha = (cfg.alpha_init if n_in == n_out else cfg.alpha_init_rect) if cfg.variant == "dlor" else None
-        layer = DLoRLinear(n_in, n_out, cfg.rank, bias=False, alpha_trainable=alpha is not None and cfg.alpha_trainable,
-                           alpha_init=0.0 if alpha is None else float(alpha))
+        layer = DLoRLinear(
+            n_in,
+            n_out,
+            cfg.rank,
+            bias=False,
+            alpha_trainable=alpha is not None and cfg.alpha_trainable,
+            alpha_init=0.0 if alpha is None else float(alpha),
+        )
     if cfg.factor_init == "zero_u":
         with torch.no_grad():
             layer.U.zero_()
@@ -210,8 +218,14 @@ class GPT(nn.Module):
         return logits, F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
 
     @torch.no_grad()
-    def generate(self, idx: Tensor, max_new_tokens: int, temperature: float = 1.0, top_k: int | None = None,
-                 generator: torch.Generator | None = None) -> Tensor:
+    def generate(
+        self,
+        idx: Tensor,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
         """Sample ``max_new_tokens`` bytes after the prompt ``idx`` ``(B, T) int64 -> (B, T + max_new_tokens)``.
 
         Each new token is drawn from ``softmax(logits / temperature)`` at the last position, over
@@ -240,7 +254,7 @@ class GPT(nn.Module):
             raise DLoRError(f"top_k must lie in [1, {vocab}], got {top_k!r}")
         idx = idx.long()
         for _ in range(max_new_tokens):
-            logits = self(idx[:, -self.config.block_size:])[:, -1, :].float() / temperature
+            logits = self(idx[:, -self.config.block_size :])[:, -1, :].float() / temperature
             if top_k is not None:
                 kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]
                 logits = logits.masked_fill(logits < kth, float("-inf"))

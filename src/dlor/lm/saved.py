@@ -5,7 +5,7 @@
 (variant, widths, rank, the sparse support) and loads the weights strictly. The training
 checkpoints of :func:`dlor.lm.train` (``RUN_DIR/checkpoint.safetensors``, with AdamW's state,
 for resuming) carry the config too, and ``load_model`` reads the model out of them as well: the
-runs of ``dlor reproduce lm`` and ``python -m dlor.lm --run-dir`` can be sampled as they stand.
+runs of ``dlor reproduce lm`` and ``dlor lm train --run-dir`` can be sampled as they stand.
 """
 
 from __future__ import annotations
@@ -41,8 +41,9 @@ def save_model(model: GPT, path: str | Path) -> Path:
     from safetensors.torch import save_file
 
     if not isinstance(model, GPT):
-        raise DLoRError(f"save_model takes a dlor.lm.GPT, got {type(model).__name__}; "
-                        "use dlor.nn.save_checkpoint for other modules")
+        raise DLoRError(
+            f"save_model takes a dlor.lm.GPT, got {type(model).__name__}; use dlor.nn.save_checkpoint for other modules"
+        )
     path = check_model_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     # clone: safetensors refuses tensors that share storage (the head is tied to the embedding)
@@ -73,11 +74,14 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> GPT:
             meta = f.metadata() or {}
             state = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as err:  # safetensors raises its own error types for torn or foreign files
-        raise DLoRError(f"{path} is not a readable safetensors file ({type(err).__name__}: {err}); "
-                        "was it cut short while being copied?") from None
+        raise DLoRError(
+            f"{path} is not a readable safetensors file ({type(err).__name__}: {err}); was it cut short while being copied?"
+        ) from None
     if _CONFIG_KEY not in meta and "progress" not in meta:
-        raise DLoRError(f"{path} holds no dlor.lm config: it was not written by dlor.lm.save_model or dlor.lm.train "
-                        "(for a state_dict alone, build the GPT and use dlor.nn.load_checkpoint)")
+        raise DLoRError(
+            f"{path} holds no dlor.lm config: it was not written by dlor.lm.save_model or dlor.lm.train "
+            "(for a state_dict alone, build the GPT and use dlor.nn.load_checkpoint)"
+        )
     try:
         if _CONFIG_KEY in meta:
             config = json.loads(meta[_CONFIG_KEY])

@@ -3,7 +3,7 @@ r"""Pretraining the :class:`~dlor.lm.model.GPT` on byte tokens: AdamW, resumable
 One training run is :func:`train`. It is the same code on one process, under ``torchrun`` with
 PyTorch's ``DistributedDataParallel`` (gloo on CPU, nccl on GPU), and on any device::
 
-    torchrun --nproc_per_node=2 -m dlor.lm --variant dlor --steps 200 --out model.safetensors
+    torchrun --nproc_per_node=2 -m dlor lm train --variant dlor --steps 200 --out model.safetensors
 
 Step ``s`` draws one global batch of ``batch_size`` windows from a generator seeded by
 ``(seed, s)``; every process takes an equal contiguous slice of it and DDP averages the
@@ -25,11 +25,11 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from .._device import check_device
 from .._errors import DLoRError
 from .._files import temporary_beside
+from .._progress import progress_bar
 from ..train.ddp import process_rank_and_world
 from .data import Corpus, sample_batch
 from .model import GPT, GPTConfig
@@ -223,8 +223,16 @@ def _load(path: Path, model: nn.Module, opt: torch.optim.Optimizer, device, run:
     return meta
 
 
-def train(cfg: GPTConfig, s: TrainSettings, corpus: Corpus, device: str | torch.device = "cpu", run_dir=None,
-          compile: bool = False, progress: bool = False, data_parallel: bool = True) -> dict:
+def train(
+    cfg: GPTConfig,
+    s: TrainSettings,
+    corpus: Corpus,
+    device: str | torch.device = "cpu",
+    run_dir=None,
+    compile: bool = False,
+    progress: bool = False,
+    data_parallel: bool = True,
+) -> dict:
     """Train one model from scratch (or from ``run_dir``'s checkpoint) and return its record.
 
     Returns a dict: the configs, ``params`` and ``projection_params``, ``history`` (``[step,
@@ -261,7 +269,7 @@ def train(cfg: GPTConfig, s: TrainSettings, corpus: Corpus, device: str | torch.
     step_fn = torch.compile(net) if compile else net
     local = s.batch_size // world
     block = cfg.block_size
-    bar = tqdm(range(start, s.steps), desc=f"lm {cfg.variant}", disable=not progress or rank != 0, leave=False)
+    bar = progress_bar(range(start, s.steps), desc=f"lm {cfg.variant}", disable=not progress or rank != 0, leave=False)
     for step in bar:
         t0 = time.perf_counter()
         x, y = sample_batch(corpus.train, s.batch_size, block, torch.Generator().manual_seed(s.seed * 1_000_003 + step))
@@ -270,8 +278,10 @@ def train(cfg: GPTConfig, s: TrainSettings, corpus: Corpus, device: str | torch.
             group["lr"] = s.lr_at(step) * group["lr_mult"]
         loss = step_fn(x, y)[1]
         if not bool(torch.isfinite(loss.detach())):  # stop before a NaN reaches the weights or a checkpoint
-            raise DivergedError(f"the training loss is not finite at step {step + 1} (learning rate {s.lr_at(step):.3g}); "
-                            "nothing more was saved. Use a smaller --lr")
+            raise DivergedError(
+                f"the training loss is not finite at step {step + 1} (learning rate {s.lr_at(step):.3g}); "
+                "nothing more was saved. Use a smaller --lr"
+            )
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if s.grad_clip:
@@ -291,9 +301,15 @@ def train(cfg: GPTConfig, s: TrainSettings, corpus: Corpus, device: str | torch.
     tokens = (s.steps) * s.batch_size * block
     val = history[-1][1] if history else evaluate(model, corpus.val, s, block, device)
     return {
-        "model_config": cfg.to_dict(), "settings": asdict(s), "params": model.num_params(),
-        "projection_params": model.projection_params(), "history": history, "val_loss": val,
-        "val_bits_per_byte": val / LN2, "tokens_per_second": tokens / seconds if seconds > 0 else float("nan"),
-        "train_seconds": seconds, **memory, "model": model,
+        "model_config": cfg.to_dict(),
+        "settings": asdict(s),
+        "params": model.num_params(),
+        "projection_params": model.projection_params(),
+        "history": history,
+        "val_loss": val,
+        "val_bits_per_byte": val / LN2,
+        "tokens_per_second": tokens / seconds if seconds > 0 else float("nan"),
+        "train_seconds": seconds,
+        **memory,
+        "model": model,
     }
-

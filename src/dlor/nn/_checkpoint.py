@@ -43,8 +43,13 @@ def load_checkpoint(model: nn.Module, path: str | Path) -> nn.Module:
         state = load_file(str(path))
     else:
         state = torch.load(path, weights_only=True)
-    check_state_fits(model, state, f"checkpoint {path}", shape_hint=" (was the model dlorized with a different rank?)",
-                     key_hint=" (dlorize the model the same way before loading)")
+    check_state_fits(
+        model,
+        state,
+        f"checkpoint {path}",
+        shape_hint=" (was the model dlorized with a different rank?)",
+        key_hint=" (dlorize the model the same way before loading)",
+    )
     model.load_state_dict(state, strict=True)
     return model
 
@@ -63,8 +68,9 @@ def check_state_fits(model: nn.Module, state: dict, source: str, shape_hint: str
     if missing or unexpected or shapes:
         parts = []
         if shapes:
-            parts.append("shape mismatch " + ", ".join(f"{k}: checkpoint {a} vs model {b}" for k, a, b in shapes[:4])
-                         + shape_hint)
+            parts.append(
+                "shape mismatch " + ", ".join(f"{k}: checkpoint {a} vs model {b}" for k, a, b in shapes[:4]) + shape_hint
+            )
         if missing:
             parts.append(f"missing from the checkpoint: {missing[:4]}")
         if unexpected:

@@ -128,13 +128,16 @@ def dlorize(model: nn.Module, rank: int, include=None, exclude=None, init: str =
                 raise DLoRError(
                     f"module {name!r}: init='exact' on a {W.dtype} weight: the chain of DLoR factors would run in "
                     f"{W.dtype}, whose rounding compounds over the factors (no longer exact); convert the model to "
-                    f"float32 first (model.float()), or use init='nearest', which computes in float64 and casts back")
+                    f"float32 first (model.float()), or use init='nearest', which computes in float64 and casts back"
+                )
             Wsq = embed_square(W.detach().double()) if W.shape[0] != W.shape[1] else W.detach().double()
             try:
                 factors = [M.to(dtype=W.dtype, device=W.device) for M in multiplicative_decompose(Wsq, rank)]
             except DLoRError as err:
-                raise type(err)(f"module {name!r}: {err}; init='exact' needs an invertible weight, "
-                                 f"use init='nearest' for this module or exclude it") from None
+                raise type(err)(
+                    f"module {name!r}: {err}; init='exact' needs an invertible weight, "
+                    f"use init='nearest' for this module or exclude it"
+                ) from None
             new = DLoRChain(factors, lin.in_features, lin.out_features, lin.bias)
         elif init == "nearest":
             new = DLoRLinear.from_linear(lin, rank)
@@ -146,6 +149,14 @@ def dlorize(model: nn.Module, rank: int, include=None, exclude=None, init: str =
         for p in new.parameters():
             p.requires_grad_(W.requires_grad)
         _replace(model, name, new)
-        summary.append({"name": name, "shape": (lin.out_features, lin.in_features), "rank": rank,
-                        "params_before": before, "params_after": sum(p.numel() for p in new.parameters()), "init": init})
+        summary.append(
+            {
+                "name": name,
+                "shape": (lin.out_features, lin.in_features),
+                "rank": rank,
+                "params_before": before,
+                "params_after": sum(p.numel() for p in new.parameters()),
+                "init": init,
+            }
+        )
     return summary

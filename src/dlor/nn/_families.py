@@ -12,8 +12,7 @@ from torch import Tensor, nn
 from .._errors import DLoRError
 from .._matrix import dlor_linear
 
-__all__ = ["DeepDLoR", "WideDLoR", "MLP", "rank_for", "FamilyInit", "INITS", "family_init", "ACTIVATIONS",
-           "activation_module"]
+__all__ = ["DeepDLoR", "WideDLoR", "MLP", "rank_for", "FamilyInit", "INITS", "family_init", "ACTIVATIONS", "activation_module"]
 
 # The activation rho of every family: "softplus" as in Appendix H.2; "relu" makes the network
 # piecewise linear, so that its linear pieces can be counted exactly (dlor.expressivity).
@@ -109,8 +108,15 @@ class DeepDLoR(nn.Module):
     Shapes: ``U``, ``V``: ``(k, width, r_k)``; ``b``: ``(k, width)``.
     """
 
-    def __init__(self, k: int, width: int = 16, in_features: int = 1, out_features: int = 1,
-                 init: str | FamilyInit | None = None, activation: str = "softplus"):
+    def __init__(
+        self,
+        k: int,
+        width: int = 16,
+        in_features: int = 1,
+        out_features: int = 1,
+        init: str | FamilyInit | None = None,
+        activation: str = "softplus",
+    ):
         super().__init__()
         init = family_init(init)
         self.act = activation_module(activation)
@@ -139,8 +145,15 @@ class WideDLoR(nn.Module):
     ``DLoRLinear``, biases ``U(-1/4, 1/4)``.
     """
 
-    def __init__(self, k: int, width: int = 16, in_features: int = 1, out_features: int = 1,
-                 init: str | FamilyInit | None = None, activation: str = "softplus"):
+    def __init__(
+        self,
+        k: int,
+        width: int = 16,
+        in_features: int = 1,
+        out_features: int = 1,
+        init: str | FamilyInit | None = None,
+        activation: str = "softplus",
+    ):
         super().__init__()
         init = family_init(init)
         self.act = activation_module(activation)

@@ -99,8 +99,13 @@ class DLoRLinear(nn.Module):
             raise DLoRError(f"from_linear expects an nn.Linear, got {type(linear).__name__}")
         W = linear.weight.detach()
         layer = cls(
-            linear.in_features, linear.out_features, rank, bias=linear.bias is not None,
-            device=W.device, dtype=W.dtype, **kwargs,
+            linear.in_features,
+            linear.out_features,
+            rank,
+            bias=linear.bias is not None,
+            device=W.device,
+            dtype=W.dtype,
+            **kwargs,
         )
         M = nearest_dlor(W, rank)
         r = M.rank
@@ -137,7 +142,4 @@ class DLoRLinear(nn.Module):
         return self.matrix.num_params + (self.out_features if self.bias is not None else 0)
 
     def extra_repr(self) -> str:
-        return (
-            f"in_features={self.in_features}, out_features={self.out_features}, "
-            f"rank={self.rank}, bias={self.bias is not None}"
-        )
+        return f"in_features={self.in_features}, out_features={self.out_features}, rank={self.rank}, bias={self.bias is not None}"

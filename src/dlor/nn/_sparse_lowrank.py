@@ -23,8 +23,9 @@ __all__ = ["SparseLowRankLinear", "check_density"]
 # so that warning is spent here, silenced, without touching the caller's warning filters.
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", UserWarning)
-    torch.sparse_csr_tensor(torch.zeros(2, dtype=torch.int64), torch.zeros(0, dtype=torch.int64), torch.zeros(0), (1, 1),
-                            check_invariants=False)
+    torch.sparse_csr_tensor(
+        torch.zeros(2, dtype=torch.int64), torch.zeros(0, dtype=torch.int64), torch.zeros(0), (1, 1), check_invariants=False
+    )
 
 
 def check_density(density) -> float:
@@ -63,8 +64,18 @@ class SparseLowRankLinear(nn.Module):
     half of the variance ``E[x_i^2] / 3`` that ``nn.Linear``'s default gives ``W x``.
     """
 
-    def __init__(self, in_features: int, out_features: int, rank: int, density: float, bias: bool = True, *,
-                 support_seed: int = 0, device=None, dtype=None) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        rank: int,
+        density: float,
+        bias: bool = True,
+        *,
+        support_seed: int = 0,
+        device=None,
+        dtype=None,
+    ) -> None:
         super().__init__()
         for name, value in (("in_features", in_features), ("out_features", out_features)):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -106,8 +117,7 @@ class SparseLowRankLinear(nn.Module):
 
     def _csr(self, values: Tensor) -> Tensor:
         # the support is valid by construction: skip the per-call invariant checks (explicitly, so torch does not warn)
-        return torch.sparse_csr_tensor(self.crow, self.col, values, (self.out_features, self.in_features),
-                                       check_invariants=False)
+        return torch.sparse_csr_tensor(self.crow, self.col, values, (self.out_features, self.in_features), check_invariants=False)
 
     def _sparse_product(self, x2: Tensor) -> Tensor:
         """``x2 S^T``, ``(B, m)``, outside autocast. With 16-bit parameters on the CPU it runs in
@@ -141,5 +151,7 @@ class SparseLowRankLinear(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
     def extra_repr(self) -> str:
-        return (f"in_features={self.in_features}, out_features={self.out_features}, rank={self.rank}, "
-                f"nnz={self.values.numel()} (density {self.density:.4g}), bias={self.bias is not None}")
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, rank={self.rank}, "
+            f"nnz={self.values.numel()} (density {self.density:.4g}), bias={self.bias is not None}"
+        )

@@ -28,6 +28,4 @@ def resolve_activation(activation: str | Callable[[Tensor], Tensor]) -> Callable
     try:
         return ACTIVATIONS[str(activation).lower()]
     except KeyError:
-        raise DLoRError(
-            f"unknown activation {activation!r}; use one of {sorted(ACTIVATIONS)} or pass a callable"
-        ) from None
+        raise DLoRError(f"unknown activation {activation!r}; use one of {sorted(ACTIVATIONS)} or pass a callable") from None

@@ -70,8 +70,10 @@ def blindness_bound(X, f, v=None, bins: int | None = None, seed: int = 0):
     if d == 1:
         return conditional_variance(X, f, [1.0], bins), np.array([1.0])
     if d == 2:
+
         def obj(theta):
             return conditional_variance(X, f, [np.cos(theta), np.sin(theta)], bins)
+
         grid = np.linspace(0, np.pi, 360, endpoint=False)
         vals = [obj(th) for th in grid]
         i = int(np.argmin(vals))
@@ -82,6 +84,7 @@ def blindness_bound(X, f, v=None, bins: int | None = None, seed: int = 0):
 
     def objv(w):
         return conditional_variance(X, f, w / (np.linalg.norm(w) + 1e-300), bins)
+
     starts = rng.standard_normal((256, d))
     best = min(starts, key=objv)
     res = scipy.optimize.minimize(objv, best, method="Nelder-Mead")

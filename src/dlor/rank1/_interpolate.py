@@ -27,8 +27,16 @@ class Rank1Net(nn.Module):
     what Theorem 2 (rank 1: affine collapse) and Theorem 10 (full rank: exact fit) are about.
     """
 
-    def __init__(self, u1: Tensor, v1: Tensor, b1: Tensor, W2: Tensor, b2: Tensor,
-                 activation: Callable[[Tensor], Tensor], scalar_output: bool):
+    def __init__(
+        self,
+        u1: Tensor,
+        v1: Tensor,
+        b1: Tensor,
+        W2: Tensor,
+        b2: Tensor,
+        activation: Callable[[Tensor], Tensor],
+        scalar_output: bool,
+    ):
         super().__init__()
         self.u1 = nn.Parameter(u1)
         self.v1 = nn.Parameter(v1)
@@ -91,8 +99,9 @@ def _projection(X: np.ndarray, seed: int) -> np.ndarray:
     return best
 
 
-def interpolate(X, z, activation: str | Callable[[Tensor], Tensor] = "sigmoid", *, sharpness: float | None = None,
-                seed: int = 0) -> Rank1Net:
+def interpolate(
+    X, z, activation: str | Callable[[Tensor], Tensor] = "sigmoid", *, sharpness: float | None = None, seed: int = 0
+) -> Rank1Net:
     r"""A width-``M`` network with a rank-1 hidden layer that reproduces ``z`` at ``X``.
 
     Paper: Theorem 9 (Heaviside, thermometer encoding), Theorem 1 (any continuous,
@@ -195,9 +204,13 @@ def interpolate(X, z, activation: str | Callable[[Tensor], Tensor] = "sigmoid", 
     _, c, theta, gain, b1, W = best
     k = Zn.shape[1]
     net = Rank1Net(
-        u1=gain.clone(), v1=torch.from_numpy(v1.copy()), b1=b1.clone(),
-        W2=torch.from_numpy(np.ascontiguousarray(W.T)), b2=torch.zeros(k, dtype=torch.float64),
-        activation=sigma, scalar_output=scalar,
+        u1=gain.clone(),
+        v1=torch.from_numpy(v1.copy()),
+        b1=b1.clone(),
+        W2=torch.from_numpy(np.ascontiguousarray(W.T)),
+        b2=torch.zeros(k, dtype=torch.float64),
+        activation=sigma,
+        scalar_output=scalar,
     )
     net.sharpness, net.knot_position = c, theta
     return net

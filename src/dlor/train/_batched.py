@@ -26,8 +26,9 @@ def _activation(name: str):
     return _ACTIVATIONS[name]
 
 
-def make_module(arch: str, k: int | None = None, widths: list[int] | None = None, init=None,
-                activation: str = "softplus") -> nn.Module:
+def make_module(
+    arch: str, k: int | None = None, widths: list[int] | None = None, init=None, activation: str = "softplus"
+) -> nn.Module:
     """A fresh model of ``arch``; ``init`` (a :data:`dlor.nn.INITS` name) applies to deep and wide
     only; ``activation``: a :data:`dlor.nn.ACTIVATIONS` name. Deep and wide models take their width
     from ``widths[1]`` when it is given (default 16, Appendix H.2)."""
@@ -110,8 +111,15 @@ def mlp_forward(P: dict[str, Tensor], x: Tensor, n_layers: int, act=_softplus) -
     return h
 
 
-def batched_forward(arch: str, P: dict[str, Tensor], x: Tensor, k: int | None = None, n_layers: int | None = None,
-                    broadcast: bool = False, activation: str = "softplus") -> Tensor:
+def batched_forward(
+    arch: str,
+    P: dict[str, Tensor],
+    x: Tensor,
+    k: int | None = None,
+    n_layers: int | None = None,
+    broadcast: bool = False,
+    activation: str = "softplus",
+) -> Tensor:
     """Outputs ``(B, N, out)`` of ``B`` models of one architecture, with ``activation`` (a
     :data:`dlor.nn.ACTIVATIONS` name) as ``rho``.
 

@@ -9,8 +9,9 @@ handful of tensor operations whatever ``B`` is.
 An epoch is full batch (``TrainConfig(batch_size=None)``: one Adam step on the whole training
 set) or a pass over shuffled minibatches (``batch_size=b``: ``ceil(n / b)`` Adam steps; each model
 draws its own order every epoch from its seed, see :func:`epoch_orders`). One epoch (forward,
-gradients, Adam, plateau schedule, bookkeeping) is a pure function of the state tensors
-(:func:`_make_step`). With ``TrainConfig(compile=True)`` its pieces are compiled by TorchInductor
+gradients, Adam, plateau schedule, bookkeeping) is a pure function of a
+:class:`~dlor.train.TrainState` (:func:`~dlor.train._state.make_epoch`). With
+``TrainConfig(compile=True)`` its pieces are compiled by TorchInductor
 (:func:`~dlor.train._inductor.compile_pure`: one fused kernel per minibatch step, called without
 Dynamo; 3-5x faster per epoch on CPU after a compile of 10-60 s, measured), otherwise they run
 eagerly; both compute the same arithmetic.
@@ -19,6 +20,7 @@ eagerly; both compute the same arithmetic.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import warnings
@@ -33,9 +35,11 @@ from .._device import check_device
 from .._errors import DLoRError
 from .._files import set_aside, temporary_beside
 from ._batched import batched_forward, make_module, stack_modules
-from ._inductor import compile_pure
+from ._state import TrainState, init_state, make_epoch, unflatten
 
 __all__ = ["TrainConfig", "GroupTrainer", "GroupSpec", "epoch_orders"]
+
+CHECKPOINT_FORMAT = "dlor.train.GroupTrainer/1"  # the metadata of a safetensors checkpoint of this trainer
 
 _ORDER_CHUNK = 64  # epochs of shuffles drawn at once per model
 _ORDER_KEY = 0x5EED_0D0E  # keeps the shuffle streams apart from the initialisation's (which uses the bare seed)
@@ -65,162 +69,6 @@ def epoch_orders(seed: int, n: int, first_epoch: int, count: int) -> Tensor:
         parts.append(_chunk_orders(seed, n, chunk)[lo:hi])
         e = chunk * _ORDER_CHUNK + hi
     return torch.cat(parts) if parts else torch.empty(0, n, dtype=torch.long)
-
-# The per-model state carried from epoch to epoch, in the order of the step function's arguments.
-_STATE = ("flat", "exp_avg", "exp_avg_sq", "step_count", "lr", "best", "bad", "active", "failed", "first_below", "last_loss")
-
-
-def _unflatten(flat: Tensor, names, shapes, sizes) -> dict[str, Tensor]:
-    """``{name: (B, *shape)}`` views into the flat ``(B, D)`` parameter tensor."""
-    out, off = {}, 0
-    for n, shape, size in zip(names, shapes, sizes, strict=True):
-        out[n] = flat[:, off : off + size].view(flat.shape[0], *shape)
-        off += size
-    return out
-
-
-def _make_step(arch: str, k, n_layers, names, shapes, sizes, cfg: TrainConfig, functional: bool,
-               compile_name: str | None = None, activation: str = "softplus"):
-    """The pure function ``(state..., epoch, x, y, order) -> state`` of one epoch.
-
-    Per model: MSE loss, its gradient, one ``torch.optim.Adam`` step (single-tensor path) per
-    batch and one ``ReduceLROnPlateau`` step per epoch; a model with a non-finite loss or
-    gradient is marked failed and frozen, the others go on. ``functional`` takes the gradient
-    with ``torch.func.grad_and_value`` (traceable by ``make_fx``), otherwise with
-    ``torch.autograd.grad`` (less overhead when run eagerly); the arithmetic is the same.
-    ``compile_name``: compile the pieces with :func:`compile_pure` under that name.
-
-    Full batch (``cfg.batch_size is None``): one step on the whole training set; the schedule,
-    the success threshold and early stopping read the loss of that step (as a loop that calls
-    ``scheduler.step(loss.item())`` after ``optimizer.step()``). ``order`` is ignored.
-
-    Minibatches: ``order`` ``(B, n)`` is each model's order of the training set this epoch; the
-    steps take its consecutive slices of ``batch_size`` points, the last one the ``n mod
-    batch_size`` points left over when that is not zero (``DataLoader``'s ``drop_last=False``),
-    each step's loss the mean over its own batch. After the last step, the MSE on the full
-    training set (one more forward pass) feeds the schedule, the threshold and early stopping.
-    """
-    b1, b2 = cfg.betas
-    bs = cfg.batch_size
-
-    def per_model_mse(flat, x, y):
-        P = _unflatten(flat, names, shapes, sizes)
-        out = batched_forward(arch, P, x, k=k, n_layers=n_layers, broadcast=compile_name is not None,
-                              activation=activation)
-        return ((out - y) ** 2).mean(dim=(1, 2))  # (B,)
-
-    def loss_fn(flat, x, y):
-        loss = per_model_mse(flat, x, y)
-        return loss.sum(), loss
-
-    def gradient(flat, x, y):
-        if functional:
-            grad, (_, loss) = torch.func.grad_and_value(loss_fn, has_aux=True)(flat, x, y)
-            return grad, loss
-        with torch.enable_grad():
-            leaf = flat.detach().requires_grad_(True)
-            total, loss = loss_fn(leaf, x, y)
-            (grad,) = torch.autograd.grad(total, leaf)
-        return grad, loss.detach()
-
-    def adam(flat, exp_avg, exp_avg_sq, step_count, lr, grad, act):
-        """One step of torch.optim.Adam's single-tensor path for the models in ``act``."""
-        g = torch.where(act[:, None], grad, torch.zeros_like(grad))
-        m = exp_avg.lerp(g, 1 - b1)
-        v = exp_avg_sq.mul(b2).addcmul_(g, g, value=1 - b2)
-        new_step = step_count + 1
-        bc1 = 1 - b1**new_step
-        bc2_sqrt = (1 - b2**new_step).sqrt()
-        denom = (v.sqrt() / bc2_sqrt[:, None]).add_(cfg.eps)
-        new = flat.addcdiv(m, denom * (bc1 / lr)[:, None], value=-1.0)
-        a = act[:, None]
-        return (torch.where(a, new, flat), torch.where(a, m, exp_avg), torch.where(a, v, exp_avg_sq),
-                torch.where(act, new_step, step_count))
-
-    def end_of_epoch(loss, act, lr, best, bad, active, first_below, last_loss, epoch):
-        """Bookkeeping and ReduceLROnPlateau on each model's own epoch loss."""
-        last_loss = torch.where(act, loss, last_loss)
-        first_below = torch.where(act & (first_below < 0) & (loss < cfg.success_threshold), epoch, first_below)
-        better = loss < best * (1 - cfg.plateau_threshold)
-        best = torch.where(act & better, loss, best)
-        bad = torch.where(act, torch.where(better, 0, bad + 1), bad)
-        reduce = act & (bad > cfg.patience)
-        new_lr = torch.clamp(lr * cfg.factor, min=cfg.min_lr)
-        lr = torch.where(reduce & (lr - new_lr > 1e-8), new_lr, lr)
-        bad = torch.where(reduce, 0, bad)
-        active = active & act
-        if cfg.stop_below is not None:
-            active = active & ~(loss < cfg.stop_below)
-        return lr, best, bad, active, first_below, last_loss
-
-    def full_batch_step(flat, exp_avg, exp_avg_sq, step_count, lr, best, bad, active, failed, first_below, last_loss,
-                        epoch, x, y, order):
-        grad, loss = gradient(flat, x, y)
-        finite = torch.isfinite(loss) & torch.isfinite(grad).all(dim=1)
-        failed = failed | (active & ~finite)
-        act = active & finite
-        flat, exp_avg, exp_avg_sq, step_count = adam(flat, exp_avg, exp_avg_sq, step_count, lr, grad, act)
-        lr, best, bad, active, first_below, last_loss = end_of_epoch(loss, act, lr, best, bad, active, first_below,
-                                                                     last_loss, epoch)
-        return flat, exp_avg, exp_avg_sq, step_count, lr, best, bad, active, failed, first_below, last_loss
-
-    def minibatch_update(flat, exp_avg, exp_avg_sq, step_count, lr, active, failed, xb, yb):
-        """One Adam step of every active model on its own minibatch ``xb`` ``(B, b, d)``."""
-        grad, loss = gradient(flat, xb, yb)
-        finite = torch.isfinite(loss) & torch.isfinite(grad).all(dim=1)
-        failed = failed | (active & ~finite)
-        active = active & finite
-        flat, exp_avg, exp_avg_sq, step_count = adam(flat, exp_avg, exp_avg_sq, step_count, lr, grad, active)
-        return flat, exp_avg, exp_avg_sq, step_count, active, failed
-
-    def minibatch_end(flat, lr, best, bad, active, failed, first_below, last_loss, epoch, x, y):
-        """The full training MSE of every model, then the plateau schedule and bookkeeping."""
-        full = per_model_mse(flat, x, y)
-        finite = torch.isfinite(full)
-        failed = failed | (active & ~finite)
-        act = active & finite
-        lr, best, bad, active, first_below, last_loss = end_of_epoch(full, act, lr, best, bad, active, first_below,
-                                                                     last_loss, epoch)
-        return lr, best, bad, active, failed, first_below, last_loss
-
-    def minibatch_last(flat, exp_avg, exp_avg_sq, step_count, lr, best, bad, active, failed, first_below, last_loss,
-                       epoch, xb, yb, x, y):
-        """The epoch's last step (on its possibly partial batch), then :func:`minibatch_end`: one
-        compiled call instead of two (every call costs 60-200 us of wrapper overhead)."""
-        flat, exp_avg, exp_avg_sq, step_count, active, failed = minibatch_update(
-            flat, exp_avg, exp_avg_sq, step_count, lr, active, failed, xb, yb)
-        lr, best, bad, active, failed, first_below, last_loss = minibatch_end(
-            flat, lr, best, bad, active, failed, first_below, last_loss, epoch, x, y)
-        return flat, exp_avg, exp_avg_sq, step_count, lr, best, bad, active, failed, first_below, last_loss
-
-    if compile_name is not None:  # two graphs per epoch (the full steps; the last step and the end), not one:
-        # an epoch unrolled into a single graph compiled 5-10x slower (3 minutes for deep k=16 at
-        # batch size 16, measured) and ran only 1.03-1.6x faster
-        full_batch_step = compile_pure(full_batch_step, f"epoch_{compile_name}")
-        minibatch_last = compile_pure(minibatch_last, f"epoch_{compile_name}_last")
-        minibatch_update = compile_pure(minibatch_update, f"epoch_{compile_name}_update")
-
-    def minibatch_step(flat, exp_avg, exp_avg_sq, step_count, lr, best, bad, active, failed, first_below, last_loss,
-                       epoch, x, y, order):
-        if x.dim() == 2:  # one training set for all models
-            xs, ys = x[order], y[order]  # (B, n, d), (B, n, out)
-        else:  # (B, n, d): a training set per model
-            xs = x.gather(1, order[:, :, None].expand(-1, -1, x.shape[-1]))
-            ys = y.gather(1, order[:, :, None].expand(-1, -1, y.shape[-1]))
-        # ceil(n / bs) steps: the full batches, then the last one, possibly partial. The full
-        # batches are laid out (steps, B, bs, d) by one copy, so each step's batch is a
-        # contiguous view (a copy per step costs more than the small step's own kernels)
-        B, n = order.shape
-        last = (n - 1) // bs * bs
-        xf = xs[:, :last].reshape(B, last // bs, bs, xs.shape[-1]).transpose(0, 1).contiguous()
-        yf = ys[:, :last].reshape(B, last // bs, bs, ys.shape[-1]).transpose(0, 1).contiguous()
-        for i in range(last // bs):
-            flat, exp_avg, exp_avg_sq, step_count, active, failed = minibatch_update(
-                flat, exp_avg, exp_avg_sq, step_count, lr, active, failed, xf[i], yf[i])
-        return minibatch_last(flat, exp_avg, exp_avg_sq, step_count, lr, best, bad, active, failed, first_below,
-                              last_loss, epoch, xs[:, last:].contiguous(), ys[:, last:].contiguous(), x, y)
-
-    return full_batch_step if bs is None else minibatch_step
 
 
 @contextlib.contextmanager
@@ -274,7 +122,7 @@ class TrainConfig:
     flush_denormal: bool = True
     # Adam steps per epoch: None = one full-batch step (the reading of the paper's "epoch" this
     # library used first); an integer b = one pass over each model's own shuffle of the training
-    # set in ceil(n / b) minibatches, the last one partial (see _make_step). A b larger than the
+    # set in ceil(n / b) minibatches, the last one partial (see make_epoch). A b larger than the
     # training set is refused when training starts.
     batch_size: int | None = None
     # intra-op threads while training (torch.set_num_threads, restored afterwards); None leaves
@@ -284,10 +132,8 @@ class TrainConfig:
     threads: int | None = None
 
     def __post_init__(self):
-        if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
-                                         or self.threads < 1):
-            raise DLoRError(f"threads must be a positive integer, or None to keep the process's setting; "
-                            f"got {self.threads!r}")
+        if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int) or self.threads < 1):
+            raise DLoRError(f"threads must be a positive integer, or None to keep the process's setting; got {self.threads!r}")
         b = self.batch_size
         if b is not None and (isinstance(b, bool) or not isinstance(b, (int, np.integer)) or b < 1):
             raise DLoRError(f"batch_size must be a positive integer, or None for full batch; got {b!r}")
@@ -329,8 +175,14 @@ class GroupTrainer:
     ``run`` can be interrupted and resumed from the last checkpoint (``checkpoint`` path).
     """
 
-    def __init__(self, spec: GroupSpec, cfg: TrainConfig, dtype=torch.float64, checkpoint: Path | None = None,
-                 device: torch.device | str | None = None):
+    def __init__(
+        self,
+        spec: GroupSpec,
+        cfg: TrainConfig,
+        dtype=torch.float64,
+        checkpoint: Path | None = None,
+        device: torch.device | str | None = None,
+    ):
         self.spec, self.cfg, self.dtype, self.checkpoint = spec, cfg, dtype, checkpoint
         # every state tensor lives here; the data is moved here in run(). The models are
         # initialised on the CPU (the same draws on every device), then moved.
@@ -345,36 +197,28 @@ class GroupTrainer:
         self.names = list(P)
         self.shapes = [P[n].shape[1:] for n in self.names]
         self.sizes = [math.prod(s) for s in self.shapes]
-        self.flat = torch.cat([P[n].reshape(len(modules), -1) for n in self.names], dim=1).to(self.device)
-        self.n_params = self.flat.shape[1]
-        B = len(modules)
-        self.exp_avg = torch.zeros_like(self.flat, requires_grad=False)
-        self.exp_avg_sq = torch.zeros_like(self.exp_avg)
-        self.step_count = torch.zeros(B, dtype=dtype, device=self.device)
-        self.lr = torch.full((B,), cfg.lr, dtype=dtype, device=self.device)
-        self.best = torch.full((B,), math.inf, dtype=dtype, device=self.device)
-        self.bad = torch.zeros(B, dtype=torch.long, device=self.device)
-        self.active = torch.ones(B, dtype=torch.bool, device=self.device)
-        self.failed = torch.zeros(B, dtype=torch.bool, device=self.device)
-        self.first_below = torch.full((B,), -1, dtype=torch.long, device=self.device)
-        self.last_loss = torch.full((B,), math.nan, dtype=dtype, device=self.device)
+        self.state = init_state(torch.cat([P[n].reshape(len(modules), -1) for n in self.names], dim=1).to(self.device), cfg.lr)
+        self.n_params = self.state.params.shape[1]
         self.test_at: dict[int, Tensor] = {}
         self.epoch = 0
         self._orders: Tensor | None = None  # (B, 64, n): the shuffles of the current chunk of epochs
         self._orders_chunk = -1
         self.n_layers = len(spec.widths) - 1 if spec.widths else None
         layout = (spec.arch, spec.k, self.n_layers, self.names, self.shapes, self.sizes, cfg)
-        self._step = _make_step(*layout, functional=False, activation=spec.activation)
-        self._step_compiled = (_make_step(*layout, functional=True, compile_name=spec.name, activation=spec.activation)
-                               if cfg.compile else None)
+        self._step = make_epoch(*layout, functional=False, activation=spec.activation)
+        self._step_compiled = (
+            make_epoch(*layout, functional=True, compile_name=spec.name, activation=spec.activation) if cfg.compile else None
+        )
 
     # ------------------------------------------------------------------ parameters
     def params(self, flat: Tensor | None = None) -> dict[str, Tensor]:
-        return _unflatten(self.flat if flat is None else flat, self.names, self.shapes, self.sizes)
+        """``{name: (B, *shape)}``: every model's parameters (views into ``state.params``, or into ``flat``)."""
+        return unflatten(self.state.params if flat is None else flat, self.names, self.shapes, self.sizes)
 
     def forward(self, x: Tensor, flat: Tensor | None = None) -> Tensor:
-        return batched_forward(self.spec.arch, self.params(flat), x, k=self.spec.k, n_layers=self.n_layers,
-                               activation=self.spec.activation)
+        return batched_forward(
+            self.spec.arch, self.params(flat), x, k=self.spec.k, n_layers=self.n_layers, activation=self.spec.activation
+        )
 
     def mse(self, x: Tensor, y: Tensor) -> Tensor:
         with torch.no_grad():
@@ -391,23 +235,24 @@ class GroupTrainer:
 
     def _epoch(self, x: Tensor, y: Tensor) -> None:
         self.epoch += 1
-        state = tuple(getattr(self, n).detach() for n in _STATE)
         epoch = torch.tensor(self.epoch, dtype=torch.long, device=self.device)
         order = self._order(x.shape[-2]) if self.cfg.batch_size is not None else None
         with torch.no_grad():
-            out = self._run_step(state, epoch, x, y, order)
-        for n, value in zip(_STATE, out, strict=True):
-            setattr(self, n, value)
+            self.state = self._run_step(self.state, epoch, x, y, order)
 
-    def _run_step(self, state, epoch, x, y, order):
+    def _run_step(self, state: TrainState, epoch, x, y, order) -> TrainState:
         if self._step_compiled is not None:
             try:
-                return self._step_compiled(*state, epoch, x, y, order)
+                return self._step_compiled(state, epoch, x, y, order)
             except Exception as err:  # no C++ compiler, unsupported platform, ...
-                warnings.warn(f"compiling the epoch failed ({type(err).__name__}: {err}); training {self.spec.name} "
-                              f"eagerly instead (same arithmetic, slower)", RuntimeWarning, stacklevel=3)
+                warnings.warn(
+                    f"compiling the epoch failed ({type(err).__name__}: {err}); training {self.spec.name} "
+                    f"eagerly instead (same arithmetic, slower)",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
                 self._step_compiled = None
-        return self._step(*state, epoch, x, y, order)
+        return self._step(state, epoch, x, y, order)
 
     def run(self, x: Tensor, y: Tensor, x_test: Tensor, y_test: Tensor, epochs: int | None = None, on_epoch=None) -> list[dict]:
         """Train to ``epochs`` (default ``cfg.epochs``) and return one result dict per model.
@@ -420,12 +265,15 @@ class GroupTrainer:
         B = len(self.spec.seeds)
         for name, t in (("x", x), ("y", y), ("x_test", x_test), ("y_test", y_test)):
             if t.dim() not in (2, 3) or (t.dim() == 3 and t.shape[0] != B):
-                raise DLoRError(f"{name} must be (n, features) or ({B}, n, features) for this group of {B} models, "
-                                f"got shape {tuple(t.shape)}")
+                raise DLoRError(
+                    f"{name} must be (n, features) or ({B}, n, features) for this group of {B} models, got shape {tuple(t.shape)}"
+                )
         n = x.shape[-2]
         if self.cfg.batch_size is not None and self.cfg.batch_size > n:
-            raise DLoRError(f"batch_size {self.cfg.batch_size} is larger than the training set ({n} points); "
-                            f"use batch_size <= {n}, or None for full-batch epochs")
+            raise DLoRError(
+                f"batch_size {self.cfg.batch_size} is larger than the training set ({n} points); "
+                f"use batch_size <= {n}, or None for full-batch epochs"
+            )
         self._maybe_resume()
         with _flushing_denormals(self.cfg.flush_denormal), _intra_op_threads(self.cfg.threads):
             self._train_until(total, x, y, x_test, y_test, on_epoch)
@@ -434,7 +282,7 @@ class GroupTrainer:
         return self.results(x, y, x_test, y_test)
 
     def _train_until(self, total: int, x, y, x_test, y_test, on_epoch) -> None:
-        while self.epoch < total and bool(self.active.any()):
+        while self.epoch < total and bool(self.state.active.any()):
             self._epoch(x, y)
             if self.epoch in self.cfg.eval_epochs:
                 self.test_at[self.epoch] = self.mse(x_test, y_test)
@@ -448,14 +296,22 @@ class GroupTrainer:
         train_final = self.mse(x, y)
         rows = []
         steps_per_epoch = 1 if self.cfg.batch_size is None else math.ceil(x.shape[-2] / self.cfg.batch_size)
+        st = self.state
         for i, seed in enumerate(self.spec.seeds):
-            steps = int(self.step_count[i])
-            row = {"arch": self.spec.arch, "k": self.spec.k,
-                   "width": self.spec.widths[1] if self.spec.widths else 16, "seed": seed,
-                   "params": self.n_params, "epochs_trained": math.ceil(steps / steps_per_epoch),
-                   "adam_steps": steps,
-                   "train_mse_final": float(train_final[i]), "test_mse_final": float(test_final[i]),
-                   "first_epoch_below_threshold": int(self.first_below[i]), "failed": bool(self.failed[i])}
+            steps = int(st.step[i])
+            row = {
+                "arch": self.spec.arch,
+                "k": self.spec.k,
+                "width": self.spec.widths[1] if self.spec.widths else 16,
+                "seed": seed,
+                "params": self.n_params,
+                "epochs_trained": math.ceil(steps / steps_per_epoch),
+                "adam_steps": steps,
+                "train_mse_final": float(train_final[i]),
+                "test_mse_final": float(test_final[i]),
+                "first_epoch_below_threshold": int(st.first_below[i]),
+                "failed": bool(st.failed[i]),
+            }
             for e, t in self.test_at.items():
                 row[f"test_mse_at_{e}"] = float(t[i])
             row |= self.spec.extra
@@ -469,39 +325,55 @@ class GroupTrainer:
         return rows
 
     # ------------------------------------------------------------------ checkpoints
-    def _state(self) -> dict:
-        return {n: getattr(self, n).detach() for n in _STATE} | {"epoch": self.epoch, "test_at": self.test_at,
-                                                                  "cfg": asdict(self.cfg)}
-
     def _save(self) -> None:
+        """The state as a safetensors file: one tensor per field (``state.<field>``) and per
+        recorded test MSE (``test_at.<epoch>``), the epoch and the settings in its JSON metadata."""
+        from safetensors.torch import save_file
+
+        tensors = {f"state.{name}": t.detach().contiguous().cpu() for name, t in self.state._asdict().items()}
+        tensors |= {f"test_at.{e}": t.detach().contiguous().cpu() for e, t in self.test_at.items()}
+        meta = {
+            "format": CHECKPOINT_FORMAT,
+            "epoch": str(self.epoch),
+            "group": self.spec.name,
+            "config": json.dumps(asdict(self.cfg)),
+        }
         self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
         tmp = temporary_beside(self.checkpoint)
-        torch.save(self._state(), tmp)
+        save_file(tensors, str(tmp), metadata=meta)
         os.replace(tmp, self.checkpoint)
 
-    def _checkpoint_problem(self, state) -> str | None:
-        """Why ``state`` cannot resume this group (None: it can)."""
-        if not isinstance(state, dict) or not set(_STATE) | {"epoch", "test_at"} <= state.keys():
-            return "not a checkpoint of this trainer"
-        if state["flat"].shape != self.flat.shape:
-            return f"parameters of shape {tuple(state['flat'].shape)}, this group has {tuple(self.flat.shape)}"
+    def _checkpoint_problem(self, meta: dict, tensors: dict[str, Tensor]) -> str | None:
+        """Why a checkpoint cannot resume this group (None: it can)."""
+        if meta.get("format") != CHECKPOINT_FORMAT:
+            return f"not a checkpoint of this trainer (format {meta.get('format')!r})"
+        missing = [f for f in TrainState._fields if f"state.{f}" not in tensors]
+        if missing:
+            return f"no tensor state.{missing[0]}"
+        shape = tuple(tensors["state.params"].shape)
+        if shape != tuple(self.state.params.shape):
+            return f"parameters of shape {shape}, this group has {tuple(self.state.params.shape)}"
         return None
 
     def _maybe_resume(self) -> None:
         if self.checkpoint is None or not self.checkpoint.exists() or self.epoch:
             return
+        from safetensors import SafetensorError, safe_open
+
         try:
-            state = torch.load(self.checkpoint, weights_only=False, map_location=self.flat.device)
-        except Exception as err:  # torn (EOFError, RuntimeError from the zip reader, ...)
-            set_aside(self.checkpoint, f"{type(err).__name__}: {str(err)[:80]}")
+            with safe_open(str(self.checkpoint), framework="pt") as f:
+                meta = f.metadata() or {}
+                tensors = {key: f.get_tensor(key) for key in f.keys()}
+        except (SafetensorError, OSError, ValueError) as err:  # torn, or a pickle of an earlier version
+            set_aside(
+                self.checkpoint,
+                f"not a safetensors checkpoint of this trainer, recomputed ({type(err).__name__}: {str(err)[:60]})",
+            )
             return
-        problem = self._checkpoint_problem(state)
+        problem = self._checkpoint_problem(meta, tensors)
         if problem is not None:
             set_aside(self.checkpoint, problem)
             return
-        self.flat = state.pop("flat").clone()
-        self.epoch = state.pop("epoch")
-        self.test_at = state.pop("test_at")
-        state.pop("cfg")
-        for k, v in state.items():
-            setattr(self, k, v)
+        self.state = TrainState(**{f: tensors[f"state.{f}"].to(self.device) for f in TrainState._fields})
+        self.epoch = int(meta["epoch"])
+        self.test_at = {int(key.split(".", 1)[1]): t.to(self.device) for key, t in tensors.items() if key.startswith("test_at.")}

@@ -32,8 +32,9 @@ def process_rank_and_world() -> tuple[int, int]:
     return 0, 1
 
 
-def train_data_parallel(model: nn.Module, X: torch.Tensor, Y: torch.Tensor, steps: int, lr: float = 1e-2,
-                        global_batch: int = 256, seed: int = 0) -> nn.Module:
+def train_data_parallel(
+    model: nn.Module, X: torch.Tensor, Y: torch.Tensor, steps: int, lr: float = 1e-2, global_batch: int = 256, seed: int = 0
+) -> nn.Module:
     """Adam on cross-entropy for ``steps`` steps; wraps ``model`` in DDP when a process group exists."""
     rank, world = process_rank_and_world()
     if global_batch % world:

@@ -1,0 +1,59 @@
+"""What an experiment returns (a :class:`Summary` of :class:`Claim` rows) and the checks every
+config shares. Nothing here needs the ``experiments`` extra, so the registry loads without it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+BUDGETS = ("tiny", "quick", "paper")  # tiny: a smoke-test budget for the test suite
+
+
+@dataclass
+class Claim:
+    """One statement of the paper beside what was measured here."""
+
+    claim: str
+    source: str  # the paper's figure, table or theorem
+    measured: str
+    verdict: str  # "confirmed" | "partially confirmed" | "not confirmed"
+
+
+@dataclass
+class Summary:
+    """What an experiment returns to the CLI and the report."""
+
+    name: str
+    title: str
+    figures: list[str] = field(default_factory=list)  # paths relative to the output folder
+    data: list[str] = field(default_factory=list)
+    claims: list[Claim] = field(default_factory=list)
+    tables: dict[str, list[dict]] = field(default_factory=dict)
+    config: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def check_budget(budget: str) -> str:
+    if budget not in BUDGETS:
+        from .._errors import DLoRError
+
+        raise DLoRError(f"budget must be one of {BUDGETS}, got {budget!r}")
+    return budget
+
+
+def check_positive_ints(cfg, names: tuple[str, ...], each: bool = False) -> None:
+    """Raise :class:`DLoRError` unless every field ``names`` of ``cfg`` is an integer >= 1
+    (``each``: a non-empty sequence of such integers), naming the first field that is not."""
+    from .._errors import DLoRError
+
+    def ok(v) -> bool:
+        return not isinstance(v, bool) and isinstance(v, int) and v >= 1
+
+    for name in names:
+        value = getattr(cfg, name)
+        good = (isinstance(value, (tuple, list)) and len(value) > 0 and all(ok(v) for v in value)) if each else ok(value)
+        if not good:
+            what = "a non-empty list of integers >= 1" if each else "an integer >= 1"
+            raise DLoRError(f"{name} must be {what}, got {value!r}")
