@@ -17,7 +17,7 @@ import experiment_page  # noqa: E402
 import results_docs  # noqa: E402
 
 # tracker numbers and notes on how the work was done, which users should not read
-PROCESS_WORDS = re.compile(r"\bissues?\s*#?\d+|\bsession\b|\bthis stop\b", re.I)
+PROCESS_WORDS = re.compile(r"\bissues?\s*#?\d+|\bissue's\b|\bsession\b|\bthis stop\b", re.I)
 
 
 def test_the_verdict_tables_agree_with_the_run_folders():

@@ -21,6 +21,8 @@ The backward is written with differentiable torch operations, so double backward
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
@@ -46,7 +48,7 @@ class DLoRLinearFunction(torch.autograd.Function):
     """``apply(x (B, n), alpha (), U (m, r), V (n, r), bias (m,) or None) -> (B, m)``."""
 
     @staticmethod
-    def forward(ctx, x: Tensor, alpha: Tensor, U: Tensor, V: Tensor, bias: Tensor | None) -> Tensor:
+    def forward(ctx: Any, x: Tensor, alpha: Tensor, U: Tensor, V: Tensor, bias: Tensor | None) -> Tensor:
         m, n = U.shape[0], V.shape[0]
         k = min(m, n)
         if bias is not None:
@@ -62,7 +64,7 @@ class DLoRLinearFunction(torch.autograd.Function):
         return y
 
     @staticmethod
-    def backward(ctx, g: Tensor):
+    def backward(ctx: Any, g: Tensor) -> tuple[Tensor | None, ...]:
         x, alpha, U, V, t = ctx.saved_tensors  # t: [t, 1] (B, r + 1) with a bias, else (B, r)
         need_x, need_alpha, need_U, need_V, need_b = ctx.needs_input_grad
         m, n = U.shape[0], V.shape[0]
@@ -76,7 +78,7 @@ class DLoRLinearFunction(torch.autograd.Function):
         gx = galpha = gU = gV = gb = None
         # Passes are ordered so that each (B, width) tensor is read by consecutive operations
         # while it is still in cache: g by g U, [t, 1]^T g and <g, x>; x then by s^T x.
-        s = g @ U if (need_x or need_V) else None  # (B, r)
+        s: Tensor = g @ U if (need_x or need_V) else g.new_empty(0)  # (B, r); unused (empty) otherwise
         need_b = need_b and ctx.has_bias
         r = U.shape[1]
         if need_U:

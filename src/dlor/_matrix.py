@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from typing import Any, overload
 
 import torch
 from torch import Tensor
@@ -33,7 +34,8 @@ __all__ = ["DLoR", "dlor_linear", "fit_last_dim"]
 def _gram_root(A: Tensor) -> Tensor:
     """``L`` with ``A^T A = L L^T``, from the eigendecomposition (``(r, r)``; PSD, rank-deficient allowed)."""
     w, Q = torch.linalg.eigh(A.T @ A)
-    return Q * w.clamp_min(0).sqrt()
+    root: Tensor = Q * w.clamp_min(0).sqrt()
+    return root
 
 
 def _fit_rows(X: Tensor, size: int) -> Tensor:
@@ -98,7 +100,8 @@ def dlor_linear(x: Tensor, alpha: Tensor, U: Tensor, V: Tensor, bias: Tensor | N
                 y = y + (x2 @ V) @ U.t()
             return y.reshape(*lead, m)
         # A fused forward (the bias in the matmul, alpha x~ in place) and backward (_linear_autograd).
-        return DLoRLinearFunction.apply(x2, alpha, U, V, bias).reshape(*lead, m)
+        fused: Tensor = DLoRLinearFunction.apply(x2, alpha, U, V, bias)
+        return fused.reshape(*lead, m)
 
 
 def _autocast_dtype(x: Tensor) -> torch.dtype | None:
@@ -181,7 +184,7 @@ class DLoR:
         """The transpose ``alpha * I_{n x m} + V U^T``."""
         return DLoR(self.alpha, self.V, self.U, validate=False)
 
-    def to(self, *args, **kwargs) -> DLoR:
+    def to(self, *args: Any, **kwargs: Any) -> DLoR:
         """Move or cast all factors, with the arguments of :meth:`torch.Tensor.to`."""
         return DLoR(
             self.alpha.to(*args, **kwargs),
@@ -225,14 +228,18 @@ class DLoR:
         self._check_operand(X, -1, m, "X")
         return self.alpha * fit_last_dim(X, n) + (X @ self.U) @ self.V.T
 
-    def __matmul__(self, other):
+    @overload
+    def __matmul__(self, other: DLoR) -> DLoR: ...
+    @overload
+    def __matmul__(self, other: Tensor) -> Tensor: ...
+    def __matmul__(self, other: object) -> DLoR | Tensor:
         if isinstance(other, DLoR):
             return self.compose(other)
         if isinstance(other, Tensor):
             return self.matmul(other)
         return NotImplemented
 
-    def __rmatmul__(self, other):
+    def __rmatmul__(self, other: object) -> Tensor:
         if isinstance(other, Tensor):
             return self.rmatmul(other)
         return NotImplemented
@@ -267,7 +274,7 @@ class DLoR:
         return DLoR(a1 * a2, torch.cat(Us, dim=1), torch.cat(Vs, dim=1), validate=False)
 
     # ----------------------------------------------------------------- linear algebra
-    def __add__(self, other):
+    def __add__(self, other: object) -> DLoR:
         if not isinstance(other, DLoR):
             return NotImplemented
         check_same_dtype_device(left=self.U, right=other.U)
@@ -283,12 +290,12 @@ class DLoR:
     def __neg__(self) -> DLoR:
         return DLoR(-self.alpha, -self.U, self.V, validate=False)
 
-    def __sub__(self, other):
+    def __sub__(self, other: object) -> DLoR:
         if not isinstance(other, DLoR):
             return NotImplemented
         return self + (-other)
 
-    def __mul__(self, scalar):
+    def __mul__(self, scalar: object) -> DLoR:
         if isinstance(scalar, Tensor) and scalar.numel() != 1:
             return NotImplemented
         if not isinstance(scalar, (int, float, Tensor)):
@@ -305,7 +312,8 @@ class DLoR:
 
     def _scale(self) -> Tensor:
         """A cheap upper bound on ``||M||_2``: ``|alpha| + ||U||_F ||V||_F`` (up to ``sqrt(n r)`` too large)."""
-        return self.alpha.abs() + torch.linalg.norm(self.U) * torch.linalg.norm(self.V)
+        bound: Tensor = self.alpha.abs() + torch.linalg.norm(self.U) * torch.linalg.norm(self.V)
+        return bound
 
     def _eps(self) -> float:
         return torch.finfo(self.dtype).eps
@@ -320,7 +328,8 @@ class DLoR:
         if self.rank == 0:
             return torch.zeros((), dtype=self.dtype, device=self.device)
         U, V = self.U.detach(), self.V.detach()
-        return torch.linalg.svdvals(_gram_root(U).T @ _gram_root(V))[0]
+        top: Tensor = torch.linalg.svdvals(_gram_root(U).T @ _gram_root(V))[0]
+        return top
 
     def svdvals(self) -> Tensor:
         r"""The singular values of the square ``M``, descending, exactly, in ``O(n r^2 + r^3)``.
@@ -421,7 +430,8 @@ class DLoR:
                 X = Bm / self.alpha
             else:
                 X = (Bm - self.U @ torch.linalg.lu_solve(*factors, self.V.T @ Bm)) / self.alpha
-        return X.squeeze(-1) if vec else X
+        out: Tensor = X.squeeze(-1) if vec else X
+        return out
 
     def inverse(self) -> DLoR:
         r"""``M^{-1} = (1/alpha) I - U (alpha C)^{-1} ... `` as a DLoR of the same rank.
@@ -452,7 +462,8 @@ class DLoR:
             zero = torch.zeros_like(self.alpha)
             return zero, torch.full_like(self.alpha, -math.inf)
         if self._alpha_is_zero():
-            return torch.linalg.slogdet(self.U @ self.V.T)
+            sign, logabs = torch.linalg.slogdet(self.U @ self.V.T)
+            return sign, logabs
         k = n - r
         sign_a = torch.sign(self.alpha) ** k
         logabs = k * torch.log(self.alpha.abs())

@@ -53,7 +53,7 @@ def test_piecewise_linear_exact_once_in_linear_region(builder, act):
 
 @pytest.mark.parametrize("builder", [to_deep, to_wide])
 @pytest.mark.parametrize("act", SMOOTH + PIECEWISE_LINEAR)
-@pytest.mark.parametrize("depth,width", [(2, 3), (3, 16), (4, 7)])
+@pytest.mark.parametrize("depth,width", [(2, 3), pytest.param(3, 16, marks=pytest.mark.slow), (4, 7)])
 def test_best_option_with_auto_h(builder, act, depth, width):
     mlp = random_mlp(act, depth, width, seed=depth)
     X = inputs()

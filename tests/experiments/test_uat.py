@@ -1,11 +1,14 @@
-"""The H.1 construction experiment (Figures 2(a,b), 3(a,b)): the issue's goals, measured."""
+"""The H.1 construction experiment (Figures 2(a,b), 3(a,b)): the library's accuracy goals, measured."""
 
 import csv
+
+import pytest
 
 from dlor.experiments import uat
 from dlor.experiments._context import RunContext
 
 
+@pytest.mark.slow  # the quick (= paper) budget of H.1; `make reproduce` runs it too
 def test_uat_goals(tmp_path):
     summary = uat.run(uat.UATConfig.quick(), tmp_path, RunContext(progress=False))
     best = {(r["dtype"], r["arch"], r["scheme"]): r for r in csv.DictReader((tmp_path / "uat" / "uat_best_errors.csv").open())}

@@ -24,7 +24,7 @@ def corpus():
 
 def test_corpus_is_real_text_with_a_fixed_split(corpus):
     files = corpus_files()
-    assert len(files) == 42 and corpus.num_bytes > 5_000_000  # the issue asks for at least 1 MB
+    assert len(files) == 42 and corpus.num_bytes > 5_000_000  # a corpus of at least 1 MB
     assert abs(corpus.val.numel() / corpus.num_bytes - VALIDATION_FRACTION) < 1e-3
     assert bytes(corpus.train[:25].tolist()) == b"ALL'S WELL THAT ENDS WELL"  # alls_well_that_ends_well_gut.txt comes first
     again = load_corpus()

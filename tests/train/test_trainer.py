@@ -39,7 +39,7 @@ def reference_training(arch, k, widths, seed, cfg, data, epochs):
         ("dense", None, [1, 16, 16, 1], False),
         ("deep", 16, None, False),
         ("deep", 3, None, True),
-        ("wide", 4, None, True),
+        pytest.param("wide", 4, None, True, marks=pytest.mark.slow),  # compiled: one architecture suffices for make test
     ],
 )
 def test_vectorized_equals_torch_optim(arch, k, widths, compile):
@@ -79,9 +79,19 @@ def reference_minibatch_training(arch, k, widths, seed, cfg, data, epochs, init=
 _MINIBATCH_REFERENCE: dict = {}
 
 
-@pytest.mark.parametrize("compile", [False, True])
 @pytest.mark.parametrize(
-    "arch,k,widths,init", [("deep", 3, None, "library"), ("wide", 4, None, "h1-linear"), ("dense", None, [1, 16, 16, 1], None)]
+    "arch,k,widths,init,compile",
+    [
+        (arch, k, widths, init, compile)
+        if not compile or arch == "wide"  # compiled: one architecture in make test, every one under -m slow
+        else pytest.param(arch, k, widths, init, compile, marks=pytest.mark.slow)
+        for arch, k, widths, init in (
+            ("deep", 3, None, "library"),
+            ("wide", 4, None, "h1-linear"),
+            ("dense", None, [1, 16, 16, 1], None),
+        )
+        for compile in (False, True)
+    ],
 )
 def test_minibatch_vectorized_equals_torch_optim(arch, k, widths, init, compile):
     """200 epochs of 64-point minibatches (3 full batches and a partial one of 8 points), float64."""

@@ -27,7 +27,7 @@ def run(args) -> int:
     print(f"  ||M X - dense X|| / ||dense X||        = {rel(M @ X, D @ X):.2e}")
     print(f"  Woodbury solve vs dense solve          = {rel(M.solve(X), torch.linalg.solve(D, X)):.2e}")
     print(f"  log|det| (determinant lemma) vs dense  = {abs(float(M.slogdet()[1] - torch.linalg.slogdet(D)[1])):.2e}")
-    prod = M @ M.T
+    prod = M.compose(M.T)
     print(f"  (M M^T) stays DLoR with rank {prod.rank}; error vs dense = {rel(prod.to_dense(), D @ D.T):.2e}")
 
     n_big = 100_000

@@ -41,11 +41,13 @@ def add_parser(sub) -> None:
 
 def run(args) -> int:
     import torch
+    from torch import nn
 
     from .._errors import DLoRError
     from ..expressivity import count_pieces, sawtooth_network, sawtooth_network_params
     from ..nn import MLP, DeepDLoR, WideDLoR
 
+    model: nn.Module
     if args.sawtooth is not None:
         if args.sawtooth > MAX_DEPTH:
             raise DLoRError(f"--sawtooth {args.sawtooth}: at most {MAX_DEPTH} (2^L pieces take memory exponential in L)")

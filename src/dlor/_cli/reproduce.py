@@ -243,7 +243,9 @@ def _run_locked(args, out: Path, device: str, batch_size) -> int:
     if batch_size is not _NOT_GIVEN:
         options["batch_size"] = batch_size
     options = _settings(args, wanted, options)
-    summaries, unavailable, ran = [], [], set()
+    summaries: list = []
+    unavailable: list[str] = []
+    ran: set[str] = set()
     for exp in wanted:
         name = exp.name
         ran.add(name)

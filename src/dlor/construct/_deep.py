@@ -68,6 +68,7 @@ def plan_stages(stages: list[Stage], c, rectangular: str, decompose, affine_deco
             "truncate": m if m < D else None,
         }
         if not affine:
+            assert st.act is not None  # a stage with an activation is not affine
             plan["T"] = taylor(st.act, c)
         plans.append(plan)
     return plans

@@ -22,7 +22,7 @@ def dlor_layer(M: DLoR, scale: float, bias: Tensor | None) -> DLoRLinear:
         if M.rank:
             layer.U.copy_(M.U * scale)
             layer.V.copy_(M.V)
-        if bias is not None:
+        if bias is not None and layer.bias is not None:
             layer.bias.copy_(bias)
     return layer
 
@@ -38,6 +38,7 @@ class WideDLoRBlock(nn.Module):
         super().__init__()
         self.branches = nn.ModuleList(branches)
         self.inner = nn.ModuleList(inner)
+        self.coefs: Tensor
         self.register_buffer("coefs", torch.tensor(coefs, dtype=bias.dtype))
         self.bias = nn.Parameter(bias.clone())
         self.outer = outer
@@ -91,15 +92,15 @@ def count_params(module: nn.Module) -> dict:
     return {"dlor_weights": dlor_w, "dense_weights": dense_w, "biases": biases, "total": dlor_w + dense_w + biases}
 
 
-def _depth_width(chain: nn.Sequential) -> tuple[int, int]:
+def _depth_width(chain: nn.Module) -> tuple[int, int]:
     depth = width = 0
-    for mod in chain:
+    for mod in chain.children():
         if isinstance(mod, (DLoRLinear, nn.Linear)):
             depth += 1
             width = max(width, mod.out_features if isinstance(mod, nn.Linear) else mod.out_features)
         elif isinstance(mod, WideDLoRBlock):
             depth += 2  # branch layer + aggregation
-            width = max(width, sum(b.out_features for b in mod.branches))
+            width = max(width, sum(b.out_features for b in mod.branches if isinstance(b, DLoRLinear)))
     return depth, width
 
 

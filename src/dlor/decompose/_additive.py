@@ -3,6 +3,7 @@ r"""Additive (width) decomposition ``W = sum_l M_l`` (Theorem 3) and the square 
 from __future__ import annotations
 
 import math
+from typing import Literal, overload
 
 import numpy as np
 import torch
@@ -10,7 +11,7 @@ from torch import Tensor
 
 from .._errors import DLoRError, check_rank
 from .._matrix import DLoR
-from ._common import Certificate, as_matrix, dense_sum, relative_error, to_torch
+from ._common import Certificate, MatrixLike, as_matrix, dense_sum, relative_error, to_torch
 
 __all__ = ["additive_decompose", "embed_square", "numerical_rank"]
 
@@ -22,7 +23,17 @@ def numerical_rank(s: np.ndarray, shape: tuple[int, int], eps: float) -> int:
     return int(np.sum(s > max(shape) * eps * s[0]))
 
 
-def additive_decompose(W, rank: int, alpha: float = 0.0, *, return_certificate: bool = False):
+@overload
+def additive_decompose(
+    W: MatrixLike, rank: int, alpha: float = ..., *, return_certificate: Literal[False] = ...
+) -> list[DLoR]: ...
+@overload
+def additive_decompose(
+    W: MatrixLike, rank: int, alpha: float = ..., *, return_certificate: Literal[True]
+) -> tuple[list[DLoR], Certificate]: ...
+def additive_decompose(
+    W: MatrixLike, rank: int, alpha: float = 0.0, *, return_certificate: bool = False
+) -> list[DLoR] | tuple[list[DLoR], Certificate]:
     r"""Split ``W`` into ``L`` DLoR components that sum to it: ``W = sum_l M_l``.
 
     Paper: Theorem 3 and Section 4.1. ``W - alpha I`` is split along its SVD into groups of
@@ -68,7 +79,7 @@ def additive_decompose(W, rank: int, alpha: float = 0.0, *, return_certificate: 
     return components, cert
 
 
-def embed_square(W, fill: str = "orthogonal", scale: float | None = None) -> Tensor:
+def embed_square(W: MatrixLike, fill: str = "orthogonal", scale: float | None = None) -> Tensor:
     r"""Embed ``W`` of shape ``(m, n)`` into a ``D x D`` matrix, ``D = max(m, n)`` (Remark 2).
 
     ``W`` sits in the upper-left block, so for ``x~ = [x; 0]``, the first ``m`` entries of

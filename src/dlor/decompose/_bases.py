@@ -56,7 +56,8 @@ def blas_threads(k: int) -> contextlib.AbstractContextManager:
     """Context in which the decompositions of a ``k x k`` problem run: single-threaded BLAS for
     ``k <= 1024``, the library's own threading above."""
     if k <= _SINGLE_THREAD_MAX:
-        return _controller().limit(limits=1, user_api="blas")
+        limited: contextlib.AbstractContextManager = _controller().limit(limits=1, user_api="blas")
+        return limited
     return contextlib.nullcontext()
 
 
@@ -68,7 +69,8 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     made the Hessenberg reduction 1.5-10x slower (measured at n = 256-512). Keeping every
     product in SciPy's library avoids that.
     """
-    return scipy.linalg.blas.dgemm(1.0, a, b)
+    product: np.ndarray = scipy.linalg.blas.dgemm(1.0, a, b)
+    return product
 
 
 def _block_starts(k: int, rank: int) -> range:

@@ -38,7 +38,10 @@ class Certificate:
     extras: dict = field(default_factory=dict)
 
 
-def as_matrix(W, name: str = "W") -> Tensor:
+MatrixLike = Tensor | np.ndarray  # what the decompositions accept
+
+
+def as_matrix(W: MatrixLike, name: str = "W") -> Tensor:
     """Validate a 2-D real floating, finite matrix (tensor or array) and return it as a tensor."""
     if isinstance(W, np.ndarray):
         W = torch.from_numpy(W)
@@ -57,7 +60,8 @@ def as_matrix(W, name: str = "W") -> Tensor:
 
 def to_torch(a: np.ndarray, like: Tensor) -> Tensor:
     """A NumPy float64 result as a tensor with ``like``'s dtype and device."""
-    return torch.from_numpy(np.ascontiguousarray(a)).to(dtype=like.dtype, device=like.device)
+    out: Tensor = torch.from_numpy(np.ascontiguousarray(a)).to(dtype=like.dtype, device=like.device)
+    return out
 
 
 def dense_product(factors: list[DLoR]) -> Tensor:
@@ -65,13 +69,16 @@ def dense_product(factors: list[DLoR]) -> Tensor:
     n = factors[0].shape[1]
     X = torch.eye(n, dtype=torch.float64, device=factors[0].device)
     for M in factors:
-        X = M.to(torch.float64) @ X
+        X = M.to(torch.float64).matmul(X)
     return X
 
 
 def dense_sum(components: list[DLoR]) -> Tensor:
     """``sum_l M_l`` in float64."""
-    return sum(M.to(torch.float64).to_dense() for M in components)
+    total = components[0].to(torch.float64).to_dense()
+    for M in components[1:]:
+        total = total + M.to(torch.float64).to_dense()
+    return total
 
 
 def relative_error(W: Tensor, approx: Tensor) -> float:
@@ -86,7 +93,7 @@ def max_partial_condition(factors: list[DLoR]) -> float:
     X = torch.eye(n, dtype=torch.float64, device=factors[0].device)
     worst = 1.0
     for M in factors:
-        X = M.to(torch.float64) @ X
+        X = M.to(torch.float64).matmul(X)
         s = torch.linalg.svdvals(X)
         worst = max(worst, float(s[0] / s[-1]) if s[-1] > 0 else float("inf"))
     return worst

@@ -4,18 +4,29 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Literal, overload
 
 import numpy as np
 
 from .._errors import DLoRError, ShapeError, SingularMatrixError, check_rank
 from .._matrix import DLoR
-from ._common import Certificate, as_matrix, dense_product, relative_error, to_torch
+from ._common import Certificate, MatrixLike, as_matrix, dense_product, relative_error, to_torch
 from ._multiplicative import check_invertible, factor_identity_plus_low_rank
 
 __all__ = ["hybrid_decompose"]
 
 
-def hybrid_decompose(W, rank: int, branches: int, *, return_certificate: bool = False):
+@overload
+def hybrid_decompose(
+    W: MatrixLike, rank: int, branches: int, *, return_certificate: Literal[False] = ...
+) -> list[list[DLoR]]: ...
+@overload
+def hybrid_decompose(
+    W: MatrixLike, rank: int, branches: int, *, return_certificate: Literal[True]
+) -> tuple[list[list[DLoR]], Certificate]: ...
+def hybrid_decompose(
+    W: MatrixLike, rank: int, branches: int, *, return_certificate: bool = False
+) -> list[list[DLoR]] | tuple[list[list[DLoR]], Certificate]:
     r"""Write a square invertible ``W`` as a sum of ``branches`` products of DLoR factors.
 
     Paper: Remark 3. With ``c > 0`` and ``B = branches``, the SVD of ``W - B c I`` is split into
@@ -70,7 +81,9 @@ def hybrid_decompose(W, rank: int, branches: int, *, return_certificate: bool = 
         alphas.append(alpha)
     if not return_certificate:
         return result
-    total = sum(dense_product(f) for f in result)
+    total = dense_product(result[0])
+    for f in result[1:]:
+        total = total + dense_product(f)
     cert = Certificate(
         reconstruction_error=relative_error(W, total),
         method="svd-split+hessenberg",

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Literal, overload
 
 import numpy as np
 import scipy.linalg
@@ -35,6 +36,7 @@ from .._matrix import DLoR
 from ._bases import BASES, blas_threads, matmul
 from ._common import (
     Certificate,
+    MatrixLike,
     as_matrix,
     dense_product,
     max_partial_condition,
@@ -81,7 +83,7 @@ def factor_identity_plus_low_rank(
     return [(alpha ** (j - J) * CU[:, sl], alpha ** (1 - j) * DV[:, sl]) for j, sl in enumerate(blocks, start=1)]
 
 
-def _literal_factors(W: np.ndarray, rank: int, alpha: float, basis: str, seed: int):
+def _literal_factors(W: np.ndarray, rank: int, alpha: float, basis: str, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """The proof of Theorem 4 transcribed literally (Appendix C.3): explicit inverses, O(n^4 / r)."""
     n = W.shape[0]
     Z = np.eye(n) if basis == "identity" else np.random.default_rng(seed).standard_normal((n, n))
@@ -127,8 +129,32 @@ def check_invertible(W: np.ndarray, what: str = "W") -> None:
         )
 
 
+@overload
 def multiplicative_decompose(
-    W,
+    W: MatrixLike,
+    rank: int,
+    alpha: float | None = ...,
+    *,
+    method: str = ...,
+    perturb: float | None = ...,
+    basis: str = ...,
+    seed: int = ...,
+    return_certificate: Literal[False] = ...,
+) -> list[DLoR]: ...
+@overload
+def multiplicative_decompose(
+    W: MatrixLike,
+    rank: int,
+    alpha: float | None = ...,
+    *,
+    method: str = ...,
+    perturb: float | None = ...,
+    basis: str = ...,
+    seed: int = ...,
+    return_certificate: Literal[True],
+) -> tuple[list[DLoR], Certificate]: ...
+def multiplicative_decompose(
+    W: MatrixLike,
     rank: int,
     alpha: float | None = None,
     *,
@@ -137,7 +163,7 @@ def multiplicative_decompose(
     basis: str = "random",
     seed: int = 0,
     return_certificate: bool = False,
-):
+) -> list[DLoR] | tuple[list[DLoR], Certificate]:
     r"""Factor a square invertible ``W`` as ``M_L @ ... @ M_1``, ``M_l = alpha I + U_l V_l^T``.
 
     Paper: Theorem 4, proof in Appendix C.3. ``L = ceil(n / rank)``; ``M_1`` is applied

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import itertools
 import math
+from typing import Literal, overload
 
 import torch
 from torch import Tensor
 
 from .._errors import check_rank
 from .._matrix import DLoR
-from ._common import Certificate, as_matrix, relative_error
+from ._common import Certificate, MatrixLike, as_matrix, relative_error
 
 __all__ = ["nearest_dlor"]
 
@@ -42,7 +43,7 @@ class _Profile:
         self.upper: dict[float, float] = {}  # alpha -> an upper bound of psi(alpha) (from a _LocalBound)
         self._vectors: dict[float, Tensor] = {}  # alpha -> top-r eigenvectors (right singular vectors)
 
-    def q(self, alpha):
+    def q(self, alpha: float) -> float:
         return self.norm2 - 2 * alpha * self.trace + self.curv * alpha * alpha
 
     def psi(self, alpha: float) -> float:
@@ -143,7 +144,8 @@ class _LocalBound:
         """The top-``r`` Ritz vectors ``(n, r)`` of ``G - alpha S`` in span ``T``: a feasible frame whose
         truncation error is exactly ``q(alpha) - lower``."""
         _, Z = torch.linalg.eigh(torch.diag(self.lam) - (alpha - self.alpha0) * self.St)
-        return self.XT @ Z[:, -self.r :]
+        ritz: Tensor = self.XT @ Z[:, -self.r :]
+        return ritz
 
 
 def _vertex(prof: _Profile, pts: list[float], a: float, b: float, x: float) -> float:
@@ -182,7 +184,9 @@ def _residual_norm(A: Tensor, alpha: float, P: Tensor, Q: Tensor) -> float:
     return float(R.norm())
 
 
-def _polish(A: Tensor, prof: _Profile, alpha: float, P: Tensor, Q: Tensor, err: float, steps: int = 6):
+def _polish(
+    A: Tensor, prof: _Profile, alpha: float, P: Tensor, Q: Tensor, err: float, steps: int = 6
+) -> tuple[float, Tensor, Tensor, float]:
     """Alternating steps from the search's ``alpha``: the best ``alpha`` for the current low-rank part
     (the mean diagonal of the residual), then the truncation again. They contract towards the
     optimum at the rate of about ``r / n`` near it; an Aitken extrapolation of three iterates
@@ -211,7 +215,17 @@ def _polish(A: Tensor, prof: _Profile, alpha: float, P: Tensor, Q: Tensor, err: 
     return alpha, P, Q, err
 
 
-def nearest_dlor(W, rank: int, *, rtol: float = 1e-6, max_evals: int = 200, return_certificate: bool = False):
+@overload
+def nearest_dlor(
+    W: MatrixLike, rank: int, *, rtol: float = ..., max_evals: int = ..., return_certificate: Literal[False] = ...
+) -> DLoR: ...
+@overload
+def nearest_dlor(
+    W: MatrixLike, rank: int, *, rtol: float = ..., max_evals: int = ..., return_certificate: Literal[True]
+) -> tuple[DLoR, Certificate]: ...
+def nearest_dlor(
+    W: MatrixLike, rank: int, *, rtol: float = 1e-6, max_evals: int = 200, return_certificate: bool = False
+) -> DLoR | tuple[DLoR, Certificate]:
     r"""The DLoR ``(alpha, U, V)`` minimising ``||W - alpha I - U V^T||_F`` with ``rank(U V^T) <= rank``.
 
     For fixed ``alpha`` the best ``U V^T`` is the Eckart-Young truncation of ``W - alpha I``
@@ -324,8 +338,8 @@ def nearest_dlor(W, rank: int, *, rtol: float = 1e-6, max_evals: int = 200, retu
             ey = _residual_norm(A, 0.0, *_truncation(A, 0.0, prof.vectors(0.0)))
     if m < n:
         P, Q = Q, P
-    like = dict(dtype=W.dtype, device=W.device)
-    M = DLoR(torch.tensor(alpha, **like), P.to(**like).contiguous(), Q.to(**like).contiguous(), validate=False)
+    dt, dev = W.dtype, W.device
+    M = DLoR(torch.tensor(alpha, dtype=dt, device=dev), P.to(dev, dt).contiguous(), Q.to(dev, dt).contiguous(), validate=False)
     if not return_certificate:
         return M
     cert = Certificate(

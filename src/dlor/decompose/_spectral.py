@@ -2,6 +2,8 @@ r"""Spectral contributions of DLoR components (Appendix H.3, Figures 2(c) and 3(
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor
 
@@ -11,7 +13,7 @@ from .._matrix import DLoR
 __all__ = ["spectral_contributions"]
 
 
-def spectral_contributions(M) -> dict[str, Tensor]:
+def spectral_contributions(M: DLoR | Sequence[Tensor | DLoR]) -> dict[str, Tensor]:
     r"""Project the parts of a DLoR, or the branches of a sum, onto the total's singular vectors.
 
     * ``M`` a :class:`DLoR` (deep layer, Figure 2(c)): with the SVD ``M = P Sigma Q^T``,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 __all__ = ["RunContext", "with_context"]
 
@@ -27,10 +27,10 @@ def with_context(cfg: C, ctx: RunContext) -> C:
 
     The config records where and how it ran; ``dataclasses.replace`` validates the result once more.
     """
-    names = {f.name for f in dataclasses.fields(cfg)}  # type: ignore[arg-type]
-    changes: dict = {}
-    if "device" in names and ctx.device != cfg.device:
+    fields: dict[str, Any] = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)}  # type: ignore[arg-type]
+    changes: dict[str, Any] = {}
+    if "device" in fields and ctx.device != fields["device"]:
         changes["device"] = ctx.device
-    if "workers" in names and ctx.workers is not None and ctx.workers != cfg.workers:
+    if "workers" in fields and ctx.workers is not None and ctx.workers != fields["workers"]:
         changes["workers"] = ctx.workers
     return dataclasses.replace(cfg, **changes) if changes else cfg  # type: ignore[type-var]

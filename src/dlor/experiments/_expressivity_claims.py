@@ -95,7 +95,7 @@ def _trained_claim(per_budget: list[dict], smallest: list[dict], cfg) -> Claim:
         )
     deep_wins = sum(d < w for _, _, d, w in cells)
     wide_wins = sum(w < d for _, _, d, w in cells)
-    top = {}
+    top: dict[str, tuple] = {}
     for freq, act, d, w in cells:  # the highest frequency either family reaches, per activation
         if act not in top or freq > top[act][0]:
             top[act] = (freq, d, w)

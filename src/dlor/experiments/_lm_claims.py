@@ -19,7 +19,8 @@ def _spread(t: dict) -> float:
 def claims(cfg, table: list[dict], fits: list[dict], baselines: dict) -> list[Claim]:
     by = {(t["width"], t["variant"]): t for t in table}
     unigram = baselines["unigram"]
-    judged, skipped = [], []
+    judged: list[tuple[int, str]] = []
+    skipped: list[tuple[int, str]] = []
     for w in cfg.widths:
         rows = [by[(w, v)] for v in ("dense", "lowrank", "dlor")]
         why = []

@@ -98,7 +98,9 @@ def _train(folder: str, run: Run, device: str, corpus=None) -> None:
     out = run_dir(Path(folder), run)
     out.mkdir(parents=True, exist_ok=True)
     try:
-        rec = train(cfg, s, corpus if corpus is not None else _CORPUS, device=device, run_dir=out, data_parallel=False)
+        data = corpus if corpus is not None else _CORPUS
+        assert data is not None  # set in each worker process, or given
+        rec = train(cfg, s, data, device=device, run_dir=out, data_parallel=False)
         rec.pop("model")
     except DivergedError as err:  # a result of the sweep: this rate does not train this model
         rec = _key(run) | {"val_loss": None, "diverged": str(err)}
@@ -130,4 +132,4 @@ def train_all(
     missing = [run_dir(folder, r).name for r, rec in zip(runs, records, strict=True) if rec is None]
     if missing:
         raise DLoRError(f"lm: no result for the runs {missing[:3]} after training them; see {folder / 'runs'}")
-    return records
+    return [rec for rec in records if rec is not None]

@@ -17,7 +17,8 @@ PARAM_TOLERANCE = 0.02  # matched parameter counts agree within 2%
 
 def _params(c: GPTConfig) -> int:
     """Parameters of a dense GPT, counted without building it."""
-    d, h, L, V, T = c.n_embd, c.mlp_hidden, c.n_layer, c.vocab_size, c.block_size
+    h = c.mlp_hidden if c.mlp_hidden is not None else 4 * c.n_embd  # GPTConfig fills it in
+    d, L, V, T = c.n_embd, c.n_layer, c.vocab_size, c.block_size
     return V * d + T * d + L * (4 * d + 4 * d * d + 2 * d * h) + 2 * d
 
 

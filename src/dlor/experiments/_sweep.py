@@ -84,11 +84,12 @@ def _worker(group: GroupSpec, tcfg, dtype: str, folder: Path, device: str) -> st
         if pending >= 500:
             if os.getppid() != _parent_pid:  # the main process was killed: do not train on as an orphan
                 raise SystemExit(f"dlor sweep worker: the main process is gone; stopping {group.name}")
+            assert _progress_queue is not None  # set by _init_worker
             _progress_queue.put(pending)
             pending = 0
 
     _train_one(group, tcfg, dtype, folder, on_epoch, device)
-    if pending:
+    if pending and _progress_queue is not None:
         _progress_queue.put(pending)
     return group.name
 

@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from .._errors import DLoRError
 from ..expressivity import count_pieces, deep_params, sawtooth_network, sawtooth_network_params, smallest_wide_network, tent_power
@@ -187,7 +188,7 @@ def init_rows(cfg: ExpressivityConfig) -> list[dict]:
     for width, ks in cfg.init_grid:
         for k in ks:
             for seed in range(cfg.init_seeds):
-                nets = {}
+                nets: dict[str, nn.Module] = {}
                 torch.manual_seed(seed)
                 nets["deep"] = DeepDLoR(k, width=width, init=cfg.init, activation="relu")
                 torch.manual_seed(seed)
@@ -303,17 +304,17 @@ def trained_summary(rows: list[dict], cfg: ExpressivityConfig) -> tuple[list[dic
         )
     rungs = [f"w{w}" for w in cfg.trained_widths]  # the budgets in increasing size
     smallest = []
-    for key in dict.fromkeys((p["frequency"], p["activation"], p["family"]) for p in per):
-        ok = sorted(
+    for cell in dict.fromkeys((p["frequency"], p["activation"], p["family"]) for p in per):
+        ok: list[tuple] = sorted(
             (rungs.index(p["budget_of"]), p["params"])
             for p in per
-            if (p["frequency"], p["activation"], p["family"]) == key and p["reaches_threshold"]
+            if (p["frequency"], p["activation"], p["family"]) == cell and p["reaches_threshold"]
         )
         smallest.append(
             {
-                "frequency": key[0],
-                "activation": key[1],
-                "family": key[2],
+                "frequency": cell[0],
+                "activation": cell[1],
+                "family": cell[2],
                 "smallest_budget": rungs[ok[0][0]] if ok else None,
                 "smallest_budget_index": ok[0][0] if ok else None,
                 "smallest_params_reaching": ok[0][1] if ok else None,

@@ -125,7 +125,8 @@ def run(cfg: Fig5Config, out: Path, ctx: RunContext) -> Summary:
     Xb = np.random.default_rng(7).uniform(-1, 1, (cfg.bound_samples, 2))
     fb = Xb[:, 0] ** 2 + Xb[:, 1] ** 2
     bound, v_best = blindness_bound(Xb, fb)
-    rows, models = [], {}
+    rows: list[dict] = []
+    models: dict[str, nn.Module] = {}
     bar = tqdm(total=2 * cfg.seeds * cfg.steps, desc="fig5: training", disable=not progress, unit="step")
     for seed in range(cfg.seeds):
         for kind in ("rank1", "dlor"):
@@ -140,7 +141,9 @@ def run(cfg: Fig5Config, out: Path, ctx: RunContext) -> Summary:
                 "blindness_bound_min": bound,
             }
             if kind == "rank1":
-                v1 = model[0].V.detach()[:, 0].numpy()
+                first = next(iter(model.children()))
+                assert isinstance(first, DLoRLinear)
+                v1 = first.V.detach()[:, 0].numpy()
                 row["blindness_bound_at_v1"] = conditional_variance(Xb, fb, v1)
             rows.append(row)
             models.setdefault(kind, model)

@@ -313,6 +313,12 @@ class Tuned:
         return self.best in (0, len(self.rates) - 1)
 
 
+def _tuning_loss(t: Tuned) -> float:
+    """A tuned item's loss at its best rate (a diverged best counts as infinitely bad)."""
+    loss = t.losses[t.best]
+    return math.inf if loss is None else loss
+
+
 def _tune(cfg: LMConfig, items: list[Tuned], folder: Path, ctx: RunContext, corpus, desc: str) -> None:
     """Train every item's grid with the tuning seed, extending a grid past a best rate on its edge."""
     step = cfg.rates[1] / cfg.rates[0]
@@ -369,10 +375,7 @@ def run(cfg: LMConfig, out: Path, ctx: RunContext) -> Summary:
     dense = [Tuned(w, "dense", cfg.start_reading(), list(cfg.rates)) for w in cfg.widths]
     _tune(cfg, study["lowrank"] + study["dlor"] + dense, folder, ctx, corpus, "lm: readings and dense")
     # 2. each variant's default reading: its own lowest tuning loss (the first reading wins a tie)
-    chosen = {
-        v: min(items, key=lambda t: math.inf if t.losses[t.best] is None else t.losses[t.best]).reading
-        for v, items in study.items()
-    }
+    chosen = {v: min(items, key=lambda t: _tuning_loss(t)).reading for v, items in study.items()}
     # 3. the sweep at the other sizes under the chosen readings
     tuned = {(t.width, "dense"): t for t in dense}
     for v in ("lowrank", "dlor"):

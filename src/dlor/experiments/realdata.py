@@ -123,7 +123,7 @@ def run(cfg: RealDataConfig, out: Path, ctx: RunContext) -> Summary:
     write_csv(folder / "digits_runs.csv", rows)
     table = []
     for r in cfg.ranks:
-        entry = {"rank": r}
+        entry: dict[str, float] = {"rank": r}
         for kind in ("dlor", "lowrank", "dense"):
             sel = [x for x in rows if x["model"] == kind and x["rank"] == r]
             acc = np.array([x["test_accuracy"] for x in sel])

@@ -23,6 +23,7 @@ from torch import nn
 from .._matrix import DLoR
 from .._progress import progress_bar
 from ..decompose import spectral_contributions
+from ..nn import DeepDLoR, WideDLoR
 from ..train import GroupSpec, GroupTrainer, TrainConfig
 from ..train._batched import make_module, unstack_to_module
 from ._common import Claim, Summary, check_budget, plt, save_figure, write_csv, write_json
@@ -145,6 +146,7 @@ def run(cfg: SpectralConfig, out: Path, ctx: RunContext) -> Summary:
     folder = Path(out) / "spectral"
     data = {name: t.to(device) for name, t in sawtooth_data(dtype=torch.float32, split=cfg.split).items()}
     (deep, deep_mse), (wide, wide_mse) = _train_both(data, cfg, progress)
+    assert isinstance(deep, DeepDLoR) and isinstance(wide, WideDLoR)
     l = cfg.layer
     M = DLoR(deep.alpha.detach(), deep.U[l].detach(), deep.V[l].detach())
     sc = spectral_contributions(M)

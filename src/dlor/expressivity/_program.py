@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import overload
 
 import torch
 from torch import Tensor, nn
@@ -54,7 +55,10 @@ def _need_relu(act: nn.Module, where: str) -> None:
 
 
 def _dense(weight: Tensor, bias: Tensor | None) -> Affine:
-    return Affine(lambda h, W=weight: F.linear(h, W), bias)
+    def apply(h: Tensor) -> Tensor:
+        return F.linear(h, weight)
+
+    return Affine(apply, bias)
 
 
 def _dlor(alpha: Tensor, U: Tensor, V: Tensor, bias: Tensor | None) -> Affine:
@@ -100,8 +104,16 @@ def relu_program(model: nn.Module) -> list[Step]:
     )
 
 
-def _f64(t: Tensor | None) -> Tensor | None:
-    return None if t is None else t.detach().to(torch.float64)
+@overload
+def _f64(t: None) -> None: ...
+@overload
+def _f64(t: Tensor | nn.Module) -> Tensor: ...
+def _f64(t: Tensor | nn.Module | None) -> Tensor | None:
+    """``t`` detached in float64 (a parameter or buffer read off a module; None stays None)."""
+    if t is None:
+        return None
+    assert isinstance(t, Tensor), f"expected a tensor, got {type(t).__name__}"
+    return t.detach().to(torch.float64)
 
 
 def _deep_program(model: DeepDLoR) -> list[Step]:

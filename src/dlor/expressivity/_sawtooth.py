@@ -60,6 +60,7 @@ def _component(v: tuple[float, float], dtype: torch.dtype) -> DLoRLinear:
     with torch.no_grad():
         layer.U.copy_(torch.tensor([[1.0], [1.0]], dtype=dtype))
         layer.V.copy_(torch.tensor([[v[0]], [v[1]]], dtype=dtype))
+        assert layer.bias is not None
         layer.bias.copy_(torch.tensor([0.0, -0.5], dtype=dtype))
     return layer
 

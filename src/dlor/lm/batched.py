@@ -25,6 +25,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 import torch
+from torch import Tensor
 from torch.func import functional_call, grad_and_value, stack_module_state, vmap
 
 from .._device import check_device
@@ -193,17 +194,17 @@ def train_batched(
             torch.cuda.synchronize(device)
         seconds += time.perf_counter() - t0
         if t % s0.eval_every == 0 or t == s0.steps:
-            val = _evaluate(loss_of, params, buffers, corpus, s0, block, device)
-            for h, value in zip(histories, val, strict=True):
+            losses = _evaluate(loss_of, params, buffers, corpus, s0, block, device)
+            for h, value in zip(histories, losses, strict=True):
                 h.append([t, value])
-            bar.set_postfix(val=f"{min(val):.3f}")
+            bar.set_postfix(val=f"{min(losses):.3f}")
         if path is not None and (t % s0.checkpoint_every == 0 or t == s0.steps):
             _save(path, params, moments, {"step": t, "history": histories, "seconds": seconds, "run": run})
     tokens = s0.steps * s0.batch_size * block * R
     n_params, n_proj = models[0].num_params(), models[0].projection_params()
     out = []
     for s, h in zip(settings, histories, strict=True):
-        val = h[-1][1] if h else float("nan")
+        val: float = h[-1][1] if h else float("nan")
         out.append(
             {
                 "model_config": cfg.to_dict(),
@@ -225,9 +226,10 @@ def train_batched(
 def _evaluate(loss_of, params, buffers, corpus: Corpus, s: TrainSettings, block: int, device) -> list[float]:
     """Every run's mean cross-entropy on the same ``eval_batches`` fixed validation batches as
     :func:`~dlor.lm.trainer.evaluate`."""
-    total = None
+    total: Tensor | None = None
     for k in range(s.eval_batches):
         x, y = sample_batch(corpus.val, s.batch_size, block, torch.Generator().manual_seed(10**9 + k))
         losses = vmap(loss_of, in_dims=(0, 0, None, None))(params, buffers, x.to(device), y.to(device))
         total = losses if total is None else total + losses
+    assert total is not None  # eval_batches >= 1
     return [float(v) / s.eval_batches for v in total]

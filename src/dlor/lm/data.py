@@ -13,6 +13,7 @@ work, and no validation byte appears in the training text.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,17 +56,17 @@ def corpus_files() -> list[Path]:
     return files
 
 
-def load_corpus(paths: list[str | Path] | None = None) -> Corpus:
+def load_corpus(paths: Sequence[str | Path] | None = None) -> Corpus:
     """Read ``paths`` (default: :func:`corpus_files`) and split each as the module docstring says.
 
     Raises:
         DLoRError: a file is missing, a folder or empty.
     """
-    paths = corpus_files() if paths is None else [Path(p) for p in paths]
-    if not paths:
+    files = corpus_files() if paths is None else [Path(p) for p in paths]
+    if not files:
         raise DLoRError("no corpus files given")
     train, val = [], []
-    for path in paths:
+    for path in files:
         if not path.exists():
             raise DLoRError(f"corpus file {path} does not exist")
         if path.is_dir():
@@ -77,7 +78,7 @@ def load_corpus(paths: list[str | Path] | None = None) -> Corpus:
         train.append(data[:cut])
         val.append(data[cut:])
     as_tensor = lambda chunks: torch.frombuffer(bytearray(b"".join(chunks)), dtype=torch.uint8)  # noqa: E731
-    return Corpus(as_tensor(train), as_tensor(val), [p.name for p in paths])
+    return Corpus(as_tensor(train), as_tensor(val), [p.name for p in files])
 
 
 def sample_batch(data: Tensor, batch: int, block: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:

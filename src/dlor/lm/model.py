@@ -120,7 +120,9 @@ def projection(cfg: GPTConfig, n_in: int, n_out: int, seed: int) -> nn.Module:
     initialised as ``cfg`` says (see :class:`GPTConfig`)."""
     if cfg.variant == "dense":
         return nn.Linear(n_in, n_out, bias=False)
+    layer: nn.Module
     if cfg.variant == "sparse+lowrank":
+        assert cfg.density is not None  # GPTConfig requires it for this variant
         layer = SparseLowRankLinear(n_in, n_out, cfg.rank, cfg.density, bias=False, support_seed=seed)
     else:
         alpha = (cfg.alpha_init if n_in == n_out else cfg.alpha_init_rect) if cfg.variant == "dlor" else None
@@ -168,8 +170,9 @@ class CausalSelfAttention(nn.Module):
 class MLP(nn.Module):
     def __init__(self, cfg: GPTConfig, seed: int):
         super().__init__()
-        self.up = projection(cfg, cfg.n_embd, cfg.mlp_hidden, seed)
-        self.down = projection(cfg, cfg.mlp_hidden, cfg.n_embd, seed + 1)
+        hidden = cfg.mlp_hidden if cfg.mlp_hidden is not None else 4 * cfg.n_embd  # GPTConfig fills it in
+        self.up = projection(cfg, cfg.n_embd, hidden, seed)
+        self.down = projection(cfg, hidden, cfg.n_embd, seed + 1)
 
     def forward(self, x: Tensor) -> Tensor:
         return self.down(F.gelu(self.up(x)))
@@ -269,4 +272,5 @@ class GPT(nn.Module):
 
     def projection_params(self) -> int:
         """Trainable scalars of the projections (attention and MLP) alone."""
-        return sum(p.numel() for b in self.blocks for m in (b.attn, b.mlp) for p in m.parameters())
+        blocks: list[Block] = list(self.blocks)  # type: ignore[arg-type]
+        return sum(p.numel() for b in blocks for m in (b.attn, b.mlp) for p in m.parameters())

@@ -263,7 +263,7 @@ def train(
     run = json.loads(json.dumps({"model": cfg.to_dict(), "settings": asdict(s)}))  # as read back from JSON
     meta = _load(path, model, opt, device, run, rank) if path is not None else None
     start, history, seconds = (meta["step"], meta["history"], meta["seconds"]) if meta else (0, [], 0.0)
-    net = model
+    net: nn.Module = model
     if world > 1:
         net = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     step_fn = torch.compile(net) if compile else net

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -28,6 +29,7 @@ class DLoRChain(nn.Module):
         self.in_features, self.out_features = in_features, out_features
         D = factors[0].shape[0]
         self.factors = nn.ModuleList()
+        self._layers: list[DLoRLinear] = []  # the same modules, typed
         for M in factors:
             layer = DLoRLinear(D, D, max(M.rank, 1), bias=False, dtype=M.dtype, device=M.device)
             with torch.no_grad():
@@ -35,6 +37,7 @@ class DLoRChain(nn.Module):
                 layer.U.copy_(M.U)
                 layer.V.copy_(M.V)
             self.factors.append(layer)
+            self._layers.append(layer)
         self.bias = nn.Parameter(bias.detach().clone()) if bias is not None else None
         self.D = D
 
@@ -45,13 +48,14 @@ class DLoRChain(nn.Module):
     @property
     def weight(self) -> Tensor:
         """Dense ``(out_features, in_features)`` view (computed on access)."""
-        eye = torch.eye(self.in_features, dtype=self.factors[0].U.dtype, device=self.factors[0].U.device)
+        first = self._layers[0]
+        eye = torch.eye(self.in_features, dtype=first.U.dtype, device=first.U.device)
         return self.forward_no_bias(eye).T
 
     def forward_no_bias(self, x: Tensor) -> Tensor:
         """``I_{m x D} (M_L ... M_1) I_{D x n} x``, shape ``(..., out_features)``."""
         h = fit_last_dim(x, self.D)
-        for f in self.factors:
+        for f in self._layers:
             h = dlor_linear(h, f.alpha, f.U, f.V)
         return fit_last_dim(h, self.out_features)
 
@@ -62,7 +66,7 @@ def _matches(name: str, pattern: str) -> bool:
     return fnmatch.fnmatchcase(name, pattern)
 
 
-def _select(model: nn.Module, include, exclude) -> list[str]:
+def _select(model: nn.Module, include: str | list[str] | None, exclude: str | list[str] | None) -> list[str]:
     include = [include] if isinstance(include, str) else list(include or ["*"])
     exclude = [exclude] if isinstance(exclude, str) else list(exclude or [])
     named = dict(model.named_modules())
@@ -89,7 +93,13 @@ def _replace(model: nn.Module, name: str, new: nn.Module) -> None:
     setattr(parent, child, new)
 
 
-def dlorize(model: nn.Module, rank: int, include=None, exclude=None, init: str = "random") -> list[dict]:
+def dlorize(
+    model: nn.Module,
+    rank: int,
+    include: str | list[str] | None = None,
+    exclude: str | list[str] | None = None,
+    init: str = "random",
+) -> list[dict[str, Any]]:
     r"""Replace the matching ``nn.Linear`` modules of ``model`` by DLoR layers, in place.
 
     Args:
@@ -120,7 +130,8 @@ def dlorize(model: nn.Module, rank: int, include=None, exclude=None, init: str =
 
     summary = []
     for name in _select(model, include, exclude):
-        lin: nn.Linear = model.get_submodule(name)
+        lin = model.get_submodule(name)
+        assert isinstance(lin, nn.Linear)  # _select chose it as one
         W = lin.weight
         before = sum(p.numel() for p in lin.parameters())
         if init == "exact":
@@ -138,14 +149,15 @@ def dlorize(model: nn.Module, rank: int, include=None, exclude=None, init: str =
                     f"module {name!r}: {err}; init='exact' needs an invertible weight, "
                     f"use init='nearest' for this module or exclude it"
                 ) from None
-            new = DLoRChain(factors, lin.in_features, lin.out_features, lin.bias)
+            new: nn.Module = DLoRChain(factors, lin.in_features, lin.out_features, lin.bias)
         elif init == "nearest":
             new = DLoRLinear.from_linear(lin, rank)
         else:
-            new = DLoRLinear(lin.in_features, lin.out_features, rank, bias=lin.bias is not None, dtype=W.dtype, device=W.device)
-            if lin.bias is not None:
+            fresh = DLoRLinear(lin.in_features, lin.out_features, rank, bias=lin.bias is not None, dtype=W.dtype, device=W.device)
+            if lin.bias is not None and fresh.bias is not None:
                 with torch.no_grad():
-                    new.bias.copy_(lin.bias)
+                    fresh.bias.copy_(lin.bias)
+            new = fresh
         for p in new.parameters():
             p.requires_grad_(W.requires_grad)
         _replace(model, name, new)

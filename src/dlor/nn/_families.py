@@ -48,7 +48,7 @@ class FamilyInit:
     factor_scale: float = 1.0  # multiplies U and V after drawing them
     bias: str = "uniform"  # the DLoR layers' biases: "uniform" U(-1/sqrt(width), 1/sqrt(width)) as nn.Linear, or "zeros"
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.factors not in ("scaled_normal", "linear"):
             raise DLoRError(f"FamilyInit.factors must be 'scaled_normal' or 'linear', got {self.factors!r}")
         if self.bias not in ("uniform", "zeros"):
@@ -134,7 +134,8 @@ class DeepDLoR(nn.Module):
         h = self.act(self.inp(x))
         for l in range(self.k):
             h = self.act(dlor_linear(h, self.alpha, self.U[l], self.V[l], self.b[l]))
-        return self.out(h)
+        out: Tensor = self.out(h)
+        return out
 
 
 class WideDLoR(nn.Module):
@@ -175,7 +176,8 @@ class WideDLoR(nn.Module):
         t = torch.einsum("...h,lhr->...lr", h, self.V)  # (..., k, r): all branches at once
         z = torch.einsum("...lr,lor->...lo", t, self.U) + self.b_branch  # (..., k, width)
         acc = torch.einsum("l,...lo->...o", self.alphas, self.act(z)) + self.b
-        return self.out(self.act(acc))
+        out: Tensor = self.out(self.act(acc))
+        return out
 
 
 class MLP(nn.Module):
@@ -192,4 +194,5 @@ class MLP(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         for layer in self.layers[:-1]:
             x = self.act(layer(x))
-        return self.layers[-1](x)
+        out: Tensor = self.layers[-1](x)
+        return out

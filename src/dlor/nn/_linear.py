@@ -3,6 +3,7 @@ r"""``DLoRLinear``: a drop-in linear layer whose weight is ``alpha * I + U V^T``
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -65,7 +66,7 @@ class DLoRLinear(nn.Module):
         self.out_features = out_features
         self.rank = check_rank(rank)
         self.alpha_init = float(alpha_init)
-        factory = {"device": device, "dtype": dtype}
+        factory: dict[str, Any] = {"device": device, "dtype": dtype}
         alpha = torch.empty((), **factory)
         if alpha_trainable:
             self.alpha = nn.Parameter(alpha)
@@ -87,7 +88,7 @@ class DLoRLinear(nn.Module):
                 nn.init.uniform_(self.bias, -bound, bound)
 
     @classmethod
-    def from_linear(cls, linear: nn.Linear, rank: int, **kwargs) -> DLoRLinear:
+    def from_linear(cls, linear: nn.Linear, rank: int, **kwargs: Any) -> DLoRLinear:
         """The DLoRLinear whose weight is :func:`~dlor.nearest_dlor` of ``linear.weight``.
 
         The bias is copied; dtype and device follow ``linear``. The weight error is the
@@ -115,7 +116,7 @@ class DLoRLinear(nn.Module):
             layer.V.zero_()
             layer.U[:, :r].copy_(M.U)
             layer.V[:, :r].copy_(M.V)
-            if linear.bias is not None:
+            if linear.bias is not None and layer.bias is not None:
                 layer.bias.copy_(linear.bias)
         return layer
 

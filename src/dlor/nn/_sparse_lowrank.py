@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -28,7 +29,7 @@ with warnings.catch_warnings():
     )
 
 
-def check_density(density) -> float:
+def check_density(density: object) -> float:
     """``density`` as a float in (0, 1), or :class:`DLoRError`."""
     if isinstance(density, bool) or not isinstance(density, (int, float)) or not 0 < density < 1:
         raise DLoRError(f"the density of the sparse part must lie in (0, 1), got {density!r}")
@@ -73,8 +74,8 @@ class SparseLowRankLinear(nn.Module):
         bias: bool = True,
         *,
         support_seed: int = 0,
-        device=None,
-        dtype=None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
         for name, value in (("in_features", in_features), ("out_features", out_features)):
@@ -92,7 +93,7 @@ class SparseLowRankLinear(nn.Module):
         crow[1:] = torch.bincount(rows, minlength=m).cumsum(0)
         self.register_buffer("crow", crow.to(device))
         self.register_buffer("col", cols.to(device))
-        factory = {"device": device, "dtype": dtype}
+        factory: dict[str, Any] = {"device": device, "dtype": dtype}
         self.values = nn.Parameter(torch.empty(nnz, **factory))
         self.U = nn.Parameter(torch.empty(m, rank, **factory))
         self.V = nn.Parameter(torch.empty(n, rank, **factory))
@@ -117,12 +118,13 @@ class SparseLowRankLinear(nn.Module):
 
     def _csr(self, values: Tensor) -> Tensor:
         # the support is valid by construction: skip the per-call invariant checks (explicitly, so torch does not warn)
-        return torch.sparse_csr_tensor(self.crow, self.col, values, (self.out_features, self.in_features), check_invariants=False)
+        crow, col = self.get_buffer("crow"), self.get_buffer("col")
+        return torch.sparse_csr_tensor(crow, col, values, (self.out_features, self.in_features), check_invariants=False)
 
     def _sparse_product(self, x2: Tensor) -> Tensor:
         """``x2 S^T``, ``(B, m)``, outside autocast. With 16-bit parameters on the CPU it runs in
         float32 and returns float32: torch's CPU sparse CSR product (MKL) has no 16-bit kernels."""
-        values = self.values
+        values: Tensor = self.values
         if values.device.type == "cpu" and values.dtype in (torch.float16, torch.bfloat16):
             values = values.float()
         with torch.autocast(x2.device.type, enabled=False):

@@ -45,6 +45,8 @@ class Rank1Net(nn.Module):
         self.b2 = nn.Parameter(b2)
         self.activation = activation
         self.scalar_output = scalar_output
+        self.sharpness: float | None = None  # the chosen c and knot placement, set by interpolate
+        self.knot_position: float | None = None
 
     def hidden(self, X: Tensor) -> Tensor:
         """``sigma(u_1 (X v_1) + b_1)``, shape ``(M, N)``."""
@@ -86,15 +88,17 @@ def _projection(X: np.ndarray, seed: int) -> np.ndarray:
     cands = [rng.standard_normal(d) for _ in range(32)]
     if M > 1 and d > 1:
         cands.append(np.linalg.svd(X - X.mean(0), full_matrices=False)[2][0])
-    best, best_score = None, -1.0
-    for v in cands:
-        v = v / np.linalg.norm(v)
-        y = np.sort(X @ v)
-        spread = y[-1] - y[0]
-        score = np.min(np.diff(y)) / spread if M > 1 and spread > 0 else (1.0 if M == 1 else 0.0)
+    best: np.ndarray | None = None
+    best_score = -1.0
+    for cand in cands:
+        unit = cand / np.linalg.norm(cand)
+        y = np.sort(X @ unit)
+        spread = float(y[-1] - y[0])
+        score = float(np.min(np.diff(y)) / spread) if M > 1 and spread > 0 else (1.0 if M == 1 else 0.0)
         if score > best_score:
-            best, best_score = v, score
-    if best_score <= 0:
+            best = np.asarray(unit)
+            best_score = score
+    if best is None or best_score <= 0:
         raise DLoRError("could not find a projection with distinct values; are the inputs distinct?")
     return best
 

@@ -33,11 +33,14 @@ def make_module(
     only; ``activation``: a :data:`dlor.nn.ACTIVATIONS` name. Deep and wide models take their width
     from ``widths[1]`` when it is given (default 16, Appendix H.2)."""
     width = widths[1] if widths else 16
-    if arch == "deep":
-        return DeepDLoR(k, width=width, init=init, activation=activation)
-    if arch == "wide":
-        return WideDLoR(k, width=width, init=init, activation=activation)
+    if arch in ("deep", "wide"):
+        if k is None:
+            raise ValueError(f"a {arch} model needs k")
+        family = DeepDLoR if arch == "deep" else WideDLoR
+        return family(k, width=width, init=init, activation=activation)
     if arch == "dense":
+        if widths is None:
+            raise ValueError("a dense model needs its widths")
         return MLP(widths, activation=activation)
     raise ValueError(f"unknown architecture {arch!r}")
 
@@ -134,7 +137,9 @@ def batched_forward(
     """
     act = _activation(activation)
     if arch == "deep":
+        assert k is not None, "a deep model needs k"
         return deep_forward(P, x, k, broadcast, act)
     if arch == "wide":
         return wide_forward(P, x, broadcast, act)
+    assert n_layers is not None, "a dense model needs its layer count"
     return mlp_forward(P, x, n_layers, act)

@@ -76,5 +76,5 @@ def compile_pure(fn, name: str):
         return graph(*(a for a in args if isinstance(a, torch.Tensor)))
 
     call.__name__ = call.__qualname__ = f"dlor_{name}"
-    call.graphs = graphs
+    call.graphs = graphs  # type: ignore[attr-defined]  # the compiled graphs, for the tests
     return call

@@ -165,7 +165,7 @@ class GroupSpec:
 
     @property
     def name(self) -> str:
-        base = f"{self.arch}_k{self.k}" if self.k is not None else f"{self.arch}_w{self.widths[1]}"
+        base = f"{self.arch}_k{self.k}" if self.k is not None else f"{self.arch}_w{(self.widths or [0, 0])[1]}"
         return base + (f"_{self.tag}" if self.tag else "")
 
 
@@ -338,10 +338,12 @@ class GroupTrainer:
             "group": self.spec.name,
             "config": json.dumps(asdict(self.cfg)),
         }
-        self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
-        tmp = temporary_beside(self.checkpoint)
+        path = self.checkpoint
+        assert path is not None  # _save runs only for a trainer with a checkpoint
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = temporary_beside(path)
         save_file(tensors, str(tmp), metadata=meta)
-        os.replace(tmp, self.checkpoint)
+        os.replace(tmp, path)
 
     def _checkpoint_problem(self, meta: dict, tensors: dict[str, Tensor]) -> str | None:
         """Why a checkpoint cannot resume this group (None: it can)."""
