@@ -7,7 +7,7 @@ import json
 import pytest
 
 from dlor import DLoRError
-from dlor.experiments import expressivity as E
+from dlor.experiments import appendix_d_depth_width as E
 from dlor.experiments._registry import RunContext, config_for, experiment
 
 

@@ -3,7 +3,7 @@
 import csv
 import json
 
-from dlor.experiments import fig5
+from dlor.experiments import fig5_orthogonal_blindness as fig5
 from dlor.experiments._context import RunContext
 
 

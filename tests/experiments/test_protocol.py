@@ -3,7 +3,8 @@ by the stated criteria and preference only."""
 
 import csv
 
-from dlor.experiments import protocol, uat
+from dlor.experiments import fig2_fig3_compiled_mlp as uat
+from dlor.experiments import section6_readings as protocol
 from dlor.experiments._context import RunContext
 from dlor.experiments._data import sawtooth_data
 
@@ -73,8 +74,8 @@ def test_default_is_the_first_qualifying_reading_in_the_preference_order():
 
 
 def test_every_experiment_defaults_to_the_sweeps_reading():
-    from dlor.experiments.spectral import SpectralConfig
-    from dlor.experiments.training import SweepConfig
+    from dlor.experiments.fig2c_fig3c_spectra import SpectralConfig
+    from dlor.experiments.table1_fig4_fig6_sweep import SweepConfig
 
     sweep = SweepConfig()
     for cfg in (uat.UATConfig(), SpectralConfig(), uat.UATConfig.paper(), SpectralConfig.paper()):

@@ -1,4 +1,4 @@
-from dlor.experiments import spectral
+from dlor.experiments import fig2c_fig3c_spectra as spectral
 from dlor.experiments._context import RunContext
 
 

@@ -4,7 +4,7 @@ import csv
 
 import pytest
 
-from dlor.experiments import uat
+from dlor.experiments import fig2_fig3_compiled_mlp as uat
 from dlor.experiments._context import RunContext
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from dlor._errors import DLoRError
-from dlor.experiments import lm
+from dlor.experiments import appendix_g_pretraining as lm
 from dlor.experiments._registry import REGISTRY, RunContext, parse_setting
 from dlor.lm import GPT, GPTConfig, TrainSettings, load_corpus, train
 from dlor.lm.batched import train_batched

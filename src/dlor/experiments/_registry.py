@@ -39,14 +39,14 @@ class Experiment:
 REGISTRY: dict[str, Experiment] = {
     e.name: e
     for e in (
-        Experiment("training", ("table1", "fig4", "fig6"), "training", shares_groups=True),
-        Experiment("uat", ("fig2", "fig3"), "uat"),
-        Experiment("fig5", ("fig5",), "fig5"),
-        Experiment("spectral", ("fig2c", "fig3c"), "spectral"),
-        Experiment("realdata", ("appendix-g-digits",), "realdata"),
-        Experiment("protocol", ("section-6.2-readings",), "protocol", shares_groups=True),
-        Experiment("lm", ("appendix-g-lm",), "lm"),
-        Experiment("expressivity", ("appendix-d",), "expressivity"),
+        Experiment("training", ("table1", "fig4", "fig6"), "table1_fig4_fig6_sweep", shares_groups=True),
+        Experiment("uat", ("fig2", "fig3"), "fig2_fig3_compiled_mlp"),
+        Experiment("fig5", ("fig5",), "fig5_orthogonal_blindness"),
+        Experiment("spectral", ("fig2c", "fig3c"), "fig2c_fig3c_spectra"),
+        Experiment("realdata", ("appendix-g-digits",), "appendix_g_digits"),
+        Experiment("protocol", ("section-6.2-readings",), "section6_readings", shares_groups=True),
+        Experiment("lm", ("appendix-g-lm",), "appendix_g_pretraining"),
+        Experiment("expressivity", ("appendix-d",), "appendix_d_depth_width"),
     )
 }
 

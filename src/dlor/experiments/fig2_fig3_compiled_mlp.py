@@ -75,7 +75,7 @@ class UATConfig:
 
     @classmethod
     def _reading(cls) -> dict:
-        from .training import SweepConfig
+        from .table1_fig4_fig6_sweep import SweepConfig
 
         sweep = SweepConfig()  # one reading of "epoch" and of the split for Sections 6.1 and 6.2
         return {"batch_size": sweep.batch_size, "split": sweep.split, "split_seed": sweep.split_seed}

@@ -38,7 +38,7 @@ from ._common import Claim, Summary, check_budget, check_positive_ints, plt, sav
 from ._context import RunContext, with_context
 from ._data import TARGET_VARIANCE, check_split
 from ._sweep import available_cores, read_group_rows, train_groups
-from .uat import UATConfig, h1_group, keep_lowest_training_mse
+from .fig2_fig3_compiled_mlp import UATConfig, h1_group, keep_lowest_training_mse
 
 SHARES_GROUPS = True  # under torchrun every rank trains its share of the groups (dlor.experiments._ranks)
 

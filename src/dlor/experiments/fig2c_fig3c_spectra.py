@@ -71,7 +71,7 @@ class SpectralConfig:
 
     @classmethod
     def _reading(cls) -> dict:
-        from .training import SweepConfig
+        from .table1_fig4_fig6_sweep import SweepConfig
 
         sweep = SweepConfig()
         return {"batch_size": sweep.batch_size, "split": sweep.split, "init": sweep.init}
