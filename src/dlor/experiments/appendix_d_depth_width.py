@@ -105,14 +105,15 @@ class ExpressivityConfig:
     def quick(cls) -> ExpressivityConfig:
         return cls(
             budget="quick",
+            init_seeds=10,
             init_grid=((16, (1, 2, 4, 8, 16)), (32, (1, 4, 16, 32))),
             frequencies=(3.7, 14.8),
             activations=("relu",),
             trained_widths=(8, 16),
             seeds=3,
             epochs=1_000,
-            shrunk="init widths 16 and 32 only; frequencies 3.7 and 14.8; ReLU only; budgets of width 8 "
-            "and 16; 3 seeds; 1,000 epochs",
+            shrunk="10 initial draws of 20; init widths 16 and 32 only; frequencies 3.7 and 14.8; ReLU only; "
+            "budgets of width 8 and 16; 3 seeds; 1,000 epochs",
         )
 
     @classmethod

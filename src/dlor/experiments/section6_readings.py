@@ -108,10 +108,10 @@ class ProtocolConfig:
             budget="quick",
             batch_sizes=(32,),
             ks=(1, 4),
-            seeds=3,
+            seeds=2,
             h1_candidates=3,
             shrunk="batch size 32 only of {full, 64, 32, 16} (the split and the initialisation still vary); "
-            "k in {1, 4} of {1, 2, 4, 8, 16}; 3 seeds of 5; 3 H.1 candidates of 5",
+            "k in {1, 4} of {1, 2, 4, 8, 16}; 2 seeds of 5; 3 H.1 candidates of 5",
         )
 
     @classmethod
