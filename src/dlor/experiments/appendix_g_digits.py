@@ -6,6 +6,10 @@ The 8 x 8 digits (1,797 images, shipped inside scikit-learn; nothing is download
 * DLoR: both hidden layers ``alpha I + U V^T`` of rank r (width 64);
 * low-rank: the same with ``alpha = 0`` frozen (pure ``U V^T``, one parameter fewer per layer);
 * dense: ``nn.Linear`` hidden layers, width chosen to match the DLoR parameter count.
+
+Every family trains at one shared learning rate (``lr``, Adam at 3e-3), not at a rate tuned per
+family, so its verdicts hold at that rate only; the pretraining study
+(:mod:`dlor.experiments.appendix_g_pretraining`) tunes each variant's rate before it compares them.
 """
 
 from __future__ import annotations
