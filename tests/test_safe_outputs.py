@@ -163,6 +163,7 @@ def test_a_second_reproduce_into_the_same_folder_stops_at_once(tmp_path):
     assert code == 0 and "kept finished results" in out
 
 
+@pytest.mark.slow  # trains LM runs twice; the torn-file logic is tested fast in test_torn_files
 def test_a_torn_per_run_lm_file_is_detected_and_recomputed(tmp_path):
     from dlor._cli.main import main
 

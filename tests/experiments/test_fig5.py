@@ -3,10 +3,13 @@
 import csv
 import json
 
+import pytest
+
 from dlor.experiments import fig5_orthogonal_blindness as fig5
 from dlor.experiments._context import RunContext
 
 
+@pytest.mark.slow  # the quick budget; make reproduce runs it
 def test_fig5_quick_budget_numbers(tmp_path):
     summary = fig5.run(fig5.Fig5Config.quick(), tmp_path, RunContext(progress=False))
     rows = list(csv.DictReader((tmp_path / "fig5" / "fig5_errors.csv").open()))

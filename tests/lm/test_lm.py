@@ -141,6 +141,7 @@ def test_resume_after_an_interruption_is_exact(tmp_path, corpus, monkeypatch):
     assert list(tmp_path.glob("checkpoint.safetensors.*"))  # the torn file is kept aside
 
 
+@pytest.mark.slow  # torchrun; make test keeps the DDP run of dlor reproduce
 def test_two_process_ddp_equals_single_process(tmp_path):
     from safetensors.torch import load_file
 

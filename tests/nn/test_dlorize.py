@@ -113,6 +113,7 @@ def test_checkpoint_roundtrip_exact(tmp_path, suffix):
         load_checkpoint(encoder(), path)
 
 
+@pytest.mark.slow  # torchrun; make test keeps the DDP run of dlor reproduce
 def test_two_process_ddp_equals_single_process(tmp_path):
     from safetensors.torch import load_file
 
