@@ -29,7 +29,7 @@ from ..expressivity import count_pieces, deep_params, sawtooth_network, sawtooth
 from ..nn import ACTIVATIONS, MLP, DeepDLoR, WideDLoR, rank_for
 from ..train import GroupSpec, TrainConfig
 from . import _expressivity_plots as plots
-from ._common import Summary, write_csv, write_json
+from ._common import Summary, check_positive_ints, write_csv, write_json
 from ._data import TARGET_VARIANCE, check_split
 from ._expressivity_claims import claims as _claims
 from ._figure4 import median_iqr
@@ -83,10 +83,7 @@ class ExpressivityConfig:
         a, b = self.interval
         if not (math.isfinite(a) and math.isfinite(b) and a < b):
             raise DLoRError(f"interval ({a}, {b}) is empty or not finite; pass (a, b) with a < b")
-        for name in ("init_seeds", "seeds", "epochs", "trained_k", "workers"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise DLoRError(f"{name} must be an integer >= 1, got {value!r}")
+        check_positive_ints(self, ("init_seeds", "seeds", "epochs", "trained_k", "workers"))
         if not self.frequencies or any(not (math.isfinite(f) and f > 0) for f in self.frequencies):
             raise DLoRError(f"frequencies must be positive and finite, got {self.frequencies!r}")
         for act in self.activations:

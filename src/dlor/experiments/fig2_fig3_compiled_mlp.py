@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from ..construct import max_abs_error, to_deep, to_wide
 from ..train import GroupSpec, GroupTrainer, TrainConfig
-from ._common import Claim, Summary, check_budget, plt, save_figure, write_csv, write_json
+from ._common import Claim, Summary, check_budget, check_positive_ints, plt, save_figure, write_csv, write_json
 from ._context import RunContext, with_context
 from ._data import TARGET_VARIANCE, check_split, sawtooth_data
 
@@ -68,10 +68,7 @@ class UATConfig:
             )
         check_split(self.split)
         check_budget(self.budget)
-        for name in ("epochs", "candidates"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise DLoRError(f"{name} must be an integer >= 1, got {value!r}")
+        check_positive_ints(self, ("epochs", "candidates"))
 
     @classmethod
     def _reading(cls) -> dict:

@@ -26,7 +26,7 @@ from ..decompose import spectral_contributions
 from ..nn import DeepDLoR, WideDLoR
 from ..train import GroupSpec, GroupTrainer, TrainConfig
 from ..train._batched import make_module, unstack_to_module
-from ._common import Claim, Summary, check_budget, plt, save_figure, write_csv, write_json
+from ._common import Claim, Summary, check_budget, check_positive_ints, plt, save_figure, write_csv, write_json
 from ._context import RunContext, with_context
 from ._data import TARGET_VARIANCE, sawtooth_data
 from ._sweep import available_cores
@@ -64,8 +64,7 @@ class SpectralConfig:
         TrainConfig(batch_size=self.batch_size)  # validates it
         check_split(self.split)
         family_init(self.init)
-        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 1:
-            raise DLoRError(f"epochs must be an integer >= 1, got {self.epochs!r}")
+        check_positive_ints(self, ("epochs",))
         if not 0 <= self.layer < 3:
             raise DLoRError(f"layer must be 0, 1 or 2 (the deep network's three DLoR layers), got {self.layer!r}")
 

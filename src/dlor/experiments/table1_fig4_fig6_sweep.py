@@ -25,7 +25,7 @@ import numpy as np
 
 from ..train import GroupSpec, TrainConfig
 from . import _figure4 as f4
-from ._common import Claim, Summary, check_budget, plt, save_figure, write_csv, write_json
+from ._common import Claim, Summary, check_budget, check_positive_ints, plt, save_figure, write_csv, write_json
 from ._context import RunContext, with_context
 from ._sweep import available_cores, read_group_rows, train_groups
 
@@ -97,10 +97,7 @@ class SweepConfig:
             )
         check_split(self.split)
         family_init(self.init)
-        for name in ("seeds", "matched_seeds", "epochs", "short_epochs", "workers"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise DLoRError(f"{name} must be an integer >= 1, got {value!r}")
+        check_positive_ints(self, ("seeds", "matched_seeds", "epochs", "short_epochs", "workers"))
         if not self.ks or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in self.ks):
             raise DLoRError(f"ks must be positive integers, got {self.ks!r}")
         if self.short_epochs > self.epochs:
