@@ -49,12 +49,10 @@ docs: setup
 	$(PY) scripts/check_reference.py site
 	$(PY) scripts/check_docs_in_browser.py site || [ $$? -eq 2 ]  # 2: no Chromium here, skipped
 
-# the verdict tables of README.md and docs/experiments/index.md and the Section 6 experiment pages,
-# from the canonical run folders in docs/runs/paper (the lm and expressivity pages: scripts/lm_page.py,
-# scripts/expressivity_page.py)
+# every experiment's page (its own page(folder, out)) and the verdict tables of README.md and
+# docs/experiments/index.md, from the canonical run folders in docs/runs/paper
 results-docs: setup
-	$(PY) scripts/results_docs.py
-	$(PY) scripts/experiment_page.py --all
+	$(PY) scripts/pages.py
 
 reproduce: setup
 	$(VENV)/bin/dlor reproduce --budget quick --out results

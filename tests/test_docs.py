@@ -13,17 +13,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import check_reference  # noqa: E402
-import experiment_page  # noqa: E402
-import results_docs  # noqa: E402
+import pages  # noqa: E402
 
 # tracker numbers and notes on how the work was done, which users should not read
 PROCESS_WORDS = re.compile(r"\bissues?\s*#?\d+|\bissue's\b|\bsession\b|\bthis stop\b", re.I)
 
 
 def test_the_verdict_tables_agree_with_the_run_folders():
-    for page in results_docs.PAGES:
+    for page in pages.TABLE_PAGES:
         text = (ROOT / page).read_text()
-        assert results_docs.render(page, text) == text, f"{page} is out of date: run python scripts/results_docs.py"
+        assert pages.render(page, text) == text, f"{page} is out of date: run make results-docs"
 
 
 def test_every_public_package_has_a_reference_page():
@@ -57,27 +56,30 @@ def test_no_development_process_words_where_users_read():
     assert not hits, "\n".join(hits[:20])
 
 
-@pytest.mark.parametrize(
-    ("script", "run", "page"),
-    [
-        ("lm_page", "docs/runs/paper", "docs/experiments/lm.md"),
-        ("expressivity_page", "docs/runs/paper", "docs/experiments/expressivity.md"),
-    ],
-)
-def test_each_experiment_page_agrees_with_its_run_folder(script, run, page):
-    module = importlib.import_module(script)
-    text = (ROOT / page).read_text()
-    machine = r"(?: on the project's 2-core machine|; the project's 2-core machine)"
-    wall = re.search(r"a run at the \*\*\w+\*\* budget \(([^;)]*?)" + machine, text)
-    args = (ROOT / run, ROOT / page, wall.group(1) if wall else None)
-    if script == "lm_page":
-        args += (ROOT / "docs/runs/lm-shared-rate",)
-    assert module.render(*args) == text, f"{page} disagrees with {run}: regenerate it with scripts/{script}.py"
-
-
-@pytest.mark.parametrize("name", experiment_page.PAGES)
-def test_each_section6_page_agrees_with_its_run_folder(name):
-    page = ROOT / "docs/experiments" / f"{name}.md"
-    assert experiment_page.render(name, experiment_page.RUNS, page) == page.read_text(), (
-        f"{page} disagrees with its run folder: regenerate it with scripts/experiment_page.py {name}"
+@pytest.mark.parametrize("name", list(pages.REGISTRY))
+def test_each_experiment_page_agrees_with_its_run_folder(name):
+    page = pages.PAGES_DIR / f"{name}.md"
+    assert pages.experiment_page(name, page) == page.read_text(), (
+        f"{page} disagrees with its run folder: regenerate it with make results-docs"
     )
+
+
+def test_the_verdict_tables_list_every_registered_experiment():
+    assert set(pages.TABLE_ORDER) == set(pages.REGISTRY)
+
+
+def test_the_rendering_check_finds_roles_and_source_lines():
+    role = "<p>The factors come from :func:`~dlor.multiplicative_decompose` of W.</p>"
+    attribute = (
+        '<div class="doc doc-object doc-attribute"><h3 id="dlor.nn.DLoRChain.factors">factors</h3>'
+        '<div class="doc-signature highlight"><pre><code><span>factors</span> <span>=</span> nn.ModuleList()</code></pre></div>'
+    )
+    documented = (
+        '<div class="doc doc-object doc-attribute"><h3 id="dlor.nn.X.rank">rank</h3>'
+        '<div class="doc doc-contents"><p>The bound on the rank.</p></div>'
+    )
+    assert check_reference.unrendered(role) == ["an unrendered role ':func:`~dlor.multiplicative_decompose`'"]
+    assert check_reference.unrendered(attribute) == [
+        "the attribute dlor.nn.DLoRChain.factors shown as its source line 'factors = nn.ModuleList()'"
+    ]
+    assert check_reference.unrendered(documented) == []

@@ -137,7 +137,7 @@ def test_two_process_ddp_equals_single_process(tmp_path):
 
 
 def test_realdata_tiny(tmp_path):
-    from dlor.experiments import appendix_g_digits as realdata
+    from dlor.experiments.digits import experiment as realdata
 
     s = realdata.run(realdata.RealDataConfig.tiny(), tmp_path, RunContext(progress=False))
     assert (tmp_path / s.figures[0]).exists()

@@ -10,7 +10,7 @@ from torch import nn
 from dlor import DLoRError
 from dlor.experiments._context import RunContext
 from dlor.experiments._data import sawtooth_data
-from dlor.experiments.table1_fig4_fig6_sweep import MATCHED_WIDTH, PAPER_TABLE1, table1
+from dlor.experiments.section6_training.experiment import MATCHED_WIDTH, PAPER_TABLE1, table1
 from dlor.nn import MLP, DeepDLoR, WideDLoR
 from dlor.train import GroupSpec, GroupTrainer, TrainConfig, epoch_orders
 from dlor.train._batched import batched_forward, make_module, stack_modules
@@ -241,7 +241,7 @@ def test_table1_exact():
 
 
 def test_sweep_resumes_without_duplicates(tmp_path):
-    from dlor.experiments import table1_fig4_fig6_sweep as training
+    from dlor.experiments.section6_training import experiment as training
 
     s1 = training.run(training.SweepConfig.tiny(), tmp_path, RunContext(progress=False))
     runs = sorted((tmp_path / "training" / "runs").glob("*.json"))
@@ -264,7 +264,7 @@ def test_sweep_resumes_without_duplicates(tmp_path):
 
 
 def test_sweep_in_two_worker_processes_matches_one_process(tmp_path):
-    from dlor.experiments import table1_fig4_fig6_sweep as training
+    from dlor.experiments.section6_training import experiment as training
 
     cfg = training.SweepConfig.tiny()
     one = training.run_sweep(tmp_path / "one", cfg, progress=False)
@@ -280,8 +280,8 @@ def test_sweep_in_two_worker_processes_matches_one_process(tmp_path):
 
 
 def test_sweep_workers_default_to_the_cores_except_at_the_tiny_budget():
-    from dlor.experiments import table1_fig4_fig6_sweep as training
     from dlor.experiments._sweep import available_cores
+    from dlor.experiments.section6_training import experiment as training
 
     assert training.SweepConfig.paper().workers == available_cores()
     assert training.SweepConfig.quick().workers == available_cores()

@@ -10,6 +10,7 @@ from dataclasses import asdict, is_dataclass
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")  # headless: experiments only write files
 import matplotlib.pyplot as plt  # noqa: E402
@@ -62,7 +63,7 @@ def write_json(path: Path, obj, every_rank: bool = False) -> None:
 def read_json_checked(path: Path, valid=lambda obj: True):
     """The JSON in ``path``, or None when it is missing, torn or fails ``valid`` (which returns
     True, or False or a reason, a ``str``, that the note names); a torn or invalid file is set
-    aside (:func:`set_aside`; by rank 0 only under torchrun) so that nothing reads it again."""
+    aside (``set_aside``; by rank 0 only under torchrun) so that nothing reads it again."""
     try:
         obj = json.loads(path.read_text())
     except FileNotFoundError:
@@ -104,3 +105,11 @@ def save_figure(fig, path: Path) -> None:
     fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
     plt.close(fig)
     os.replace(tmp, path)
+
+
+def median_iqr(values) -> tuple[float, float, float]:
+    """Median, 25th and 75th percentile of the finite values (NaN when there are none)."""
+    v = np.asarray([x for x in values if x is not None and math.isfinite(x)], dtype=float)
+    if v.size == 0:
+        return (math.nan,) * 3
+    return float(np.median(v)), float(np.percentile(v, 25)), float(np.percentile(v, 75))

@@ -2,7 +2,7 @@
 
 ``torchrun --nproc_per_node N [--nnodes M --rdzv_endpoint HOST:PORT] -m dlor reproduce ...``
 runs the same command in every process (rank). Each rank trains its share of the groups by a
-fixed assignment (:func:`my_share`) and writes their files into the one output folder (shared
+fixed assignment (``my_share``) and writes their files into the one output folder (shared
 storage across machines); rank 0 waits at a barrier for all of them and alone writes the
 figures, tables and the report. The process group uses gloo whatever the training device:
 it only carries the list of groups to train and the barrier, a few bytes, so NCCL would buy

@@ -1,6 +1,6 @@
 """One registry of the experiments: what each one reproduces, and how the CLI runs it.
 
-Every experiment is an :class:`Experiment`: a name, the paper artefacts it makes, its config
+Every experiment is an ``Experiment``: a name, the paper artefacts it makes, its config
 dataclass (with ``paper()``, ``quick()`` and ``tiny()`` constructors) and ``run(cfg, out, ctx)``.
 The command line builds the config of the chosen budget, applies its options with
 ``dataclasses.replace`` (so the config validates once, in ``__post_init__``) and calls ``run``.
@@ -39,14 +39,14 @@ class Experiment:
 REGISTRY: dict[str, Experiment] = {
     e.name: e
     for e in (
-        Experiment("training", ("table1", "fig4", "fig6"), "table1_fig4_fig6_sweep", shares_groups=True),
-        Experiment("uat", ("fig2", "fig3"), "fig2_fig3_compiled_mlp"),
-        Experiment("fig5", ("fig5",), "fig5_orthogonal_blindness"),
-        Experiment("spectral", ("fig2c", "fig3c"), "fig2c_fig3c_spectra"),
-        Experiment("realdata", ("appendix-g-digits",), "appendix_g_digits"),
+        Experiment("training", ("table1", "fig4", "fig6"), "section6_training", shares_groups=True),
+        Experiment("uat", ("fig2", "fig3"), "section6_uat"),
+        Experiment("fig5", ("fig5",), "orthogonal_blindness"),
+        Experiment("spectral", ("fig2c", "fig3c"), "spectra"),
+        Experiment("realdata", ("appendix-g-digits",), "digits"),
         Experiment("protocol", ("section-6.2-readings",), "section6_readings", shares_groups=True),
-        Experiment("lm", ("appendix-g-lm",), "appendix_g_pretraining"),
-        Experiment("expressivity", ("appendix-d",), "appendix_d_depth_width"),
+        Experiment("lm", ("appendix-g-lm",), "pretraining"),
+        Experiment("expressivity", ("appendix-d",), "depth_width"),
     )
 }
 
@@ -68,7 +68,7 @@ def describe_short() -> str:
 def config_for(exp: Experiment, budget: str, **overrides: Any):
     """The config of ``exp`` at ``budget`` with ``overrides`` applied by ``dataclasses.replace``.
 
-    An override that names no field of the config raises :class:`DLoRError` naming the fields.
+    An override that names no field of the config raises [`DLoRError`][dlor.DLoRError] naming the fields.
     """
     if budget not in BUDGETS:
         raise DLoRError(f"budget must be one of {BUDGETS}, got {budget!r}")

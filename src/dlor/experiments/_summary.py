@@ -1,4 +1,4 @@
-"""What an experiment returns (a :class:`Summary` of :class:`Claim` rows) and the checks every
+"""What an experiment returns (a ``Summary`` of ``Claim`` rows) and the checks every
 config shares. Nothing here needs the ``experiments`` extra, so the registry loads without it."""
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def check_budget(budget: str) -> str:
 
 
 def check_positive_ints(cfg, names: tuple[str, ...], each: bool = False) -> None:
-    """Raise :class:`DLoRError` unless every field ``names`` of ``cfg`` is an integer >= 1
+    """Raise [`DLoRError`][dlor.DLoRError] unless every field ``names`` of ``cfg`` is an integer >= 1
     (``each``: a non-empty sequence of such integers), naming the first field that is not."""
     from .._errors import DLoRError
 

@@ -119,7 +119,7 @@ def train_groups(
     """Train every group of ``groups`` whose JSON file is not in ``folder`` yet, on ``device``.
 
     ``tcfg``: the trainer settings of every group, or a dict ``{group.name: TrainConfig}``.
-    Under ``torchrun`` each rank trains its share (:func:`dlor.experiments._ranks.my_share`) with
+    Under ``torchrun`` each rank trains its share (``dlor.experiments._ranks.my_share``) with
     up to ``workers`` processes (at most its share of this machine's cores), and every rank
     returns once all groups are written.
     """

@@ -1,7 +1,7 @@
 r"""Batched forward passes of the H.2 model families: ``B`` independent models in one computation.
 
 Parameters are dicts of tensors with a leading model dimension ``B``; the math is that of
-:class:`~dlor.nn.DeepDLoR`, :class:`~dlor.nn.WideDLoR` and :class:`~dlor.nn.MLP` (the tests
+[`DeepDLoR`][dlor.nn.DeepDLoR], [`WideDLoR`][dlor.nn.WideDLoR] and [`MLP`][dlor.nn.MLP] (the tests
 compare the two). The data ``x`` is ``(N, d)``, shared by all models, or ``(B, N, d)``, one
 set of inputs per model (a minibatch of its own, or a training set of its own).
 """
@@ -29,8 +29,8 @@ def _activation(name: str):
 def make_module(
     arch: str, k: int | None = None, widths: list[int] | None = None, init=None, activation: str = "softplus"
 ) -> nn.Module:
-    """A fresh model of ``arch``; ``init`` (a :data:`dlor.nn.INITS` name) applies to deep and wide
-    only; ``activation``: a :data:`dlor.nn.ACTIVATIONS` name. Deep and wide models take their width
+    """A fresh model of ``arch``; ``init`` (a [`dlor.nn.INITS`][dlor.nn.INITS] name) applies to deep and wide
+    only; ``activation``: a [`dlor.nn.ACTIVATIONS`][dlor.nn.ACTIVATIONS] name. Deep and wide models take their width
     from ``widths[1]`` when it is given (default 16, Appendix H.2)."""
     width = widths[1] if widths else 16
     if arch in ("deep", "wide"):
@@ -124,7 +124,7 @@ def batched_forward(
     activation: str = "softplus",
 ) -> Tensor:
     """Outputs ``(B, N, out)`` of ``B`` models of one architecture, with ``activation`` (a
-    :data:`dlor.nn.ACTIVATIONS` name) as ``rho``.
+    [`dlor.nn.ACTIVATIONS`][dlor.nn.ACTIVATIONS] name) as ``rho``.
 
     ``broadcast``: write the low-rank contractions ``V^T h`` and ``U t`` of the deep and wide
     models as broadcast-multiply-sum instead of batched matmuls. Same math, other rounding. Under

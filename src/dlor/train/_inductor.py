@@ -4,7 +4,7 @@ The trainer's epoch is a few calls of pure functions (state tensors in, state te
 tiny tensors, tens of thousands of times per group. Through ``torch.compile`` every call pays
 Dynamo's frame evaluation, cache lookup and guard checks and AOTAutograd's runtime wrapper: about
 70-100 us a call, a fifth of an epoch of a deep k=8 group (measured, one thread, 10 models,
-batch 32). :func:`compile_pure` traces the function once to an ATen graph with
+batch 32). ``compile_pure`` traces the function once to an ATen graph with
 ``torch.fx.experimental.proxy_tensor.make_fx`` (which traces through ``torch.func`` transforms)
 and hands that graph to ``torch._inductor.compile``, the entry point for graphs captured without
 Dynamo. A call then runs Inductor's wrapper and kernel only.

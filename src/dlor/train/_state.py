@@ -1,16 +1,16 @@
 r"""The vectorized trainer's state and the pure functions of one epoch.
 
-:class:`TrainState` holds everything that changes from epoch to epoch for a group of ``B``
+[`TrainState`][dlor.train._state.TrainState] holds everything that changes from epoch to epoch for a group of ``B``
 models: the flat ``(B, D)`` parameters, Adam's moments and step counts, each model's learning
 rate and ``ReduceLROnPlateau`` counters, and the bookkeeping of success and failure. Every
 function here takes a state and returns a new one (no argument is mutated), so an epoch can be
 traced by ``make_fx`` and compiled by TorchInductor (``NamedTuple`` is a pytree), or run eagerly;
 both compute the same arithmetic.
 
-* :func:`adam_update`: one ``torch.optim.Adam`` step (single-tensor path) of the models in a mask;
-* :func:`plateau_update`: the end-of-epoch bookkeeping and one ``ReduceLROnPlateau`` step on each
+* [`adam_update`][dlor.train._state.adam_update]: one ``torch.optim.Adam`` step (single-tensor path) of the models in a mask;
+* [`plateau_update`][dlor.train._state.plateau_update]: the end-of-epoch bookkeeping and one ``ReduceLROnPlateau`` step on each
   model's own loss;
-* :func:`make_epoch`: the epoch of a group, full batch or over shuffled minibatches.
+* ``make_epoch``: the epoch of a group, full batch or over shuffled minibatches.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from ._batched import batched_forward
 from ._inductor import compile_pure
 
 if TYPE_CHECKING:
-    from ._trainer import TrainConfig
+    from ._config import TrainConfig
 
 __all__ = ["TrainState", "init_state", "adam_update", "plateau_update", "make_epoch", "unflatten"]
 
@@ -132,7 +132,7 @@ def plateau_update(state: TrainState, loss: Tensor, mask: Tensor, epoch: Tensor,
 
 
 def _compiled(fn, name: str):
-    """``fn(state, *rest) -> TrainState`` compiled by :func:`compile_pure` over the state's tensors."""
+    """``fn(state, *rest) -> TrainState`` compiled by ``compile_pure`` over the state's tensors."""
     n = len(TrainState._fields)
     flat = compile_pure(lambda *args: tuple(fn(TrainState(*args[:n]), *args[n:])), name)
 
@@ -157,12 +157,12 @@ def make_epoch(
 ):
     """The pure function ``epoch_fn(state, epoch, x, y, order) -> state`` of one epoch.
 
-    Per model: MSE loss, its gradient, one :func:`adam_update` per batch and one
-    :func:`plateau_update` per epoch; a model with a non-finite loss or gradient is marked failed
+    Per model: MSE loss, its gradient, one [`adam_update`][dlor.train._state.adam_update] per batch and one
+    [`plateau_update`][dlor.train._state.plateau_update] per epoch; a model with a non-finite loss or gradient is marked failed
     and frozen, the others go on. ``functional`` takes the gradient with
     ``torch.func.grad_and_value`` (traceable by ``make_fx``), otherwise with
     ``torch.autograd.grad`` (less overhead when run eagerly); the arithmetic is the same.
-    ``compile_name``: compile the pieces with :func:`compile_pure` under that name.
+    ``compile_name``: compile the pieces with ``compile_pure`` under that name.
 
     Full batch (``cfg.batch_size is None``): one step on the whole training set; the schedule,
     the success threshold and early stopping read the loss of that step (as a loop that calls
@@ -214,7 +214,7 @@ def make_epoch(
 
     def minibatch_last(state: TrainState, epoch, xb, yb, x, y) -> TrainState:
         """The epoch's last step (on its possibly partial batch), then the full training MSE of
-        every model and :func:`plateau_update`: one compiled call instead of two (every call
+        every model and [`plateau_update`][dlor.train._state.plateau_update]: one compiled call instead of two (every call
         costs 60-200 us of wrapper overhead)."""
         state = minibatch_update(state, xb, yb)
         full = per_model_mse(state.params, x, y)

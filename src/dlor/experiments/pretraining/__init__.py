@@ -1,0 +1,9 @@
+"""Appendix G on text: pretraining byte-level GPTs with low-rank, DLoR and dense projections.
+
+``dlor reproduce lm``: ``experiment`` holds the config and ``run``; ``page`` renders the
+result page from a run folder."""
+
+from .experiment import CONFIG, files_intact, run
+from .page import page
+
+__all__ = ["CONFIG", "run", "files_intact", "page"]

@@ -1,0 +1,25 @@
+"""Figure 5 at the quick budget: the rank-1 bound and the DLoR fit, measured."""
+
+import csv
+import json
+
+import pytest
+
+from dlor.experiments._context import RunContext
+from dlor.experiments.orthogonal_blindness import experiment as fig5
+
+
+@pytest.mark.slow  # the quick budget; make reproduce runs it
+def test_fig5_quick_budget_numbers(tmp_path):
+    summary = fig5.run(fig5.Fig5Config.quick(), tmp_path, RunContext(progress=False))
+    rows = list(csv.DictReader((tmp_path / "fig5" / "fig5_errors.csv").open()))
+    bound = float(rows[0]["blindness_bound_min"])
+    for row in rows:
+        if row["model"] == "rank1":
+            assert float(row["test_mse"]) >= 0.9 * bound
+        else:
+            assert float(row["test_mse"]) * 100 <= bound
+    assert (tmp_path / "fig5" / "fig5_surfaces.png").stat().st_size > 10_000
+    data = json.loads((tmp_path / "fig5" / "summary.json").read_text())
+    assert [c["verdict"] for c in data["claims"]] == ["confirmed", "confirmed"]
+    assert summary.figures == ["fig5/fig5_surfaces.png"]
