@@ -58,7 +58,9 @@ def unrendered(page_html: str) -> list[str]:
 
 
 def rendering_faults(site: Path) -> list[str]:
-    return [f"{page.relative_to(site)}: {fault}" for page in sorted(site.rglob("*.html")) for fault in unrendered(page.read_text())]
+    return [
+        f"{page.relative_to(site)}: {fault}" for page in sorted(site.rglob("*.html")) for fault in unrendered(page.read_text())
+    ]
 
 
 def main() -> int:

@@ -3,7 +3,7 @@
 ``torch.device("cuda")`` is accepted on any machine, and the first tensor moved there fails deep
 inside torch (``AssertionError: Torch not compiled with CUDA enabled``); a request for
 ``cuda:3`` on a one-GPU machine fails the same way. Every entry point that takes a device (the
-``dlor`` command, ``dlor lm train``, :func:`dlor.lm.train`) checks it here first.
+``dlor`` command, ``dlor lm train``, [`dlor.lm.train`][dlor.lm.train]) checks it here first.
 """
 
 from __future__ import annotations

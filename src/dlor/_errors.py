@@ -1,6 +1,6 @@
 """Exception classes and input checks shared by the whole library.
 
-Every error a user can cause derives from :class:`DLoRError`, which itself is a
+Every error a user can cause derives from [`DLoRError`][dlor.DLoRError], which itself is a
 ``ValueError``; the message names the problem and, where one exists, the way out.
 """
 
@@ -35,7 +35,7 @@ class RankError(DLoRError):
 
 
 def check_floating(name: str, t: Tensor) -> None:
-    """Raise :class:`DTypeError` unless ``t`` is a real floating-point tensor."""
+    """Raise [`DTypeError`][dlor.DTypeError] unless ``t`` is a real floating-point tensor."""
     if not isinstance(t, Tensor):
         raise DTypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
     if not t.dtype.is_floating_point:
@@ -45,7 +45,7 @@ def check_floating(name: str, t: Tensor) -> None:
 
 
 def check_finite(name: str, t: Tensor) -> None:
-    """Raise :class:`NonFiniteError` if ``t`` holds NaN or Inf.
+    """Raise [`NonFiniteError`][dlor.NonFiniteError] if ``t`` holds NaN or Inf.
 
     One pass: a NaN or an infinity makes the sum NaN or infinite, so a finite sum clears the
     tensor; only a non-finite sum (or one that overflowed) is checked element by element.
@@ -55,7 +55,7 @@ def check_finite(name: str, t: Tensor) -> None:
 
 
 def check_same_dtype_device(**tensors: Tensor) -> None:
-    """Raise :class:`DTypeError` if the tensors disagree on dtype or device."""
+    """Raise [`DTypeError`][dlor.DTypeError] if the tensors disagree on dtype or device."""
     items = list(tensors.items())
     name0, t0 = items[0]
     for name, t in items[1:]:
@@ -68,7 +68,7 @@ def check_same_dtype_device(**tensors: Tensor) -> None:
 
 
 def check_rank(rank: int) -> int:
-    """Return ``rank`` as an int, or raise :class:`RankError` if it is not a positive integer."""
+    """Return ``rank`` as an int, or raise [`RankError`][dlor.RankError] if it is not a positive integer."""
     if isinstance(rank, bool) or not isinstance(rank, int) or rank < 1:
         raise RankError(f"rank must be an integer >= 1, got {rank!r}")
     return rank

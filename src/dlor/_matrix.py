@@ -2,7 +2,7 @@ r"""The DLoR structured matrix ``M = alpha * I_{m x n} + U V^T``.
 
 Paper: Definition 3 (square case) and Remark 2 (rectangular shapes). ``I_{m x n}`` is the
 rectangular identity, ones on the main diagonal. Nothing here ever forms the ``m x n``
-dense matrix except :meth:`DLoR.to_dense`, which is the reference the tests compare to.
+dense matrix except [`DLoR.to_dense`][dlor.DLoR.to_dense], which is the reference the tests compare to.
 
 Costs for an ``n x n`` matrix of rank ``r``: ``M @ X`` is ``O(n r k)`` for ``k`` right-hand
 sides; ``solve``, ``inverse`` and ``slogdet`` are ``O(n r^2 + r^3)``.
@@ -49,7 +49,7 @@ def dlor_linear(x: Tensor, alpha: Tensor, U: Tensor, V: Tensor, bias: Tensor | N
     This is the layer map of Remark 2: ``x~`` is ``x`` zero-padded or truncated to ``m``
     features. Two skinny matmuls (the bias rides in the second) and one in-place elementwise
     pass; the ``m x n`` matrix is never formed. The backward is hand-fused
-    (:class:`DLoRLinearFunction`): four skinny matmuls, one in-place pass for ``dL/dx`` and one
+    (``DLoRLinearFunction``): four skinny matmuls, one in-place pass for ``dL/dx`` and one
     dot product for ``dL/dalpha``.
 
     Under ``torch.autocast`` it runs as ``nn.Linear`` does: every operand is cast to the
@@ -185,7 +185,7 @@ class DLoR:
         return DLoR(self.alpha, self.V, self.U, validate=False)
 
     def to(self, *args: Any, **kwargs: Any) -> DLoR:
-        """Move or cast all factors, with the arguments of :meth:`torch.Tensor.to`."""
+        """Move or cast all factors, with the arguments of ``torch.Tensor.to``."""
         return DLoR(
             self.alpha.to(*args, **kwargs),
             self.U.to(*args, **kwargs),
@@ -373,7 +373,7 @@ class DLoR:
           expert drivers report ``rcond < eps``. Below that the Woodbury solve loses about
           ``log10(cond(M))`` digits, as a dense LU solve does. ``sigma_max(M)`` is taken as
           ``|alpha| + ||U V^T||_2`` (within 3x of it), with the exact ``||U V^T||_2``
-          (:meth:`lowrank_norm`) computed only when the cheap Frobenius bound cannot clear ``alpha``.
+          ([`lowrank_norm`][dlor.DLoR.lowrank_norm]) computed only when the cheap Frobenius bound cannot clear ``alpha``.
           (NumPy's ``matrix_rank`` tolerance ``n eps sigma_max`` is a rank test and would refuse
           solvable float32 systems such as ``1e-3 I + U U^T`` at ``n = 4096``.)
         * the capacitance matrix ``C`` is singular relative to its own norm: its 1-norm condition
@@ -454,7 +454,7 @@ class DLoR:
         r"""``(sign, log|det M|)`` by the matrix determinant lemma.
 
         ``det(alpha I + U V^T) = alpha^(n - r) det(alpha I_r + V^T U)``. ``O(n r^2 + r^3)``.
-        A singular ``M`` gives ``(0, -inf)``, as :func:`torch.linalg.slogdet` does.
+        A singular ``M`` gives ``(0, -inf)``, as ``torch.linalg.slogdet`` does.
         """
         n = self._require_square("slogdet")
         r = self.rank
@@ -477,7 +477,7 @@ class DLoR:
 
         Raises:
             SingularMatrixError: ``det M == 0``.
-            DLoRError: ``det M < 0``; use :meth:`slogdet`.
+            DLoRError: ``det M < 0``; use [`slogdet`][dlor.DLoR.slogdet].
         """
         sign, logabs = self.slogdet()
         s = float(sign.detach())

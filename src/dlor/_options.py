@@ -1,7 +1,7 @@
 """Command-line option checks shared by every entry point: bounded numbers, output paths, memory.
 
-Each check raises :class:`argparse.ArgumentTypeError` (as an argparse ``type=``) or
-:class:`~dlor.DLoRError` with one line that names the option, the value and the allowed range,
+Each check raises ``argparse.ArgumentTypeError`` (as an argparse ``type=``) or
+[`DLoRError`][dlor.DLoRError] with one line that names the option, the value and the allowed range,
 so that every entry point answers a bad value with one line on stderr and exit status 2.
 """
 

@@ -1,5 +1,5 @@
 """``dlor lm train`` and ``dlor lm sample``: train one byte-level GPT (on one process or under
-``torchrun -m dlor lm train``), and sample text from a saved one (see :mod:`dlor.lm`).
+``torchrun -m dlor lm train``), and sample text from a saved one (see [`dlor.lm`][dlor.lm]).
 
     dlor lm train --variant dlor --steps 2000 --out gpt.safetensors
     dlor lm sample --model gpt.safetensors --prompt "ROMEO:" --tokens 300 --top-k 40

@@ -107,14 +107,14 @@ def to_deep(
 
     Every hidden square layer ``rho(W x + b)`` becomes ``L = ceil(N / rank)`` layers with weights
     ``h M_1, M_2 / rho'(c), ..., M_L / (h rho'(c))`` (``W = M_L ... M_1`` from
-    :func:`~dlor.multiplicative_decompose`) and the compensating biases of E.1.
+    [`multiplicative_decompose`][dlor.multiplicative_decompose]) and the compensating biases of E.1.
 
     Args:
         mlp: ``nn.Sequential`` of ``nn.Linear`` and elementwise activations.
         rank: rank of each factor.
         h: scale (``h -> 0`` recovers the MLP) or ``"auto"``.
         c: expansion point (Assumption 1: ``rho'(c) != 0``); default per activation, see
-            :data:`dlor.construct.DEFAULT_C`.
+            [`dlor.construct.DEFAULT_C`][dlor.construct.DEFAULT_C].
         alpha: the shared diagonal of the factors (default: the decomposition's stable choice;
             the paper used 0.8).
         order: 2 (default), Richardson extrapolation over two chains at ``h`` and ``h / 2``, which
@@ -123,7 +123,7 @@ def to_deep(
             paper's Figures 2(a) and 3(a). The command line uses the same default.
         decomposition: ``"schur"`` (default: its partial products, the maps between the deep
             block's layers, are as well conditioned as the weight itself), ``"hessenberg"``
-            (the faster default of :func:`dlor.multiplicative_decompose`; partial products a
+            (the faster default of [`dlor.multiplicative_decompose`][dlor.multiplicative_decompose]; partial products a
             few times worse conditioned) or ``"paper"`` (literal Appendix C.3).
         perturb: move singular hidden weights to nearby invertible ones (Theorem 5's proof).
         rectangular: ``"dense"`` keeps non-square layers dense (default: they are the thin input
@@ -170,9 +170,9 @@ def to_wide(
     r"""Compile ``mlp`` into a wide DLoR network (Theorems 3 and 6; Appendix E.2).
 
     Every hidden square layer becomes ``rho(sum_l beta_l/(h rho'(c)) rho((h/beta_l) M_l x + c) + b)``
-    with ``W = sum_l M_l`` (:func:`~dlor.additive_decompose`, ``L = ceil(N / rank)``, at least 2)
+    with ``W = sum_l M_l`` ([`additive_decompose`][dlor.additive_decompose], ``L = ceil(N / rank)``, at least 2)
     and ``sum beta_l = 0``; default ``beta = (1, ..., 1, -(L - 1))`` (Appendix H.1). Other
-    arguments as in :func:`to_deep`.
+    arguments as in [`to_deep`][dlor.construct.to_deep].
     """
     rank = check_rank(rank)
     stages = parse_mlp(mlp, elementwise)

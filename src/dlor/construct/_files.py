@@ -4,7 +4,7 @@
   activations (``0.weight``, ``0.bias``, ``2.weight``, ...; any increasing indices) and, in its
   metadata or in a JSON file beside it (``MODEL.json``), ``{"activation": "tanh"}``.
 * A compiled-network file holds the compiled network's tensors (``network.*``), the MLP it was
-  compiled from (``mlp.*``) and the construction's settings in its metadata. :func:`load_compiled`
+  compiled from (``mlp.*``) and the construction's settings in its metadata. [`load_compiled`][dlor.construct.load_compiled]
   rebuilds the network from the MLP and the settings and then loads the tensors into it strictly,
   so a file whose tensors do not fit its settings is refused.
 """
@@ -89,7 +89,7 @@ def _read_activation(path: Path, meta: dict, activation: str | None) -> str:
 def load_mlp(path: str | Path, activation: str | None = None, dtype: torch.dtype | None = None) -> nn.Sequential:
     """The ``nn.Sequential`` MLP of a safetensors MLP file (see the module docstring).
 
-    ``activation`` (a key of :data:`ACTIVATIONS`) overrides what the file or its JSON says.
+    ``activation`` (a key of [`ACTIVATIONS`][dlor.construct.ACTIVATIONS]) overrides what the file or its JSON says.
 
     Raises:
         DLoRError: not a safetensors file, a tensor that is not ``N.weight`` / ``N.bias``, a
@@ -135,7 +135,7 @@ def load_mlp(path: str | Path, activation: str | None = None, dtype: torch.dtype
 
 def save_compiled(net: CompiledNetwork, mlp: nn.Sequential, settings: dict, path: str | Path) -> None:
     """Write ``net``, compiled from ``mlp`` with ``settings`` (``mode``, ``rank``, ``h``,
-    ``order``: what :func:`load_compiled` rebuilds it from), as one safetensors file."""
+    ``order``: what [`load_compiled`][dlor.construct.load_compiled] rebuilds it from), as one safetensors file."""
     from safetensors.torch import save_file
 
     tensors = {f"network.{k}": v.detach().contiguous().cpu() for k, v in net.state_dict().items()}
@@ -145,7 +145,7 @@ def save_compiled(net: CompiledNetwork, mlp: nn.Sequential, settings: dict, path
 
 
 def load_compiled(path: str | Path) -> CompiledNetwork:
-    """The compiled network of a file written by :func:`save_compiled` (``dlor construct --out``)."""
+    """The compiled network of a file written by [`save_compiled`][dlor.construct.save_compiled] (``dlor construct --out``)."""
     from ._api import to_augmented, to_deep, to_wide
 
     path = Path(path)

@@ -12,7 +12,7 @@ __all__ = ["CompiledNetwork", "WideDLoRBlock", "Pad", "TakeBottom", "dlor_layer"
 
 
 def dlor_layer(M: DLoR, scale: float, bias: Tensor | None) -> DLoRLinear:
-    """A :class:`DLoRLinear` computing ``x -> (scale * M) x + bias``; the weight stays DLoR."""
+    """A [`DLoRLinear`][dlor.nn.DLoRLinear] computing ``x -> (scale * M) x + bias``; the weight stays DLoR."""
     m, n = M.shape
     layer = DLoRLinear(n, m, max(M.rank, 1), bias=bias is not None, dtype=M.dtype, device=M.device)
     with torch.no_grad():
@@ -30,7 +30,7 @@ def dlor_layer(M: DLoR, scale: float, bias: Tensor | None) -> DLoRLinear:
 class WideDLoRBlock(nn.Module):
     r"""``y = act(sum_l coef_l * act_l(branch_l(x)) + bias)``: the wide block of Theorems 3 and 6.
 
-    Each branch is a :class:`DLoRLinear` with weight ``(h / beta_l) M_l`` and bias ``c 1``;
+    Each branch is a [`DLoRLinear`][dlor.nn.DLoRLinear] with weight ``(h / beta_l) M_l`` and bias ``c 1``;
     ``coef_l = beta_l / (h rho'(c))``; ``sum_l beta_l = 0`` cancels the zero-order terms.
     """
 
@@ -109,7 +109,7 @@ class CompiledNetwork(nn.Module):
 
     One chain for the first-order schemes of the paper; two chains at ``h`` and ``h/2``
     combined at the readout for Richardson extrapolation (a hybrid in the sense of Remark 3).
-    Every hidden weight is a :class:`~dlor.nn.DLoRLinear`; the rectangular input and output
+    Every hidden weight is a [`DLoRLinear`][dlor.nn.DLoRLinear]; the rectangular input and output
     layers stay dense unless ``rectangular="embed"``.
     """
 

@@ -49,7 +49,7 @@ def additive_decompose(
         alpha: the total diagonal coefficient.
 
     Returns:
-        ``list[DLoR]`` (with ``return_certificate``, also a :class:`Certificate`).
+        ``list[DLoR]`` (with ``return_certificate``, also a [`Certificate`][dlor.Certificate]).
     """
     W = as_matrix(W)
     rank = check_rank(rank)

@@ -13,7 +13,7 @@ the row block ``J_j`` of ``L_b^{-1}``). A basis function returns ``right = Z`` a
 
 Two bases are provided, both deterministic and both exact for every invertible matrix:
 
-* :func:`hessenberg_basis` (default). ``H = Q T Q^T`` with ``T`` upper Hessenberg (orthogonal,
+* ``hessenberg_basis`` (default). ``H = Q T Q^T`` with ``T`` upper Hessenberg (orthogonal,
   ``10/3 k^3`` flops). Gaussian elimination on ``T`` needs one multiplier per column,
   ``l_i = T[i+1, i] / T[i, i]``. Where ``|T[i, i]| < |T[i+1, i]|`` a *neighbour shear*
   ``S = I + t e_i e_{i+1}^T`` (a similarity, unlike the row swap of partial pivoting) raises
@@ -21,7 +21,7 @@ Two bases are provided, both deterministic and both exact for every invertible m
   ``|l_i| <= 1``, ``L`` is unit lower bidiagonal, ``L^{-1}`` has entries of modulus ``<= 1``,
   and ``S^{-1}`` is bidiagonal: nothing in the factors grows. The elimination itself is
   ``O(k^2)``; the total is one Hessenberg reduction and two ``k x k`` products.
-* :func:`schur_basis`. The real Schur form ``H = Q T Q^T``: ``T`` is quasi-triangular, so
+* ``schur_basis``. The real Schur form ``H = Q T Q^T``: ``T`` is quasi-triangular, so
   ``L_b = I`` except where a 2x2 block (complex eigenvalue pair) straddles a block boundary;
   a 2x2 shear makes its leading entry ``|lambda|`` (it is zero for rotations) and leaves one
   exactly known entry in ``L_b``. It costs one Schur decomposition, 1.5-3 times a full SVD

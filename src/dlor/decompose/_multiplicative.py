@@ -7,7 +7,7 @@ and sets ``U_k = alpha^(k-L) C_k``, ``V_k = P_{k-1}^{-T} D_k`` with the partial 
 minor of ``Z^{-1} W Z`` to be nonzero.
 
 The stable methods choose ``Z`` deterministically so that those minors are as well conditioned
-as ``W`` allows, and never form an inverse (see :mod:`dlor.decompose._bases`):
+as ``W`` allows, and never form an inverse (see ``dlor.decompose._bases``):
 
 * ``method="hessenberg"`` (default): ``W = Q T Q^T`` with ``T`` upper Hessenberg, then
   Gaussian elimination on ``T`` in which a small pivot is raised by a neighbour shear (a
@@ -58,7 +58,7 @@ def factor_identity_plus_low_rank(
     ``J = ceil(k / rank)`` DLoR factors ``A = M_J ... M_1``, ``M_j = alpha I + U_j V_j^T``.
 
     The Theorem 4 construction in the basis ``[D Z_k, D_perp]``, where ``Z_k`` is the basis
-    chosen by ``basis`` (see :mod:`dlor.decompose._bases`) for ``H = c I_k + D^T C``,
+    chosen by ``basis`` (see ``dlor.decompose._bases``) for ``H = c I_k + D^T C``,
     ``c = alpha^J``: ``U_j = alpha^(j-J) (C Z_k)[:, J_j]`` and
     ``V_j = alpha^(1-j) (D left)[:, J_j]``. ``det A = c^(n-k) det H``, so ``A`` is invertible
     exactly when ``H`` is.
@@ -113,7 +113,7 @@ def lift_to_invertible(W: np.ndarray, eps: float) -> tuple[np.ndarray, float]:
 
 
 def check_invertible(W: np.ndarray, what: str = "W") -> None:
-    """Raise :class:`SingularMatrixError` if ``W`` is numerically singular (LU + rcond estimate)."""
+    """Raise [`SingularMatrixError`][dlor.SingularMatrixError] if ``W`` is numerically singular (LU + rcond estimate)."""
     n = W.shape[0]
     with warnings.catch_warnings(), blas_threads(n):  # an exactly singular W is reported below
         warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
@@ -125,7 +125,7 @@ def check_invertible(W: np.ndarray, what: str = "W") -> None:
             f"a product of invertible DLoR factors cannot equal it. Pass perturb=eps "
             f"(e.g. perturb=1e-8; on the command line --perturb 1e-8) to decompose the nearest matrix with "
             f"sigma_min >= eps*sigma_max "
-            f"instead, as in the proof of Theorem 5"
+            f"instead, as in Appendix E.1"
         )
 
 
@@ -172,7 +172,7 @@ def multiplicative_decompose(
 
     Args:
         W: shape ``(n, n)``, invertible; tensor or array. Rectangular matrices must first be
-            embedded with :func:`embed_square` (Remark 2).
+            embedded with [`embed_square`][dlor.decompose.embed_square] (Remark 2).
         rank: ``>= 1``, the rank bound of each factor.
         alpha: the shared diagonal. Default: ``alpha = (||W||_F / sqrt(n))^(1/L) > 0``, which
             makes ``alpha^L`` the RMS singular value of ``W``, so the identity part and the
@@ -187,11 +187,11 @@ def multiplicative_decompose(
             per factor, ``O(n^4 / r)``, with no control of the leading minors. It fails on
             permutations with ``Z = I`` and loses accuracy quickly with ``n``.
         perturb: if given, ``W`` is first replaced by the nearest matrix with
-            ``sigma_min >= perturb * sigma_max`` (the perturbation of Theorem 5's proof);
+            ``sigma_min >= perturb * sigma_max`` (the perturbation of Appendix E.1);
             the certificate reports ``||W' - W||_F / ||W||_F``.
         basis: the change of basis of ``method="paper"``.
         seed: its seed.
-        return_certificate: also return a :class:`Certificate`.
+        return_certificate: also return a [`Certificate`][dlor.Certificate].
 
     Returns:
         ``list[DLoR]`` of length ``L`` in application order, in ``W``'s dtype and device;

@@ -117,7 +117,7 @@ class _LocalBound:
         """``(lower, upper)`` bounds of ``psi(alpha)`` from two ``p x p`` eigenvalue computations.
 
         Lower: the top-``r`` sum of ``A`` (Ky Fan over the frames inside span ``T``; its Ritz vectors
-        reach it, see :meth:`frame`). Upper: with ``eps`` no larger than ``room = lambda_r(A) - cap``
+        reach it, see ``frame``). Upper: with ``eps`` no larger than ``room = lambda_r(A) - cap``
         every eigenvalue of the ``C`` block stays below the top ``r`` of ``A + t^2 K / eps`` (which only
         grow with ``K >= 0``), so the bound is the top-``r`` sum of that ``p x p`` matrix alone,
         decreasing in ``eps``: ``eps = room``, with ``lambda_r(A) >= lambda_r(Lambda_T) - |t| ||S||_2``
@@ -232,18 +232,18 @@ def nearest_dlor(
     (``I`` the ``m x n`` identity of Remark 2), so the problem is the scalar profile
     ``h(alpha)^2 = ||W - alpha I||_F^2 - sum_{i<=r} sigma_i(W - alpha I)^2``. Its first term is a
     closed-form quadratic and the second, a sum of top eigenvalues of ``G - alpha S`` with ``G =
-    W^T W`` formed once (:class:`_Profile`), is convex in ``alpha``. A branch and bound over
+    W^T W`` formed once (``_Profile``), is convex in ``alpha``. A branch and bound over
     ``alpha`` bounds ``h^2`` from below on every interval between evaluated points (the convex term
     lies below its chord, and below the chord of any upper bounds at the ends) and stops when the
     best value found is within ``rtol`` (relative, on ``h^2``) of the lowest bound: the global
     minimum, certified. Near a point where ``G - alpha S`` was decomposed once, ``psi`` is bounded
-    from both sides by ``p x p`` eigenvalue problems, ``p = 2 r + 16`` (:class:`_LocalBound`, second
+    from both sides by ``p x p`` eigenvalue problems, ``p = 2 r + 16`` (``_LocalBound``, second
     order in the distance), which certify the neighbourhood of the optimum for a fraction of an
     ``n x n`` eigenvalue computation each; the lower bound comes with a Ritz frame, a feasible
     point. The ends of the search carry Ky Fan upper bounds from the eigenvalues at 0. The search
     covers ``|alpha| <= sigma_max(W) sqrt(k / (k - r))``, ``k = min(m, n)``, where the optimum
     lies. Where ``h^2`` from the Gram matrix has cancelled (an almost exact DLoR), alternating
-    steps with an Aitken extrapolation (:func:`_polish`) refine the result on directly computed
+    steps with an Aitken extrapolation (``_polish``) refine the result on directly computed
     residuals, so an exact ``alpha I + U V^T`` is recovered to rounding. Never worse than the
     Eckart-Young truncation (``alpha = 0`` is evaluated); strictly better when ``W`` has an
     identity component.
@@ -259,7 +259,7 @@ def nearest_dlor(
         max_evals: cap on eigendecompositions; the certificate reports the gap reached.
 
     Returns:
-        a :class:`DLoR` (with ``return_certificate``, also a :class:`Certificate` whose
+        a [`DLoR`][dlor.DLoR] (with ``return_certificate``, also a [`Certificate`][dlor.Certificate] whose
         ``extras`` hold the Eckart-Young error, the optimality gap and the evaluation count).
     """
     W = as_matrix(W)

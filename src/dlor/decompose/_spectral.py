@@ -16,7 +16,7 @@ __all__ = ["spectral_contributions"]
 def spectral_contributions(M: DLoR | Sequence[Tensor | DLoR]) -> dict[str, Tensor]:
     r"""Project the parts of a DLoR, or the branches of a sum, onto the total's singular vectors.
 
-    * ``M`` a :class:`DLoR` (deep layer, Figure 2(c)): with the SVD ``M = P Sigma Q^T``,
+    * ``M`` a [`DLoR`][dlor.DLoR] (deep layer, Figure 2(c)): with the SVD ``M = P Sigma Q^T``,
       returns ``singular_values = diag(Sigma)``, ``low_rank = diag(P^T U V^T Q)`` and
       ``identity = diag(P^T (alpha I) Q)``; ``low_rank + identity = singular_values``.
     * ``M`` a sequence of matrices ``W_i`` (tensors or DLoRs; wide layer, Figure 3(c)):

@@ -1,9 +1,11 @@
 r"""Depth against width in the DLoR family, exactly (Appendix D).
 
-* :func:`count_pieces`: the exact linear pieces of a scalar-input ReLU network on an interval,
+* [`count_pieces`][dlor.expressivity.count_pieces]: the exact linear pieces of a scalar-input ReLU network on an interval,
   from its weights (no sampling);
-* :func:`sawtooth_network`: ``L`` rank-1 DLoR components that equal the ``2^L``-piece sawtooth;
-* :func:`wide_piece_bound` and :func:`smallest_wide_network`: what a wide network can reach.
+* [`sawtooth_network`][dlor.expressivity.sawtooth_network]: ``L`` rank-1 DLoR components that equal
+  the ``2^L``-piece sawtooth;
+* [`wide_piece_bound`][dlor.expressivity.wide_piece_bound] and
+  [`smallest_wide_network`][dlor.expressivity.smallest_wide_network]: what a wide network can reach.
 """
 
 from ._bounds import WideSize as WideSize

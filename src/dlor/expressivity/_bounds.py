@@ -13,7 +13,7 @@ most once on each, so each of the ``k N`` branch units adds at most ``B_0 + 1`` 
     pieces <= B_2 + 1 = (N + 1)(B_1 + 1) <= (N + 1)^2 (1 + k N),
 
 linear in ``k``: width buys pieces polynomially (here linearly per branch), while the deep
-network of :func:`~dlor.expressivity.sawtooth_network` doubles them with every component. The
+network of [`sawtooth_network`][dlor.expressivity.sawtooth_network] doubles them with every component. The
 rank ``r`` does not enter: the bound is per unit.
 
 **Parameters** of that wide network: ``2N`` (input) ``+ k (2 N r + N + 1)`` (factors, biases,

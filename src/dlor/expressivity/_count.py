@@ -37,7 +37,7 @@ SLOPE_RTOL = 1e-9  # a slope change below this fraction of the slopes' size is f
 
 @dataclass(frozen=True)
 class PieceCount:
-    """What :func:`count_pieces` found on ``interval``.
+    """What [`count_pieces`][dlor.expressivity.count_pieces] found on ``interval``.
 
     Attributes:
         pieces: maximal intervals on which the output is affine.
@@ -98,13 +98,14 @@ def count_pieces(model: nn.Module, interval: tuple[float, float] = (-2.0, 2.0), 
     Cost: ``O(sum_l K_l n_l)`` for ``K_l`` points and ``n_l`` units at layer ``l``.
 
     Args:
-        model: a network :func:`~dlor.expressivity.relu_program` accepts (the H.2 families with
+        model: a network [`relu_program`][dlor.expressivity.relu_program] accepts (the H.2 families with
             ``activation="relu"``, or an ``nn.Sequential`` of Linear / DLoRLinear / ReLU).
         interval: ``(a, b)``, ``a < b``, finite (default: the sawtooth's ``[-2, 2]``, Appendix H.1).
-        rtol: relative size below which a slope change counts as rounding (default :data:`SLOPE_RTOL`).
+        rtol: relative size below which a slope change counts as rounding (default
+            ``SLOPE_RTOL``).
 
     Returns:
-        A :class:`PieceCount`.
+        A [`PieceCount`][dlor.expressivity.PieceCount].
 
     Raises:
         DLoRError: an empty or non-finite interval, a network that is not piecewise linear

@@ -1,8 +1,8 @@
 r"""A scalar-input ReLU network as a list of steps: affine maps and ReLUs.
 
-The exact piece counter (:func:`dlor.expressivity.count_pieces`) walks this list. Each affine
+The exact piece counter ([`dlor.expressivity.count_pieces`][dlor.expressivity.count_pieces]) walks this list. Each affine
 step maps the values of the previous layer at a set of input points, ``(K, n) -> (K, m)``, and
-its linear part maps slopes the same way; the DLoR steps call :func:`dlor.dlor_linear`, so the
+its linear part maps slopes the same way; the DLoR steps call [`dlor.dlor_linear`][dlor.dlor_linear], so the
 ``m x n`` matrix is never formed.
 """
 
@@ -73,9 +73,9 @@ def _check_input_width(n: int, where: str) -> None:
 def relu_program(model: nn.Module) -> list[Step]:
     """The steps of ``model``, a scalar-input ReLU network, in float64.
 
-    Accepts :class:`~dlor.nn.DeepDLoR`, :class:`~dlor.nn.WideDLoR` and :class:`~dlor.nn.MLP`
+    Accepts [`DeepDLoR`][dlor.nn.DeepDLoR], [`WideDLoR`][dlor.nn.WideDLoR] and [`MLP`][dlor.nn.MLP]
     built with ``activation="relu"`` (Appendix H.2's families with ReLU in place of softplus),
-    and ``nn.Sequential`` stacks of ``nn.Linear``, :class:`~dlor.nn.DLoRLinear`, ``nn.ReLU``
+    and ``nn.Sequential`` stacks of ``nn.Linear``, [`DLoRLinear`][dlor.nn.DLoRLinear], ``nn.ReLU``
     and ``nn.Identity``.
 
     Raises:

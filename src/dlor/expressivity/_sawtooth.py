@@ -18,7 +18,7 @@ computes ``T^L(x)`` on ``[0, 1]``: the first component splits ``h_0 = (x, x)`` i
 ``(x, relu(x - 1/2))`` (``v = (1, 0)``), each further one folds once, and the output layer folds
 the last time. Parameters: ``4`` (input layer) ``+ 7 L`` (``alpha``, ``u``, ``v``, ``b`` per
 component) ``+ 3`` (output), i.e. ``7 L + 7 = 1 + O(L)``; a network that is only wide needs
-exponentially many (:func:`~dlor.expressivity.smallest_wide_network`).
+exponentially many ([`smallest_wide_network`][dlor.expressivity.smallest_wide_network]).
 
 Paper: Appendix D (depth against width); Telgarsky 2016, "Benefits of depth in neural networks".
 """
@@ -50,7 +50,7 @@ def tent_power(x: Tensor, L: int) -> Tensor:
 
 
 def sawtooth_network_params(L: int) -> int:
-    """Parameters of :func:`sawtooth_network` ``(L)``: ``7 L + 7``."""
+    """Parameters of [`sawtooth_network`][dlor.expressivity.sawtooth_network] ``(L)``: ``7 L + 7``."""
     return 7 * _check_depth(L) + 7
 
 
@@ -67,7 +67,7 @@ def _component(v: tuple[float, float], dtype: torch.dtype) -> DLoRLinear:
 
 def sawtooth_network(L: int, dtype: torch.dtype = torch.float64) -> nn.Sequential:
     r"""The deep DLoR network of ``L`` rank-1 components (width 2, ``alpha = 0``) that equals
-    ``T^L`` (:func:`tent_power`, ``2^L`` linear pieces) on ``[0, 1]``; see the module docstring.
+    ``T^L`` ([`tent_power`][dlor.expressivity.tent_power], ``2^L`` linear pieces) on ``[0, 1]``; see the module docstring.
 
     Args:
         L: the number of DLoR components, ``>= 1``.

@@ -1,13 +1,13 @@
 r"""Several pretraining runs of one model shape trained as one computation.
 
-A learning-rate sweep trains the same :class:`~dlor.lm.GPT` at several rates; fresh seeds train
-it from several initialisations. Small models are bound by per-step overhead, so :func:`train_batched`
+A learning-rate sweep trains the same [`GPT`][dlor.lm.GPT] at several rates; fresh seeds train
+it from several initialisations. Small models are bound by per-step overhead, so [`train_batched`][dlor.lm.batched.train_batched]
 stacks the ``R`` runs' parameters (``torch.func.stack_module_state``), evaluates all ``R`` losses
 and gradients in one call (``vmap(grad(functional_call))``) and applies AdamW to the stacked
-tensors with a learning rate per run. Each run sees exactly what :func:`~dlor.lm.trainer.train`
+tensors with a learning rate per run. Each run sees exactly what [`train`][dlor.lm.trainer.train]
 would give it: the same initialisation (``torch.manual_seed(seed)`` before building the model),
 the same batches (a generator seeded by ``(seed, step)``), the same schedule, parameter groups
-(:meth:`~dlor.lm.TrainSettings.group_of`), gradient clipping (per run) and AdamW update, so its
+([`group_of`][dlor.lm.TrainSettings.group_of]), gradient clipping (per run) and AdamW update, so its
 losses equal the one-at-a-time run's up to floating-point rounding (tested to 1e-5 relative).
 
 ``benchmarks/bench_lm.py`` measures what the batching buys against training the runs one at a
@@ -128,7 +128,7 @@ def train_batched(
     Raises:
         DLoRError: the settings are empty or differ in more than ``lr`` and ``seed``, the variant
             is ``sparse+lowrank`` (its CSR product has no batching rule: train it with
-            :func:`~dlor.lm.train`), the block size exceeds the validation split, or ``device``
+            [`train`][dlor.lm.train]), the block size exceeds the validation split, or ``device``
             is not available here.
     """
     settings = list(settings)
@@ -225,7 +225,7 @@ def train_batched(
 @torch.no_grad()
 def _evaluate(loss_of, params, buffers, corpus: Corpus, s: TrainSettings, block: int, device) -> list[float]:
     """Every run's mean cross-entropy on the same ``eval_batches`` fixed validation batches as
-    :func:`~dlor.lm.trainer.evaluate`."""
+    ``evaluate``."""
     total: Tensor | None = None
     for k in range(s.eval_batches):
         x, y = sample_batch(corpus.val, s.batch_size, block, torch.Generator().manual_seed(10**9 + k))

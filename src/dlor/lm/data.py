@@ -57,7 +57,7 @@ def corpus_files() -> list[Path]:
 
 
 def load_corpus(paths: Sequence[str | Path] | None = None) -> Corpus:
-    """Read ``paths`` (default: :func:`corpus_files`) and split each as the module docstring says.
+    """Read ``paths`` (default: ``corpus_files``) and split each as the module docstring says.
 
     Raises:
         DLoRError: a file is missing, a folder or empty.

@@ -3,16 +3,16 @@ r"""A small decoder-only transformer (GPT) whose projections are dense, low-rank
 In the style of nanoGPT (Karpathy): one readable file, pre-norm blocks, causal self-attention
 through ``F.scaled_dot_product_attention``, a GELU MLP, learned positions, the output head tied
 to the token embedding. Every projection (attention q, k, v and output; MLP up and down) is one
-of the :data:`VARIANTS`, built by :func:`projection`:
+of the [`VARIANTS`][dlor.lm.model.VARIANTS], built by ``projection``:
 
 * ``dense``: ``nn.Linear``;
-* ``lowrank``: ``U V^T`` with ``alpha`` fixed at 0 (a :class:`~dlor.nn.DLoRLinear` whose
+* ``lowrank``: ``U V^T`` with ``alpha`` fixed at 0 (a [`DLoRLinear`][dlor.nn.DLoRLinear] whose
   ``alpha`` is a zero buffer, so the two structured variants share code and initialisation);
 * ``dlor``: ``alpha I + U V^T`` with one trainable ``alpha`` per projection (Definition 3),
   rectangular as in Remark 2 for the MLP's up and down projections (``alpha`` acts on the input
   zero-padded or truncated to the output width);
 * ``sparse+lowrank``: ``S + U V^T`` with a fixed random support of ``S`` (SLTrain, Han et al.,
-  NeurIPS 2024), :class:`~dlor.nn.SparseLowRankLinear`.
+  NeurIPS 2024), [`SparseLowRankLinear`][dlor.nn.SparseLowRankLinear].
 
 Embeddings, layer norms and the head are dense in every variant. No projection has a bias. The
 paper's Appendix G argues that ``U V^T`` alone cannot learn a weight's orthogonal tail from
@@ -58,7 +58,7 @@ class GPTConfig:
     * ``alpha_trainable``: ``alpha`` is learned (default) or kept at its initial value, as DLR
       (low rank plus a fixed ``alpha``-scaled residual) keeps it.
     * ``factor_init``: ``"random"`` draws both factors (``V ~ N(0, 1/n)``, ``U ~ N(0, 1/(3r))``,
-      :class:`~dlor.nn.DLoRLinear`), the choice for training from scratch; ``"zero_u"`` starts
+      [`DLoRLinear`][dlor.nn.DLoRLinear]), the choice for training from scratch; ``"zero_u"`` starts
       the output factor ``U`` at 0, as LoRA (Hu et al. 2022) starts its ``B`` and as SLTrain,
       ReLoRA and LTE start one factor of their low-rank parts. It applies to every structured
       variant (``lowrank``, ``dlor``, ``sparse+lowrank``).
@@ -117,7 +117,7 @@ class GPTConfig:
 
 def projection(cfg: GPTConfig, n_in: int, n_out: int, seed: int) -> nn.Module:
     """One projection ``n_in -> n_out`` of the configured variant (``seed``: the sparse support),
-    initialised as ``cfg`` says (see :class:`GPTConfig`)."""
+    initialised as ``cfg`` says (see [`GPTConfig`][dlor.lm.model.GPTConfig])."""
     if cfg.variant == "dense":
         return nn.Linear(n_in, n_out, bias=False)
     layer: nn.Module

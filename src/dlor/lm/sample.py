@@ -15,7 +15,7 @@ from .._errors import DLoRError
 
 
 def sample_text(model, prompt: str, tokens: int, temperature: float = 1.0, top_k: int | None = None, seed: int = 0) -> str:
-    """``prompt`` followed by ``tokens`` sampled bytes, decoded (see :meth:`dlor.lm.GPT.generate`)."""
+    """``prompt`` followed by ``tokens`` sampled bytes, decoded (see [`dlor.lm.GPT.generate`][dlor.lm.GPT.generate])."""
     if not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
         raise DLoRError(
             "the model holds NaN or Inf weights (its training diverged); it cannot be sampled. Train it again with a smaller --lr"

@@ -1,9 +1,9 @@
 """A trained GPT in one safetensors file that rebuilds itself: weights plus the model's config.
 
 ``save_model(model, "gpt.safetensors")`` writes the ``state_dict`` and, in the file's metadata,
-:class:`~dlor.lm.GPTConfig` as JSON; ``load_model("gpt.safetensors")`` builds the same GPT
+[`GPTConfig`][dlor.lm.GPTConfig] as JSON; ``load_model("gpt.safetensors")`` builds the same GPT
 (variant, widths, rank, the sparse support) and loads the weights strictly. The training
-checkpoints of :func:`dlor.lm.train` (``RUN_DIR/checkpoint.safetensors``, with AdamW's state,
+checkpoints of [`dlor.lm.train`][dlor.lm.train] (``RUN_DIR/checkpoint.safetensors``, with AdamW's state,
 for resuming) carry the config too, and ``load_model`` reads the model out of them as well: the
 runs of ``dlor reproduce lm`` and ``dlor lm train --run-dir`` can be sampled as they stand.
 """
@@ -28,7 +28,7 @@ _CONFIG_KEY = "dlor.lm.config"
 
 
 def check_model_path(path: str | Path) -> Path:
-    """``path`` as a ``Path``; :class:`DLoRError` unless it names a ``.safetensors`` file (a command
+    """``path`` as a ``Path``; [`DLoRError`][dlor.lm.saved.DLoRError] unless it names a ``.safetensors`` file (a command
     checks its ``--out`` with this before training, so a finished model is not lost to its name)."""
     path = Path(path)
     if path.suffix != ".safetensors":
@@ -55,7 +55,8 @@ def save_model(model: GPT, path: str | Path) -> Path:
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> GPT:
-    """The GPT saved at ``path`` by :func:`save_model` (or a training checkpoint), on ``device``, in eval mode.
+    """The GPT saved at ``path`` by [`save_model`][dlor.lm.saved.save_model] (or a training checkpoint), on
+    ``device``, in eval mode.
 
     Raises:
         DLoRError: no file, a file safetensors cannot read (torn, or not safetensors), or a

@@ -1,6 +1,6 @@
-r"""Pretraining the :class:`~dlor.lm.model.GPT` on byte tokens: AdamW, resumable, data-parallel.
+r"""Pretraining the [`GPT`][dlor.lm.model.GPT] on byte tokens: AdamW, resumable, data-parallel.
 
-One training run is :func:`train`. It is the same code on one process, under ``torchrun`` with
+One training run is [`train`][dlor.lm.trainer.train]. It is the same code on one process, under ``torchrun`` with
 PyTorch's ``DistributedDataParallel`` (gloo on CPU, nccl on GPU), and on any device::
 
     torchrun --nproc_per_node=2 -m dlor lm train --variant dlor --steps 200 --out model.safetensors
@@ -124,7 +124,7 @@ class TrainSettings:
 
 
 def make_optimizer(model: nn.Module, s: TrainSettings) -> torch.optim.AdamW:
-    """AdamW (betas 0.9, 0.95), one parameter group per kind (:meth:`TrainSettings.group_of`):
+    """AdamW (betas 0.9, 0.95), one parameter group per kind ([`TrainSettings.group_of`][dlor.lm.trainer.TrainSettings.group_of]):
     its own rate multiplier (``lr_mult``, applied to every step's ``lr``) and weight decay."""
     groups: dict[str, dict] = {}
     for name, p in model.named_parameters():
@@ -187,7 +187,7 @@ def _save(path: Path, model: nn.Module, opt: torch.optim.Optimizer, meta: dict) 
 
 
 def checkpoint_model(progress: dict, tensors: dict) -> tuple[dict, dict]:
-    """``(model config dict, model state_dict)`` of a training checkpoint written by :func:`_save`,
+    """``(model config dict, model state_dict)`` of a training checkpoint written by ``_save``,
     from its ``progress`` metadata (parsed) and its tensors.
 
     Raises:
@@ -237,7 +237,7 @@ def train(
 
     Returns a dict: the configs, ``params`` and ``projection_params``, ``history`` (``[step,
     validation nats per byte]``), ``val_loss`` (nats per byte) and ``val_bits_per_byte``,
-    ``tokens_per_second`` (training steps only), the :func:`training_memory` figures and, in
+    ``tokens_per_second`` (training steps only), the ``training_memory`` figures and, in
     ``model``, the trained module.
 
     With an initialised process group (under ``torchrun``) and ``data_parallel`` (the default),

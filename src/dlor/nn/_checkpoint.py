@@ -28,7 +28,7 @@ def save_checkpoint(model: nn.Module, path: str | Path) -> Path:
 
 
 def load_checkpoint(model: nn.Module, path: str | Path) -> nn.Module:
-    """Load a checkpoint written by :func:`save_checkpoint` into ``model``, strictly.
+    """Load a checkpoint written by [`save_checkpoint`][dlor.save_checkpoint] into ``model``, strictly.
 
     Raises:
         DLoRError: missing/unexpected entries or shape mismatches, e.g. a checkpoint of a
@@ -55,7 +55,7 @@ def load_checkpoint(model: nn.Module, path: str | Path) -> nn.Module:
 
 
 def check_state_fits(model: nn.Module, state: dict, source: str, shape_hint: str = "", key_hint: str = "") -> None:
-    """Raise :class:`DLoRError` unless ``state`` has exactly ``model``'s entries and shapes.
+    """Raise [`DLoRError`][dlor.DLoRError] unless ``state`` has exactly ``model``'s entries and shapes.
 
     The message names ``source`` and the first differences (shapes with ``shape_hint`` after
     them, entries missing from ``state``, entries not in the model with ``key_hint``), where

@@ -19,7 +19,7 @@ __all__ = ["dlorize", "DLoRChain"]
 class DLoRChain(nn.Module):
     r"""``y = I_{m x D} (M_L ... M_1) I_{D x n} x + b``: a dense weight replaced exactly by DLoR factors.
 
-    The factors come from :func:`~dlor.multiplicative_decompose` of ``W`` (embedded by Remark 2
+    The factors come from [`multiplicative_decompose`][dlor.multiplicative_decompose] of ``W`` (embedded by Remark 2
     when rectangular); there is no nonlinearity between them, so the output equals ``W x + b``
     up to rounding. ``.weight`` gives the dense product for code that reads it.
     """
@@ -108,11 +108,11 @@ def dlorize(
         include: module-name patterns, globs (``"layers.*.linear1"``) or regexes
             prefixed by ``"re:"``; default: every ``nn.Linear``.
         exclude: patterns of the same kind to leave out.
-        init: ``"random"``: :class:`DLoRLinear`'s documented initialisation, for training from
-            scratch; ``"nearest"``: :func:`~dlor.nearest_dlor` of the existing weight (the best
-            ``alpha I + U V^T`` in Frobenius norm); ``"exact"``: a :class:`DLoRChain` of the
+        init: ``"random"``: [`DLoRLinear`][dlor.nn.DLoRLinear]'s documented initialisation, for training from
+            scratch; ``"nearest"``: [`nearest_dlor`][dlor.nearest_dlor] of the existing weight (the best
+            ``alpha I + U V^T`` in Frobenius norm); ``"exact"``: a [`DLoRChain`][dlor.nn.DLoRChain] of the
             weight's multiplicative DLoR factors (Theorem 4), equal to the original up to rounding;
-            a singular weight raises :class:`~dlor.SingularMatrixError` naming the module, and a
+            a singular weight raises [`SingularMatrixError`][dlor.SingularMatrixError] naming the module, and a
             float16 or bfloat16 weight raises (the factors' rounding would compound; convert
             to float32 first). ``"nearest"`` and ``"exact"`` compute in float64 and cast back.
 

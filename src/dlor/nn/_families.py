@@ -20,7 +20,7 @@ ACTIVATIONS = ("softplus", "relu")
 
 
 def activation_module(name: str) -> nn.Module:
-    """``nn.Softplus()`` or ``nn.ReLU()`` for ``name`` in :data:`ACTIVATIONS`."""
+    """``nn.Softplus()`` or ``nn.ReLU()`` for ``name`` in [`ACTIVATIONS`][dlor.nn._families.ACTIVATIONS]."""
     if name not in ACTIVATIONS:
         raise DLoRError(f"unknown activation {name!r}; choose one of {list(ACTIVATIONS)}")
     return nn.Softplus() if name == "softplus" else nn.ReLU()
@@ -66,7 +66,7 @@ INITS: dict[str, FamilyInit] = {
 
 
 def family_init(init: str | FamilyInit | None) -> FamilyInit:
-    """The :class:`FamilyInit` named ``init`` (a key of :data:`INITS`), or ``init`` itself."""
+    """The [`FamilyInit`][dlor.nn.FamilyInit] named ``init`` (a key of [`INITS`][dlor.nn.INITS]), or ``init`` itself."""
     if init is None:
         return INITS["library"]
     if isinstance(init, FamilyInit):
@@ -101,7 +101,7 @@ class DeepDLoR(nn.Module):
     shared trainable ``alpha``, then dense ``width -> out`` (Appendix H.2; ``rho`` = ``activation``, softplus by default).
 
     Parameters (width 16, 1 -> 1): ``33 + 17 + 1 + k (2 * 16 r_k + 16)``, Table 1's "Deep" row.
-    Initialisation: ``init`` (a :data:`INITS` name or a :class:`FamilyInit`); the default
+    Initialisation: ``init`` (a [`INITS`][dlor.nn.INITS] name or a [`FamilyInit`][dlor.nn.FamilyInit]); the default
     "library" draws ``alpha = 1``, factors as ``DLoRLinear``, ``b_l ~ U(-1/4, 1/4)``; the dense
     layers start as ``nn.Linear`` under every init.
 
@@ -141,7 +141,7 @@ class DeepDLoR(nn.Module):
 class WideDLoR(nn.Module):
     r"""Dense ``in -> width``, then ``x_wide = rho(sum_l alpha_l rho(U_l V_l^T x + b_l) + b)``, then
     dense ``width -> out`` (Appendix H.2). Table 1's "Wide" row: ``49 + 16 + k (2 * 16 r_k + 16 + 1)``.
-    Initialisation: ``init`` (see :class:`DeepDLoR`); the default "library" draws
+    Initialisation: ``init`` (see [`DeepDLoR`][dlor.nn.DeepDLoR]); the default "library" draws
     ``alpha_l = 1 / k`` (the branch sum starts at the scale of one branch), factors as
     ``DLoRLinear``, biases ``U(-1/4, 1/4)``.
     """

@@ -35,7 +35,7 @@ class DLoRLinear(nn.Module):
     Learned tensors:
         ``alpha``: shape ``()``; ``U``: ``(m, r)``; ``V``: ``(n, r)``; ``bias``: ``(m,)``.
 
-    Initialisation (see :meth:`reset_parameters`): ``alpha = 1`` so that the layer starts
+    Initialisation (see [`reset_parameters`][dlor.nn.DLoRLinear.reset_parameters]): ``alpha = 1`` so that the layer starts
     as the identity residual pathway plus a perturbation. This is the property the paper's
     constructions rest on (Section 4): ``M`` is full rank from the first step and no
     direction of the input is blind (Definition 2). ``V ~ N(0, 1/n)`` and
@@ -89,7 +89,7 @@ class DLoRLinear(nn.Module):
 
     @classmethod
     def from_linear(cls, linear: nn.Linear, rank: int, **kwargs: Any) -> DLoRLinear:
-        """The DLoRLinear whose weight is :func:`~dlor.nearest_dlor` of ``linear.weight``.
+        """The DLoRLinear whose weight is [`nearest_dlor`][dlor.nearest_dlor] of ``linear.weight``.
 
         The bias is copied; dtype and device follow ``linear``. The weight error is the
         smallest any ``alpha I + U V^T`` of this rank can reach in Frobenius norm.
@@ -125,7 +125,7 @@ class DLoRLinear(nn.Module):
 
     @property
     def matrix(self) -> DLoR:
-        """The weight as a :class:`~dlor.DLoR` sharing storage (and autograd) with the parameters."""
+        """The weight as a [`DLoR`][dlor.DLoR] sharing storage (and autograd) with the parameters."""
         return DLoR(self.alpha, self.U, self.V, validate=False)
 
     @property

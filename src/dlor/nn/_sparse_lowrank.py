@@ -30,7 +30,7 @@ with warnings.catch_warnings():
 
 
 def check_density(density: object) -> float:
-    """``density`` as a float in (0, 1), or :class:`DLoRError`."""
+    """``density`` as a float in (0, 1), or [`DLoRError`][dlor.DLoRError]."""
     if isinstance(density, bool) or not isinstance(density, (int, float)) or not 0 < density < 1:
         raise DLoRError(f"the density of the sparse part must lie in (0, 1), got {density!r}")
     return float(density)

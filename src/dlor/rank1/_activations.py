@@ -22,7 +22,7 @@ ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
 
 
 def resolve_activation(activation: str | Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
-    """A callable for a name in :data:`ACTIVATIONS`, or the callable itself."""
+    """A callable for a name in [`ACTIVATIONS`][dlor.rank1.ACTIVATIONS], or the callable itself."""
     if callable(activation):
         return activation
     try:

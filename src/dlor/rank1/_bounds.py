@@ -59,7 +59,7 @@ def conditional_variance(X, f, v, bins: int | None = None) -> float:
 def blindness_bound(X, f, v=None, bins: int | None = None, seed: int = 0):
     r"""Irreducible error of a network whose first layer is rank 1 with projection ``v``.
 
-    With ``v`` given: :func:`conditional_variance` at ``v``. Without: its minimum over unit
+    With ``v`` given: [`conditional_variance`][dlor.rank1.conditional_variance] at ``v``. Without: its minimum over unit
     ``v``, returned as ``(bound, v_best)``; in 2-D by a sweep over 360 angles refined by a
     bounded scalar search, in higher dimension by 256 random starts refined by Nelder-Mead.
     """

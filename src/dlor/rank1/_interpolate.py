@@ -135,7 +135,7 @@ def interpolate(
         seed: for the candidate projections.
 
     Returns:
-        a float64 :class:`Rank1Net` with ``N = M'`` hidden units (``M'`` after merging
+        a float64 [`Rank1Net`][dlor.rank1.Rank1Net] with ``N = M'`` hidden units (``M'`` after merging
         duplicate inputs with equal targets).
 
     Raises:
@@ -221,7 +221,7 @@ def interpolate(
 
 
 def _check_translates_independent(sigma, m: int = 8) -> None:
-    """Raise :class:`ActivationError` if ``m`` translates of ``sigma`` are numerically dependent.
+    """Raise [`ActivationError`][dlor.rank1.ActivationError] if ``m`` translates of ``sigma`` are numerically dependent.
 
     A property of ``sigma`` alone, probed on ``[-8, 8]`` with shifts ``0.37 j``: translates of
     a mean-periodic function (exponential polynomials: polynomials, ``sin``, ``cos``,

@@ -1,14 +1,14 @@
 r"""The vectorized trainer's state and the pure functions of one epoch.
 
-[`TrainState`][dlor.train._state.TrainState] holds everything that changes from epoch to epoch for a group of ``B``
+[`TrainState`][dlor.train.TrainState] holds everything that changes from epoch to epoch for a group of ``B``
 models: the flat ``(B, D)`` parameters, Adam's moments and step counts, each model's learning
 rate and ``ReduceLROnPlateau`` counters, and the bookkeeping of success and failure. Every
 function here takes a state and returns a new one (no argument is mutated), so an epoch can be
 traced by ``make_fx`` and compiled by TorchInductor (``NamedTuple`` is a pytree), or run eagerly;
 both compute the same arithmetic.
 
-* [`adam_update`][dlor.train._state.adam_update]: one ``torch.optim.Adam`` step (single-tensor path) of the models in a mask;
-* [`plateau_update`][dlor.train._state.plateau_update]: the end-of-epoch bookkeeping and one ``ReduceLROnPlateau`` step on each
+* [`adam_update`][dlor.train.adam_update]: one ``torch.optim.Adam`` step (single-tensor path) of the models in a mask;
+* [`plateau_update`][dlor.train.plateau_update]: the end-of-epoch bookkeeping and one ``ReduceLROnPlateau`` step on each
   model's own loss;
 * ``make_epoch``: the epoch of a group, full batch or over shuffled minibatches.
 """
@@ -157,8 +157,8 @@ def make_epoch(
 ):
     """The pure function ``epoch_fn(state, epoch, x, y, order) -> state`` of one epoch.
 
-    Per model: MSE loss, its gradient, one [`adam_update`][dlor.train._state.adam_update] per batch and one
-    [`plateau_update`][dlor.train._state.plateau_update] per epoch; a model with a non-finite loss or gradient is marked failed
+    Per model: MSE loss, its gradient, one [`adam_update`][dlor.train.adam_update] per batch and one
+    [`plateau_update`][dlor.train.plateau_update] per epoch; a model with a non-finite loss or gradient is marked failed
     and frozen, the others go on. ``functional`` takes the gradient with
     ``torch.func.grad_and_value`` (traceable by ``make_fx``), otherwise with
     ``torch.autograd.grad`` (less overhead when run eagerly); the arithmetic is the same.
@@ -214,7 +214,7 @@ def make_epoch(
 
     def minibatch_last(state: TrainState, epoch, xb, yb, x, y) -> TrainState:
         """The epoch's last step (on its possibly partial batch), then the full training MSE of
-        every model and [`plateau_update`][dlor.train._state.plateau_update]: one compiled call instead of two (every call
+        every model and [`plateau_update`][dlor.train.plateau_update]: one compiled call instead of two (every call
         costs 60-200 us of wrapper overhead)."""
         state = minibatch_update(state, xb, yb)
         full = per_model_mse(state.params, x, y)

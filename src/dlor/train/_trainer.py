@@ -8,7 +8,7 @@ handful of tensor operations whatever ``B`` is.
 
 An epoch is full batch (``TrainConfig(batch_size=None)``: one Adam step on the whole training
 set) or a pass over shuffled minibatches (``batch_size=b``: ``ceil(n / b)`` Adam steps; each model
-draws its own order every epoch from its seed, see [`epoch_orders`][dlor.train._trainer.epoch_orders]). One epoch (forward,
+draws its own order every epoch from its seed, see [`epoch_orders`][dlor.train.epoch_orders]). One epoch (forward,
 gradients, Adam, plateau schedule, bookkeeping) is a pure function of a
 [`TrainState`][dlor.train.TrainState] (``make_epoch``). With
 ``TrainConfig(compile=True)`` its pieces are compiled by TorchInductor

@@ -2,8 +2,9 @@ r"""Appendix D: depth against width in the DLoR family, measured three ways at m
 
 * **What each family can express.** The deep network of [`dlor.expressivity.sawtooth_network`][dlor.expressivity.sawtooth_network]
   (``L`` rank-1 components, ``7 L + 7`` parameters) has exactly ``2^L`` linear pieces, counted by
-  [`dlor.expressivity.count_pieces`][dlor.expressivity.count_pieces]; the smallest wide network whose piece bound
-  ([`dlor.expressivity.wide_piece_bound`][dlor.expressivity.wide_piece_bound]) allows ``2^L`` needs parameters exponential in ``L``.
+  [`dlor.expressivity.count_pieces`][dlor.expressivity.count_pieces]; the smallest wide network whose
+  piece bound ([`dlor.expressivity.wide_piece_bound`][dlor.expressivity.wide_piece_bound]) allows
+  ``2^L`` needs parameters exponential in ``L``.
 * **What it expresses at initialisation.** Pieces on ``[-2, 2]`` of the H.2 families with ReLU,
   drawn as the library initialises them, over many seeds (Hanin & Rolnick 2019: for dense ReLU
   networks the typical count grows with the number of neurons, not exponentially with depth).
