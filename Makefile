@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup lint typecheck core-check test test-slow reproduce bench docs results-docs clean
+.PHONY: setup lint typecheck core-check test test-slow reproduce bench gpu-check docs results-docs clean
 
 setup: $(STAMP)
 
@@ -65,6 +65,11 @@ bench: setup
 	$(PY) benchmarks/bench_solve.py
 	$(PY) benchmarks/bench_lm.py
 	$(PY) benchmarks/bench_lm_runs.py
+
+# on a GPU: the device tests, the layer benchmark, the decompositions at n = 4096, dlor reproduce
+# --budget tiny and dlor lm train, into gpu-check/report.md; where no CUDA exists it says so and exits 0
+gpu-check: setup
+	$(PY) scripts/gpu_check.py --device cuda --out gpu-check
 
 clean:
 	rm -rf $(VENV) results site
