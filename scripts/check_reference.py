@@ -25,6 +25,7 @@ PACKAGES = {
     "dlor.train": "reference/train/index.html",
     "dlor.expressivity": "reference/expressivity/index.html",
     "dlor.lm": "reference/lm/index.html",
+    "dlor.peft": "reference/peft/index.html",
 }
 
 

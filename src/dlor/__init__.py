@@ -18,6 +18,7 @@ from .decompose import hybrid_decompose as hybrid_decompose
 from .decompose import multiplicative_decompose as multiplicative_decompose
 from .decompose import nearest_dlor as nearest_dlor
 from .decompose import spectral_contributions as spectral_contributions
+from .nn import adapt as adapt
 from .nn import dlorize as dlorize
 from .nn import load_checkpoint as load_checkpoint
 from .nn import save_checkpoint as save_checkpoint
@@ -33,6 +34,7 @@ __all__ = [
     "RankError",
     "ShapeError",
     "SingularMatrixError",
+    "adapt",
     "additive_decompose",
     "dlor_linear",
     "dlorize",

@@ -35,8 +35,8 @@ NUMBERED: dict[str, str] = {
     "Remark 3": "Hybrid Structural Combinations",
 }
 SECTIONS = ("1", "2", "3", "3.1", "3.2", "4", "4.1", "4.2", "5", "5.1", "5.2", "6", "6.1", "6.2", "7")
-APPENDICES = ("A", "B", "B.1", "B.2", "B.3", "B.4", "C", "C.1", "C.2", "C.3", "D", "E", "E.1", "E.2", "E.3", "E.4", "F", "G")
-APPENDICES += ("H", "H.1", "H.2", "H.3")
+APPENDICES: tuple[str, ...] = ("A", "B", "B.1", "B.2", "B.3", "B.4", "C", "C.1", "C.2", "C.3", "D", "E", "E.1", "E.2")
+APPENDICES += ("E.3", "E.4", "F", "G", "H", "H.1", "H.2", "H.3")
 FIGURES = ("1", "2", "3", "4", "5", "6")
 
 CITATIONS: dict[str, tuple[str, ...]] = {
@@ -76,6 +76,9 @@ CITATIONS: dict[str, tuple[str, ...]] = {
     # model surgery, pretraining and the trainer
     "dlor.dlorize": ("Theorem 4", "Remark 2"),
     "dlor.nn.dlorize": ("Theorem 4", "Remark 2"),
+    "dlor.adapt": ("Appendix G", "Definition 3", "Remark 2"),
+    "dlor.nn.DLoRAdapter": ("Appendix G", "Definition 3", "Remark 2"),
+    "dlor.peft": ("Appendix G", "Definition 3", "Remark 2"),
     "dlor.lm": ("Appendix G", "Definition 3", "Remark 2", "Theorem 5"),
     "dlor.train": ("Section 6.2", "Appendix H.2"),
     "dlor.expressivity": ("Appendix D",),

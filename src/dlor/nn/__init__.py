@@ -1,5 +1,10 @@
 """``torch.nn`` modules built on DLoR matrices."""
 
+from ._adapter import DLoRAdapter as DLoRAdapter
+from ._adapter import adapt as adapt
+from ._adapter import adapter_delta as adapter_delta
+from ._adapter import adapter_update as adapter_update
+from ._adapter import merge_adapters as merge_adapters
 from ._checkpoint import check_state_fits as check_state_fits
 from ._checkpoint import load_checkpoint as load_checkpoint
 from ._checkpoint import save_checkpoint as save_checkpoint
@@ -17,6 +22,7 @@ from ._sparse_lowrank import SparseLowRankLinear as SparseLowRankLinear
 
 __all__ = [
     "ACTIVATIONS",
+    "DLoRAdapter",
     "DLoRChain",
     "DLoRLinear",
     "DeepDLoR",
@@ -25,9 +31,13 @@ __all__ = [
     "MLP",
     "SparseLowRankLinear",
     "WideDLoR",
+    "adapt",
+    "adapter_delta",
+    "adapter_update",
     "check_state_fits",
     "dlorize",
     "load_checkpoint",
+    "merge_adapters",
     "rank_for",
     "save_checkpoint",
 ]

@@ -2,8 +2,6 @@ r"""``dlorize``: swap the ``nn.Linear`` layers of any model for DLoR layers, in 
 
 from __future__ import annotations
 
-import fnmatch
-import re
 from typing import Any
 
 import torch
@@ -12,6 +10,8 @@ from torch import Tensor, nn
 from .._errors import DLoRError, check_rank
 from .._matrix import DLoR, dlor_linear, fit_last_dim
 from ._linear import DLoRLinear
+from ._targets import replace_module as _replace
+from ._targets import select_linear as _select
 
 __all__ = ["dlorize", "DLoRChain"]
 
@@ -58,39 +58,6 @@ class DLoRChain(nn.Module):
         for f in self._layers:
             h = dlor_linear(h, f.alpha, f.U, f.V)
         return fit_last_dim(h, self.out_features)
-
-
-def _matches(name: str, pattern: str) -> bool:
-    if pattern.startswith("re:"):
-        return re.fullmatch(pattern[3:], name) is not None
-    return fnmatch.fnmatchcase(name, pattern)
-
-
-def _select(model: nn.Module, include: str | list[str] | None, exclude: str | list[str] | None) -> list[str]:
-    include = [include] if isinstance(include, str) else list(include or ["*"])
-    exclude = [exclude] if isinstance(exclude, str) else list(exclude or [])
-    named = dict(model.named_modules())
-    linear = {n for n, m in named.items() if isinstance(m, nn.Linear) and n}
-    chosen = []
-    for pat in include:
-        hits = [n for n in named if n and _matches(n, pat)]
-        lin_hits = [n for n in hits if n in linear]
-        if not hits:
-            raise DLoRError(f"include pattern {pat!r} matches no module; module names look like {sorted(linear)[:5]}")
-        if not lin_hits:
-            raise DLoRError(f"include pattern {pat!r} matches {hits[:3]}, which are not nn.Linear modules")
-        chosen += [n for n in lin_hits if n not in chosen]
-    for pat in exclude:
-        if not any(_matches(n, pat) for n in named if n):
-            raise DLoRError(f"exclude pattern {pat!r} matches no module")
-    keep = {n for n in chosen if not any(_matches(n, p) for p in exclude)}
-    return [n for n in named if n in keep]  # in the model's own order
-
-
-def _replace(model: nn.Module, name: str, new: nn.Module) -> None:
-    parent_name, _, child = name.rpartition(".")
-    parent = model.get_submodule(parent_name) if parent_name else model
-    setattr(parent, child, new)
 
 
 def dlorize(
