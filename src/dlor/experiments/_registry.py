@@ -47,6 +47,7 @@ REGISTRY: dict[str, Experiment] = {
         Experiment("protocol", ("section-6.2-readings",), "section6_readings", shares_groups=True),
         Experiment("lm", ("appendix-g-lm",), "pretraining"),
         Experiment("expressivity", ("appendix-d",), "depth_width"),
+        Experiment("finetune", ("appendix-g-finetune",), "finetune"),
     )
 }
 
