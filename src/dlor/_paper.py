@@ -91,6 +91,7 @@ CITATIONS: dict[str, tuple[str, ...]] = {
     "protocol": ("Section 6.2", "Appendix H.2", "Figure 4"),
     "lm": ("Appendix G", "Theorem 3"),
     "expressivity": ("Appendix D",),
+    "finetune": ("Appendix G", "Theorem 3", "Theorem 4", "Definition 3", "Remark 2"),
 }
 
 

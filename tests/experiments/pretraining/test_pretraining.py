@@ -53,7 +53,7 @@ def test_tiny_study_writes_the_sweep_the_trend_and_the_readings(tiny):
             mine = [r for r in sweep if int(r["width"]) == w and r["variant"] == v and r["default_reading"] == "True"]
             rates = [float(r["lr"]) for r in mine]
             assert len(rates) >= len(cfg.rates) and rates == sorted(rates)
-    assert [c.verdict for c in s.claims][-1] == "not tested"  # Appendix G's other statements are named
+    assert all(c.verdict != "not tested" for c in s.claims)  # Appendix G's other statements: dlor reproduce finetune
 
 
 def test_no_verdict_rests_on_a_rate_at_the_edge_of_its_grid(tiny):

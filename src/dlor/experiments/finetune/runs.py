@@ -65,12 +65,14 @@ class Job:
 
 
 _STATE: dict = {}
+SPAWN_AT_LEAST = 4  # fewer jobs run in this process: starting the worker processes costs more than they save
 
 
 def _init_worker(source: str, max_bytes: int, threads: int) -> None:
     torch.set_num_threads(threads)
     _STATE.clear()
     _STATE["source"] = load_model(source)
+    _STATE["source_path"] = source
     _STATE["max_bytes"] = max_bytes
 
 
@@ -117,7 +119,7 @@ def run_all(
     """Every job's result, in order; the unfinished ones run first (in ``workers`` processes)."""
     todo = list({j.name: j for j in jobs if finished(folder, j, sched) is None}.values())
     bar = tqdm(total=len(todo), desc=desc, disable=not progress or not todo, leave=False)
-    if workers > 1 and len(todo) > 1:
+    if workers > 1 and len(todo) >= SPAWN_AT_LEAST:
         with ProcessPoolExecutor(
             workers, mp_context=get_context("spawn"), initializer=_init_worker, initargs=(str(source), max_bytes, 1)
         ) as pool:
@@ -126,7 +128,8 @@ def run_all(
                 bar.update()
     elif todo:
         threads = torch.get_num_threads()
-        _init_worker(str(source), max_bytes, threads)
+        if _STATE.get("source_path") != str(source):
+            _init_worker(str(source), max_bytes, threads)
         for j in todo:
             run_job(str(folder), j, sched)
             bar.update()
