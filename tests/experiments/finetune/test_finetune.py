@@ -120,3 +120,15 @@ def test_bad_settings_name_the_problem_and_the_way_out():
     assert parse_setting(exp, "rates=1e-4,1e-3,1e-2") == ("rates", (1e-4, 1e-3, 1e-2))
     with pytest.raises(DLoRError, match="runs on the CPU"):
         ft.run(ft.FinetuneConfig.tiny(), "/nonexistent", RunContext(device="cuda", progress=False))
+
+
+def test_without_peft_the_command_line_says_how_to_get_it(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "peft", None)
+    monkeypatch.delitem(sys.modules, "dlor.peft", raising=False)
+    code, stdout, stderr = call_entry_point(
+        dlor_main, ["reproduce", "finetune", "--budget", "tiny", "--quiet", "--out", str(tmp_path)]
+    )
+    assert code == 2
+    assert stderr.strip().count("\n") == 0 and "peft package is not installed: pip install 'dlor[hf]'" in stderr

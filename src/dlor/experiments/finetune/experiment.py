@@ -285,6 +285,13 @@ def run(cfg: FinetuneConfig, out: Path, ctx: RunContext) -> Summary:
 
     if ctx.device != "cpu":
         raise DLoRError(f"finetune runs on the CPU (its models are small); got --device {ctx.device}: leave --device out")
+    try:
+        import dlor.peft  # noqa: F401  (LoRA and DoRA come from PEFT itself, and the DLoR adapter through it)
+    except ImportError:
+        raise DLoRError(
+            "finetune compares against PEFT's LoRA and DoRA, and the peft package is not installed: "
+            "pip install 'dlor[hf]' (or make setup)"
+        ) from None
     t0 = time.perf_counter()
     folder = Path(out) / "finetune"
     folder.mkdir(parents=True, exist_ok=True)
