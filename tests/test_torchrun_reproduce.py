@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
+from dlor.experiments._launch import loopback_env, torchrun_command
 from dlor.experiments._ranks import my_share
-from tests._torchrun import free_port, loopback_env
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="torchrun with gloo on loopback")
 
@@ -33,19 +33,7 @@ def test_two_ranks_write_the_report_and_equal_one_process(tmp_path):
     env = loopback_env()
     args = ["reproduce", "fig4", "--budget", "tiny", "--quiet"]
     two = tmp_path / "two"
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node=2",
-        "--master_addr=127.0.0.1",
-        f"--master_port={free_port()}",
-        "-m",
-        "dlor",
-        *args,
-        "--out",
-        str(two),
-    ]
+    cmd = torchrun_command(2, "-m", "dlor", *args, "--out", str(two))
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     assert res.returncode == 0, res.stderr[-3000:]
     assert (two / "report.md").exists() and (two / "training" / "fig4a_short_budget.png").exists()

@@ -203,3 +203,12 @@ def test_jacrev_in_x_is_the_dense_weight(n, m):
 def test_bad_input_names_the_problem(x, match):
     with pytest.raises(dlor.DLoRError, match=match):
         DLoRLinear(8, 6, 2)(x)
+
+
+@pytest.mark.parametrize(("m", "n", "r"), [(6, 6, 2), (4, 7, 3), (7, 4, 0)])
+def test_from_dlor_holds_the_matrix_it_was_given(m, n, r):
+    M = dlor.DLoR(0.7, torch.randn(m, r, dtype=torch.float64), torch.randn(n, r, dtype=torch.float64))
+    layer = DLoRLinear.from_dlor(M)
+    x = torch.randn(5, n, dtype=torch.float64)
+    torch.testing.assert_close(layer(x), x @ M.to_dense().T, **tol("layer", torch.float64))
+    assert layer.bias is None and layer.rank == max(r, 1)

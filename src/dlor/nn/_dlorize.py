@@ -31,11 +31,7 @@ class DLoRChain(nn.Module):
         self.factors = nn.ModuleList()
         self._layers: list[DLoRLinear] = []  # the same modules, typed
         for M in factors:
-            layer = DLoRLinear(D, D, max(M.rank, 1), bias=False, dtype=M.dtype, device=M.device)
-            with torch.no_grad():
-                layer.alpha.copy_(M.alpha)
-                layer.U.copy_(M.U)
-                layer.V.copy_(M.V)
+            layer = DLoRLinear.from_dlor(M)
             self.factors.append(layer)
             self._layers.append(layer)
         self.bias = nn.Parameter(bias.detach().clone()) if bias is not None else None

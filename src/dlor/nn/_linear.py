@@ -120,6 +120,20 @@ class DLoRLinear(nn.Module):
                 layer.bias.copy_(linear.bias)
         return layer
 
+    @classmethod
+    def from_dlor(cls, M: DLoR, dtype: torch.dtype | None = None) -> DLoRLinear:
+        """The DLoRLinear (no bias) whose weight is ``M``: ``alpha``, ``U`` and ``V`` copied, rank
+        ``max(M.rank, 1)`` (a rank-0 ``M`` gets one zero column); ``dtype`` defaults to ``M``'s."""
+        m, n = M.shape
+        layer = cls(n, m, max(M.rank, 1), bias=False, dtype=dtype or M.dtype, device=M.device)
+        with torch.no_grad():
+            layer.alpha.copy_(M.alpha)
+            layer.U.zero_()
+            layer.V.zero_()
+            layer.U[:, : M.rank].copy_(M.U)
+            layer.V[:, : M.rank].copy_(M.V)
+        return layer
+
     def forward(self, x: Tensor) -> Tensor:
         return dlor_linear(x, self.alpha, self.U, self.V, self.bias)
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import os
 import time
 from pathlib import Path
 
@@ -47,12 +46,7 @@ class AdditiveDLoR(nn.Module):
         self.in_features, self.out_features = n, m
         self.factors = nn.ModuleList()
         for M in additive_decompose(W.detach().double(), rank):
-            layer = DLoRLinear(n, m, max(M.rank, 1), bias=False, dtype=W.dtype)
-            with torch.no_grad():
-                layer.alpha.copy_(M.alpha)
-                layer.U.copy_(M.U)
-                layer.V.copy_(M.V)
-            self.factors.append(layer)
+            self.factors.append(DLoRLinear.from_dlor(M, dtype=W.dtype))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.factors[0](x)
@@ -167,33 +161,15 @@ def main() -> None:
 
 def independent(spec: dict, folder: Path) -> dict:
     """Run one independent fine-tuning under ``torchrun --nproc_per_node 2`` and return its record."""
-    import socket
     import subprocess
-    import sys
+
+    from .._launch import loopback_env, torchrun_command
 
     folder.mkdir(parents=True, exist_ok=True)
     spec_path, out = folder / "spec.json", folder / "result.json"
     spec_path.write_text(json.dumps(spec))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    if os.path.exists("/sys/class/net/lo"):
-        env["GLOO_SOCKET_IFNAME"] = "lo"
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node=2",
-        "--master_addr=127.0.0.1",
-        f"--master_port={port}",
-        "-m",
-        "dlor.experiments.finetune.decoupled",
-        "--spec",
-        str(spec_path),
-        "--out",
-        str(out),
-    ]
+    env = loopback_env()
+    cmd = torchrun_command(2, "-m", "dlor.experiments.finetune.decoupled", "--spec", str(spec_path), "--out", str(out))
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - start

@@ -75,12 +75,7 @@ class WideProjection(nn.Module):
         parts = additive_decompose(W.detach().double(), rank)
         self.parts = nn.ModuleList()
         for M in parts:
-            layer = DLoRLinear(n, m, max(M.rank, 1), bias=False, dtype=W.dtype)
-            with torch.no_grad():
-                layer.alpha.copy_(M.alpha)
-                layer.U.copy_(M.U)
-                layer.V.copy_(M.V)
-            self.parts.append(layer)
+            self.parts.append(DLoRLinear.from_dlor(M, dtype=W.dtype))
         b = betas(reading, len(parts))
         self.beta = nn.Parameter(torch.tensor(b, dtype=W.dtype), requires_grad=train_beta)
         self.inner = nn.Parameter(torch.full((len(parts), m), self.c, dtype=W.dtype), requires_grad=train_bias)
