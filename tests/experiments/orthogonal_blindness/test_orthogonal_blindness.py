@@ -23,3 +23,17 @@ def test_fig5_quick_budget_numbers(tmp_path):
     data = json.loads((tmp_path / "fig5" / "summary.json").read_text())
     assert [c["verdict"] for c in data["claims"]] == ["confirmed", "confirmed"]
     assert summary.figures == ["fig5/fig5_surfaces.png"]
+
+
+def test_the_fit_sentence_says_above_or_below_as_its_numbers_do():
+    assert fig5.relative_to_bound(0.201, 0.0837) == "2.4x above the bound"
+    assert fig5.relative_to_bound(1e-4, 0.0837) == "837x below the bound"
+    assert fig5.relative_to_bound(0.0, 0.0837) == "zero, below the bound"
+
+
+def test_the_tiny_run_states_its_threshold(tmp_path):
+    summary = fig5.run(fig5.Fig5Config.tiny(), tmp_path, RunContext(progress=False))
+    fit = summary.claims[1]
+    assert "(threshold: at least 100x below)" in fit.measured
+    above = "above the bound" in fit.measured
+    assert not (above and fit.verdict == "confirmed")
