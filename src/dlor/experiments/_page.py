@@ -69,8 +69,6 @@ def docstring_markdown(doc: str | None) -> str:
     paragraphs = (doc or "").strip().split("\n\n")[1:]
     text = "\n\n".join(paragraphs)
     text = re.sub(r"\[([^\]]+)\]\[[\w.]+\]", r"\1", text)
-    text = re.sub(r":\w+:`~([\w.]+)`", lambda m: f"`{m.group(1).rsplit('.', 1)[-1]}`", text)
-    text = re.sub(r":\w+:`([\w.]+)`", r"`\1`", text)
     text = re.sub(r"\[`([^`\]]+)`\]\[\]", r"`\1`", text)
     return text.replace("``", "`").strip()
 

@@ -22,6 +22,7 @@ import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Protocol
 
 import torch
 from torch import nn
@@ -34,7 +35,7 @@ from ..train.ddp import process_rank_and_world
 from .data import Corpus, sample_batch
 from .model import GPT, GPTConfig
 
-__all__ = ["DivergedError", "TrainSettings", "train", "evaluate", "make_optimizer", "training_memory"]
+__all__ = ["DivergedError", "TrainSettings", "train", "evaluate", "make_optimizer", "training_memory", "warmup_cosine"]
 
 LN2 = math.log(2.0)
 
@@ -117,10 +118,25 @@ class TrainSettings:
         return "other", 1.0, 0.0
 
     def lr_at(self, step: int) -> float:
-        if step < self.warmup:
-            return self.lr * (step + 1) / self.warmup
-        progress = (step - self.warmup) / max(1, self.steps - self.warmup)
-        return self.lr * (self.min_lr_ratio + (1 - self.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+        return warmup_cosine(self.lr, step, self.warmup, self.steps, self.min_lr_ratio)
+
+
+def warmup_cosine(lr: float, step: int, warmup: int, steps: int, min_lr_ratio: float) -> float:
+    """The rate at ``step``: linear warm-up to ``lr`` over ``warmup`` steps, then a cosine down to
+    ``min_lr_ratio * lr`` at ``steps``."""
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    progress = (step - warmup) / max(1, steps - warmup)
+    return lr * (min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+
+
+class EvalBatches(Protocol):
+    """What [`evaluate`][dlor.lm.trainer.evaluate] reads of its settings."""
+
+    @property
+    def batch_size(self) -> int: ...
+    @property
+    def eval_batches(self) -> int: ...
 
 
 def make_optimizer(model: nn.Module, s: TrainSettings) -> torch.optim.AdamW:
@@ -134,13 +150,14 @@ def make_optimizer(model: nn.Module, s: TrainSettings) -> torch.optim.AdamW:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, data: torch.Tensor, s: TrainSettings, block: int, device) -> float:
-    """Mean cross-entropy in nats per byte on ``eval_batches`` fixed batches of ``data``."""
+def evaluate(model: nn.Module, data: torch.Tensor, s: EvalBatches, block: int, device, offset: int = 0) -> float:
+    """Mean cross-entropy in nats per byte on ``eval_batches`` fixed batches of ``data`` (batch
+    ``k`` drawn with the seed ``10**9 + offset + k``: another ``offset``, other fixed batches)."""
     was = model.training
     model.eval()
     total = 0.0
     for k in range(s.eval_batches):
-        x, y = sample_batch(data, s.batch_size, block, torch.Generator().manual_seed(10**9 + k))
+        x, y = sample_batch(data, s.batch_size, block, torch.Generator().manual_seed(10**9 + offset + k))
         total += float(model(x.to(device), y.to(device))[1])
     model.train(was)
     return total / s.eval_batches

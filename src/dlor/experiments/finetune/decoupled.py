@@ -79,37 +79,36 @@ def decomposed(source: nn.Module, scheme: str, rank: int) -> nn.Module:
     return model
 
 
-def component_set(model: nn.Module, which: int | None) -> list[nn.Parameter]:
-    """The parameters of component set ``which`` (0: the first half of each projection's
-    components, 1: the second; None: both), made trainable; the rest frozen."""
-    chosen = []
-    for module in model.modules():
+def _components(model: nn.Module):
+    """``(parameter-name prefix, factor, set)`` of every DLoR component of the decomposed model: set
+    0 holds the first half of each projection's components, set 1 the second."""
+    for name, module in model.named_modules():
         if isinstance(module, (AdditiveDLoR, DLoRChain)):
             L = len(module.factors)
             for l, f in enumerate(module.factors):
-                mine = which is None or (l < max(1, L // 2)) == (which == 0)
-                for p in f.parameters():
-                    p.requires_grad_(mine)
-                    if mine:
-                        chosen.append(p)
+                yield f"{name}.factors.{l}", f, 0 if l < max(1, L // 2) else 1
+
+
+def component_set(model: nn.Module, which: int | None) -> list[nn.Parameter]:
+    """The parameters of component set ``which`` (0, 1, or None for both), made trainable; the rest frozen."""
+    chosen = []
+    for _, f, s in _components(model):
+        mine = which is None or s == which
+        for p in f.parameters():
+            p.requires_grad_(mine)
+            if mine:
+                chosen.append(p)
     return chosen
 
 
 def set_state(model: nn.Module, which: int) -> dict[str, torch.Tensor]:
     """The trained tensors of component set ``which``, by parameter name."""
-    names = []
-    for name, module in model.named_modules():
-        if isinstance(module, (AdditiveDLoR, DLoRChain)):
-            L = len(module.factors)
-            for l in range(L):
-                if (l < max(1, L // 2)) == (which == 0):
-                    names += [f"{name}.factors.{l}.{p}" for p, _ in module.factors[l].named_parameters()]
-    state = dict(model.named_parameters())
-    return {n: state[n].detach().clone() for n in names}
-
-
-def trainable_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return {
+        f"{prefix}.{p}": value.detach().clone()
+        for prefix, f, s in _components(model)
+        if s == which
+        for p, value in f.named_parameters()
+    }
 
 
 def _worker(args: argparse.Namespace) -> None:

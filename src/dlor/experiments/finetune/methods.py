@@ -13,7 +13,6 @@ at the same rank ``r`` and scale ``s = 1`` (``lora_alpha = scaling_alpha = r``),
 from __future__ import annotations
 
 import copy
-import math
 import time
 from dataclasses import dataclass
 
@@ -21,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from ...lm.data import sample_batch
+from ...lm.trainer import evaluate, warmup_cosine
 
 METHODS = ("none", "full", "lora", "dora", "dlor")
 ADAPTERS = ("lora", "dora", "dlor")
@@ -66,23 +66,12 @@ class Schedule:
     eval_batches: int = 8
 
     def lr_at(self, lr: float, step: int) -> float:
-        if step < self.warmup:
-            return lr * (step + 1) / self.warmup
-        progress = (step - self.warmup) / max(1, self.steps - self.warmup)
-        return lr * (self.min_lr_ratio + (1 - self.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+        return warmup_cosine(lr, step, self.warmup, self.steps, self.min_lr_ratio)
 
 
-@torch.no_grad()
 def loss_on(model: nn.Module, data: Tensor, sched: Schedule, offset: int = 0) -> float:
     """Mean cross-entropy in nats per byte on ``sched.eval_batches`` fixed batches of ``data``."""
-    was = model.training
-    model.eval()
-    total = 0.0
-    for k in range(sched.eval_batches):
-        x, y = sample_batch(data, sched.batch_size, sched.block, torch.Generator().manual_seed(10**9 + offset + k))
-        total += float(model(x, y)[1])
-    model.train(was)
-    return total / sched.eval_batches
+    return evaluate(model, data, sched, sched.block, "cpu", offset)
 
 
 def finetune(model: nn.Module, train: Tensor, sched: Schedule, lr: float, seed: int) -> tuple[float, bool]:
