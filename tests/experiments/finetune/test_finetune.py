@@ -132,3 +132,18 @@ def test_without_peft_the_command_line_says_how_to_get_it(tmp_path, monkeypatch)
     )
     assert code == 2
     assert stderr.strip().count("\n") == 0 and "peft package is not installed: pip install 'dlor[hf]'" in stderr
+
+
+def test_a_finished_run_is_reused_only_for_its_own_source_model(tiny_run):
+    from pathlib import Path
+
+    from dlor.experiments.finetune.runs import Job, finished
+
+    folder = tiny_run / "finetune"
+    cfg = ft.FinetuneConfig.tiny()
+    source = next(folder.glob("source-*.safetensors"))
+    job = Job("code", "none", 0, 0.0, 0, "seed")
+    assert finished(folder, job, cfg.schedule(), source) is not None
+    assert finished(folder, job, cfg.schedule(), Path("source-0123456789ab.safetensors")) is None
+    drift = [json.loads(p.read_text()) for p in (folder / "drift").glob("*.json")]
+    assert drift and all(d["settings"]["source"] == source.name for d in drift)

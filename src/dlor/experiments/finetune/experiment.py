@@ -365,7 +365,7 @@ def run(cfg: FinetuneConfig, out: Path, ctx: RunContext) -> Summary:
                 for x in info["sweep"]
             ]
     drift = drift_study(cfg, folder, source, ctx)
-    decoupled = decoupled_study(cfg, folder, source, ctx, tuned)
+    decoupled = decoupled_study(cfg, folder, source, ctx)
     write_csv(folder / "finetune_methods.csv", table)
     write_csv(folder / "finetune_sweep.csv", sweep)
     write_csv(folder / "finetune_drift.csv", drift)

@@ -4,8 +4,9 @@ The source model is a dense byte-level GPT pretrained on the Shakespeare corpus 
 trained once per config and cached in the run folder as ``source-<hash>.safetensors`` (the hash
 of its model config and settings), then reused by every run and every later call.
 
-A fine-tuning run is a [`Job`][]: one method, rank, learning rate and seed on one target. Its
-result is written to ``runs/<name>.json`` as soon as it finishes, so an interrupted study keeps
+A fine-tuning run is a ``Job``: one method, rank, learning rate and seed on one target. Its
+result is written to ``runs/<name>.json`` as soon as it finishes (with the name of the source
+model it started from: a run from another source model is not reused), so an interrupted study keeps
 every finished run and resumes where it stopped. ``run_all`` runs the unfinished jobs in
 ``workers`` processes of one torch thread each.
 """
@@ -95,7 +96,8 @@ def run_job(folder: str, job: Job, sched: Schedule) -> dict:
     torch.manual_seed(job.seed)
     model = adapted(_STATE["source"], job.method, job.rank)
     seconds, finite = finetune(model, target.train, sched, job.lr, job.seed) if job.method != "none" else (0.0, True)
-    rec = asdict(job) | {"schedule": asdict(sched), "trainable": trainable(model), "seconds_per_step": seconds, "finite": finite}
+    rec = asdict(job) | {"source": Path(_STATE["source_path"]).name, "schedule": asdict(sched), "trainable": trainable(model)}
+    rec |= {"seconds_per_step": seconds, "finite": finite}
     if finite:
         rec |= {
             "val_loss": loss_on(model, target.val, sched),
@@ -106,10 +108,13 @@ def run_job(folder: str, job: Job, sched: Schedule) -> dict:
     return rec
 
 
-def finished(folder: Path, job: Job, sched: Schedule) -> dict | None:
+def finished(folder: Path, job: Job, sched: Schedule, source: Path) -> dict | None:
+    """The result of ``job`` fine-tuned from the source model ``source`` (named by the hash of its
+    config) under ``sched``, or None."""
     want = json.loads(json.dumps(asdict(sched)))
     return read_json_checked(
-        folder / "runs" / f"{job.name}.json", lambda d: isinstance(d, dict) and d.get("schedule") == want and "finite" in d
+        folder / "runs" / f"{job.name}.json",
+        lambda d: isinstance(d, dict) and d.get("schedule") == want and d.get("source") == source.name and "finite" in d,
     )
 
 
@@ -117,7 +122,7 @@ def run_all(
     folder: Path, jobs: list[Job], sched: Schedule, *, source: Path, max_bytes: int, workers: int, progress: bool, desc: str
 ) -> list[dict]:
     """Every job's result, in order; the unfinished ones run first (in ``workers`` processes)."""
-    todo = list({j.name: j for j in jobs if finished(folder, j, sched) is None}.values())
+    todo = list({j.name: j for j in jobs if finished(folder, j, sched, source) is None}.values())
     bar = tqdm(total=len(todo), desc=desc, disable=not progress or not todo, leave=False)
     if workers > 1 and len(todo) >= SPAWN_AT_LEAST:
         with ProcessPoolExecutor(
@@ -134,7 +139,7 @@ def run_all(
             run_job(str(folder), j, sched)
             bar.update()
     bar.close()
-    records = [finished(folder, j, sched) for j in jobs]
+    records = [finished(folder, j, sched, source) for j in jobs]
     missing = [j.name for j, r in zip(jobs, records, strict=True) if r is None]
     if missing:
         raise DLoRError(f"finetune: no result for {missing[:3]} after running them; see {folder / 'runs'}")

@@ -15,9 +15,9 @@ from ...lm import load_corpus, load_model
 from .._common import read_json_checked, write_json
 from .._context import RunContext
 from .data import load_target
-from .decoupled import component_set, decomposed, independent, trainable_params
+from .decoupled import component_set, decomposed, independent
 from .drift import READINGS, drift_run
-from .methods import finetune, loss_on
+from .methods import finetune, loss_on, trainable
 from .runs import Job, run_all
 
 
@@ -45,6 +45,7 @@ def drift_study(cfg, folder: Path, source: Path, ctx: RunContext) -> list[dict]:
                 for seed in range(cfg.drift_seeds):
                     settings = json_ready(
                         {
+                            "source": source.name,
                             "schedule": asdict(sched),
                             "rank": cfg.drift_rank,
                             "h": cfg.drift_h,
@@ -83,7 +84,7 @@ def json_ready(d: dict) -> dict:
     return json.loads(json.dumps(d))
 
 
-def _joint(source, target, scheme: str, rank: int, lr: float, seed: int, sched) -> dict:
+def _joint(source, target, source_val, scheme: str, rank: int, lr: float, seed: int, sched) -> dict:
     """Joint fine-tuning of every component of the decomposed model, in this process on one thread."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as each process of the independent run
@@ -93,12 +94,12 @@ def _joint(source, target, scheme: str, rank: int, lr: float, seed: int, sched) 
         start = time.perf_counter()
         _, finite = finetune(model, target.train, sched, lr, seed)
         wall = time.perf_counter() - start
-        rec = {"finite": finite, "wall_seconds": wall, "trainable": trainable_params(model)}
+        rec = {"finite": finite, "wall_seconds": wall, "trainable": trainable(model)}
         if finite:
             rec |= {
                 "val_loss": loss_on(model, target.val, sched),
                 "test_loss": loss_on(model, target.test, sched, offset=10**6),
-                "source_loss": loss_on(model, load_corpus().val, sched, offset=2 * 10**6),
+                "source_loss": loss_on(model, source_val, sched, offset=2 * 10**6),
             }
         return rec
     finally:
@@ -109,30 +110,28 @@ def _best(recs: dict[float, dict]) -> float:
     return min(recs, key=lambda lr: recs[lr]["val_loss"] if recs[lr].get("finite") else math.inf)
 
 
-def decoupled_study(cfg, folder: Path, source: Path, ctx: RunContext, tuned: dict) -> list[dict]:
+def decoupled_study(cfg, folder: Path, source: Path, ctx: RunContext) -> list[dict]:
     """Joint and independent fine-tuning of each scheme's components, and LoRA at equal trainable
     parameters (rank = width), on the catastrophic target: one row per (scheme, mode, seed)."""
     tname = study_target(cfg)
     target = load_target(tname, cfg.max_bytes)
     model = load_model(source)
+    source_val = load_corpus().val
     sched = cfg.schedule(cfg.decoupled_steps)
-    base = {"schedule": asdict(sched), "rank": cfg.decoupled_rank}
+    base = {"source": source.name, "schedule": asdict(sched), "rank": cfg.decoupled_rank}
     rows = []
     for scheme in cfg.decoupled_schemes:
         tuning = {}
         for lr in cfg.decoupled_rates:
             settings = json_ready(base | {"scheme": scheme, "lr": lr, "seed": cfg.tuning_seed})
             path = folder / "decoupled" / f"{scheme}-joint-lr{lr:.2e}-tune.json"
-            args = (model, target, scheme, cfg.decoupled_rank, lr, cfg.tuning_seed, sched)
+            args = (model, target, source_val, scheme, cfg.decoupled_rank, lr, cfg.tuning_seed, sched)
             tuning[lr] = _cached(path, settings, lambda args=args: _joint(*args))
         lr = _best(tuning)
         for seed in range(cfg.decoupled_seeds):
             settings = json_ready(base | {"scheme": scheme, "lr": lr, "seed": seed})
-            joint = _cached(
-                folder / "decoupled" / f"{scheme}-joint-s{seed}.json",
-                settings,
-                lambda seed=seed, scheme=scheme, lr=lr: _joint(model, target, scheme, cfg.decoupled_rank, lr, seed, sched),
-            )
+            args = (model, target, source_val, scheme, cfg.decoupled_rank, lr, seed, sched)
+            joint = _cached(folder / "decoupled" / f"{scheme}-joint-s{seed}.json", settings, lambda args=args: _joint(*args))
             spec = {
                 "source": str(source),
                 "target": tname,
@@ -145,7 +144,7 @@ def decoupled_study(cfg, folder: Path, source: Path, ctx: RunContext, tuned: dic
             }
             indep = _cached(
                 folder / "decoupled" / f"{scheme}-independent-s{seed}.json",
-                json_ready(spec),
+                json_ready(spec | {"source": source.name}),  # the model, not where this folder lies
                 lambda spec=spec, seed=seed, scheme=scheme: independent(
                     spec, folder / "decoupled" / f"{scheme}-torchrun-s{seed}"
                 ),
@@ -165,33 +164,15 @@ def decoupled_study(cfg, folder: Path, source: Path, ctx: RunContext, tuned: dic
                 )
     # LoRA at equal trainable parameters: rank min(m, n) = width on every projection
     r = cfg.width
+
+    def lora_runs(jobs: list[Job]) -> list[dict]:
+        return run_all(folder, jobs, sched, source=source, max_bytes=cfg.max_bytes, workers=cfg.workers,
+                       progress=ctx.progress, desc="finetune: LoRA at equal parameters")  # fmt: skip
+
     tune_jobs = [Job(tname, "lora", r, lr, cfg.tuning_seed, "decoupled-tune") for lr in cfg.decoupled_rates]
-    recs = run_all(
-        folder,
-        tune_jobs,
-        sched,
-        source=source,
-        max_bytes=cfg.max_bytes,
-        workers=cfg.workers,
-        progress=ctx.progress,
-        desc="finetune: LoRA at equal parameters",
-    )
-    lr = _best({j.lr: x for j, x in zip(tune_jobs, recs, strict=True)})
+    lr = _best({j.lr: x for j, x in zip(tune_jobs, lora_runs(tune_jobs), strict=True)})
     seed_jobs = [Job(tname, "lora", r, lr, s, "decoupled-seed") for s in range(cfg.decoupled_seeds)]
-    for j, x in zip(
-        seed_jobs,
-        run_all(
-            folder,
-            seed_jobs,
-            sched,
-            source=source,
-            max_bytes=cfg.max_bytes,
-            workers=cfg.workers,
-            progress=ctx.progress,
-            desc="finetune: LoRA at equal parameters",
-        ),
-        strict=True,
-    ):
+    for j, x in zip(seed_jobs, lora_runs(seed_jobs), strict=True):
         rows.append(
             {
                 "scheme": "lora",
