@@ -26,8 +26,9 @@ tuning seed of its own; a best rate on an edge extends the grid past it. The ver
 seeds at the chosen rate (median and IQR). Measured per method and target: the test loss (nats per
 byte), the source-domain loss after adaptation (forgetting) and the time per step relative to LoRA.
 
-**Affine drift** and **decoupled optimisation** are measured as their modules describe
-(``finetune.drift``, ``finetune.decoupled``). A mixture-of-experts comparison is not run.
+**Affine drift** and **decoupled optimisation** are measured as their sections below describe
+(the modules ``finetune.drift`` and ``finetune.decoupled``). A mixture-of-experts comparison is
+not run.
 """
 
 from __future__ import annotations
