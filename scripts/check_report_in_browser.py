@@ -1,4 +1,5 @@
-"""Open a reproduction report in headless Chromium, screenshot it, and check that no image is broken.
+"""Open a reproduction report in headless Chromium, screenshot it, and check that no image is broken
+and that every claim row shows its published verdict beside the run's.
 
 Usage: python scripts/check_report_in_browser.py RESULTS_DIR [--screenshot FILE]
 Exit status 0 when every <img> of report.html decoded in the browser, 1 otherwise, 2 when no
@@ -38,6 +39,10 @@ def check(results: Path, screenshot: Path | None = None) -> tuple[int, int]:
             timeout=120,
             check=True,
         )
+    rows = len(re.findall(r"<tr data-claim=", dom))
+    published = len(re.findall(r'<td class="(?:agrees|differs|unpublished)"', dom))
+    if "published verdict (paper budget)" not in dom or rows == 0 or published != rows:
+        raise RuntimeError(f"the claims table shows a published verdict in {published} of {rows} rows")
     m = re.search(r'data-images="(\d+)/(\d+)"', dom)
     if not m:
         raise RuntimeError("the page did not report its images (did its script run?)")

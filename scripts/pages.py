@@ -4,8 +4,10 @@ Usage: python scripts/pages.py [--check]   (make results-docs)
 Each page is rendered by its experiment's own ``page(folder, out)`` from ``docs/runs/paper/NAME``
 (the folder that ``dlor reproduce --budget paper --out docs/runs/paper`` writes), into
 ``docs/experiments/NAME.md``. The verdict tables of README.md and docs/experiments/index.md list the
-claims of every canonical ``summary.json``. ``--check`` writes nothing and exits 1 when a page
-differs from what its run folder gives.
+claims of every canonical ``summary.json``, each with its claim id, and the same claims go by id into
+``src/dlor/experiments/published_verdicts.json``, which the report reads to show each verdict of a run
+beside the published one. ``--check`` writes nothing and exits 1 when a page differs from what its run
+folder gives.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from dlor.experiments._page import EarlierReading  # noqa: E402
+from dlor.experiments._published import FILE as PUBLISHED_FILE  # noqa: E402
+from dlor.experiments._published import entries  # noqa: E402
 from dlor.experiments._registry import REGISTRY  # noqa: E402
 
 RUNS = ROOT / "docs/runs/paper"
@@ -26,10 +30,11 @@ PAGES_DIR = ROOT / "docs/experiments"
 START, END = "<!-- verdicts:start -->", "<!-- verdicts:end -->"
 # experiment -> (its canonical run, the page that explains it), in the verdict tables' order
 TABLE_ORDER = ("training", "uat", "fig5", "spectral", "realdata", "protocol", "expressivity", "lm", "finetune")
-# claims of one canonical run that a later experiment's canonical run tests: (experiment, claim) -> that experiment
-SUPERSEDED = {("lm", "Appendix G's other statements"): "finetune"}
+# claims of one canonical run that a later experiment's canonical run tests: claim id -> that experiment
+SUPERSEDED = {"lm.appendix-g-other": "finetune"}
 CANONICAL = {name: (f"docs/runs/paper/{name}/summary.json", f"experiments/{name}.md") for name in TABLE_ORDER}
 TABLE_PAGES = ("README.md", "docs/experiments/index.md")
+PUBLISHED = ROOT / "src/dlor/experiments" / PUBLISHED_FILE
 # superseded readings kept on a page beside the current one
 EARLIER = {
     "training": EarlierReading(
@@ -72,19 +77,41 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _current(name: str, claims: list[dict]) -> list[dict]:
+    """The claims of ``name``'s canonical run that no later canonical run tests."""
+    keep = []
+    for c in claims:
+        later = SUPERSEDED.get(c["id"])
+        if later is None or not (ROOT / CANONICAL[later][0]).exists():
+            keep.append(c)
+    return keep
+
+
 def table(link_prefix: str) -> str:
-    lines = ["| experiment | claim | paper | verdict |", "|---|---|---|---|"]
+    lines = ["| experiment | claim | paper | verdict | id |", "|---|---|---|---|---|"]
     for name, (run, page) in CANONICAL.items():
         path = ROOT / run
         if not path.exists():
-            lines.append(f"| {name} | no published run (`{run}` is missing) | | |")
+            lines.append(f"| {name} | no published run (`{run}` is missing) | | | |")
             continue
-        for c in _claims(path):
-            later = SUPERSEDED.get((name, c["claim"]))
-            if later is not None and (ROOT / CANONICAL[later][0]).exists():
-                continue  # tested by a later experiment, whose rows follow
-            lines.append(f"| [{name}]({link_prefix}{page}) | {_cell(c['claim'])} | {_cell(c['source'])} | **{c['verdict']}** |")
+        for c in _current(name, _claims(path)):
+            lines.append(
+                f"| [{name}]({link_prefix}{page}) | {_cell(c['claim'])} | {_cell(c['source'])} | **{c['verdict']}** "
+                f"| `{c['id']}` |"
+            )
     return "\n".join(lines)
+
+
+def published_verdicts() -> str:
+    """``published_verdicts.json``: every current claim of the canonical runs, by id."""
+    summaries = {}
+    for name, (run, _) in CANONICAL.items():
+        path = ROOT / run
+        if path.exists():
+            data = json.loads(path.read_text())
+            summaries[name] = data | {"claims": _current(name, data["claims"])}
+    rows = entries(summaries)
+    return json.dumps({"source": "docs/runs/paper", "generator": "scripts/pages.py", "claims": rows}, indent=2) + "\n"
 
 
 def render(page: str, text: str) -> str:
@@ -108,6 +135,11 @@ def main() -> int:
             stale.append(path.relative_to(ROOT).as_posix())
             if not args.check:
                 path.write_text(new)
+    new = published_verdicts()
+    if not PUBLISHED.exists() or PUBLISHED.read_text() != new:
+        stale.append(PUBLISHED.relative_to(ROOT).as_posix())
+        if not args.check:
+            PUBLISHED.write_text(new)
     for page in TABLE_PAGES:
         path = ROOT / page
         text = path.read_text()

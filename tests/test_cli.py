@@ -62,6 +62,72 @@ def test_reproduce_tiny_writes_everything(tiny_results):
     assert "not available" not in res.stdout
 
 
+def _summaries(out: Path):
+    import json
+
+    from dlor.experiments._summary import Claim, Summary
+
+    found = []
+    for path in sorted(out.glob("*/summary.json")):
+        data = json.loads(path.read_text())
+        found.append(Summary(**(data | {"claims": [Claim(**c) for c in data["claims"]], "figures": []})))
+    return found
+
+
+def test_every_claim_has_one_id_and_the_published_runs_know_it(tiny_results):
+    from dlor.experiments._published import published
+
+    ids = [c.id for s in _summaries(tiny_results[0]) for c in s.claims]
+    assert len(ids) >= 30 and all(ids) and len(set(ids)) == len(ids)
+    assert set(ids) <= set(published()), set(ids) - set(published())
+
+
+def test_the_report_sets_each_verdict_beside_the_published_one(tiny_results):
+    from dlor.experiments._published import published
+    from dlor.experiments.report import _cell, purpose
+
+    out, _ = tiny_results
+    md = (out / "report.md").read_text()
+    assert purpose("tiny") in md and "paper budget's" in purpose("tiny")
+    known = published()
+    differ = 0
+    for s in _summaries(out):
+        for c in s.claims:
+            row = next(r for r in md.splitlines() if r.startswith(f"| {s.name} | {_cell(c.claim)} |"))
+            pub = known[c.id]
+            if pub.verdict == c.verdict:
+                assert f"published: {pub.verdict} (agrees)" in row
+            else:
+                differ += 1
+                assert f"DIFFERS: published {pub.verdict}; the paper budget's verdict holds" in row and pub.page in row
+    assert differ > 0  # the tiny budget is too small to agree everywhere
+    html = (out / "report.html").read_text()
+    assert html.count("class='differs'") == differ and "published verdict (paper budget)" in html
+
+
+def test_a_disagreement_is_marked_and_an_unpublished_claim_says_so(tiny_results, tmp_path, monkeypatch):
+    import dataclasses
+
+    from dlor.experiments import report
+    from dlor.experiments._published import published
+
+    summaries = _summaries(tiny_results[0])
+    claims = [c for s in summaries for c in s.claims]
+    known = dict(published())
+    unpublished = claims[0]
+    del known[unpublished.id]
+    agreeing = next(c for c in claims[1:] if c.verdict == known[c.id].verdict)
+    known[agreeing.id] = dataclasses.replace(known[agreeing.id], verdict="flipped for the test")
+    monkeypatch.setattr(report, "published", lambda: known)
+    report.write_report(tmp_path, summaries, [], "quick", {})
+    md = (tmp_path / "report.md").read_text().splitlines()
+    row = lambda c: next(r for r in md if f"| {c.measured} |" in r)  # noqa: E731
+    assert row(unpublished).endswith("| no published verdict for this claim |")
+    assert "DIFFERS: published flipped for the test; the paper budget's verdict holds" in row(agreeing)
+    html = (tmp_path / "report.html").read_text()
+    assert "no published verdict for this claim" in html and "flipped for the test" in html
+
+
 def test_reproduce_resumes(tiny_results):
     out, _ = tiny_results
     res = dlor("reproduce", "fig5", "--budget", "tiny", "--out", out, "--quiet")

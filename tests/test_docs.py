@@ -83,3 +83,17 @@ def test_the_rendering_check_finds_roles_and_source_lines():
         "the attribute dlor.nn.DLoRChain.factors shown as its source line 'factors = nn.ModuleList()'"
     ]
     assert check_reference.unrendered(documented) == []
+
+
+def test_the_published_verdicts_agree_with_the_run_folders():
+    assert pages.PUBLISHED.read_text() == pages.published_verdicts(), "run make results-docs"
+
+
+def test_a_published_claim_without_an_id_or_with_a_shared_id_is_refused():
+    from dlor.experiments._published import entries
+
+    claim = {"claim": "c", "verdict": "confirmed", "measured": "m"}
+    with pytest.raises(ValueError, match="has no id"):
+        entries({"fig5": {"claims": [claim]}})
+    with pytest.raises(ValueError, match="used twice"):
+        entries({"fig5": {"claims": [claim | {"id": "x"}]}, "uat": {"claims": [claim | {"id": "x"}]}})

@@ -10,12 +10,30 @@ BUDGETS = ("tiny", "quick", "paper")  # tiny: a smoke-test budget for the test s
 
 @dataclass
 class Claim:
-    """One statement of the paper beside what was measured here."""
+    """One statement of the paper beside what was measured here.
+
+    ``id`` names the claim the same way at every budget and in every table ("EXPERIMENT.short-name"):
+    the report matches a quick verdict with the published one by it. ``evidence`` counts what entered
+    the verdict, one number per dimension ({"k values": 16, "seeds": 10}); a verdict that rests on one
+    of anything is ``indicative``.
+    """
 
     claim: str
     source: str  # the paper's figure, table or theorem
     measured: str
-    verdict: str  # "confirmed" | "partially confirmed" | "not confirmed"
+    verdict: str  # "confirmed" | "partially confirmed" | "not confirmed" | "not judged" | "not tested"
+    id: str = ""
+    evidence: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def indicative(self) -> bool:
+        """Whether the verdict rests on a single size, cell, seed or budget (or on nothing counted)."""
+        return bool(self.evidence) and min(self.evidence.values()) <= 1
+
+    @property
+    def evidence_note(self) -> str:
+        """The evidence as a short note: "16 k values x 10 seeds"."""
+        return " x ".join(f"{n} {what}" for what, n in self.evidence.items())
 
 
 @dataclass

@@ -7,15 +7,44 @@ import html
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ._common import Summary
+from ._common import Claim, Summary
+from ._published import Published, published
 
 VERDICT_COLOURS = {"confirmed": "#1a7f37", "partially confirmed": "#9a6700", "not confirmed": "#cf222e", "not judged": "#57606a"}
+INDICATIVE_COLOUR = "#8250df"  # a verdict that rests on one size, cell, seed or budget
+PURPOSE = {
+    "paper": "This run used the paper budget, the one the published verdicts come from; each verdict is shown "
+    "beside the published one, and a difference between them is marked.",
+    "other": "The {budget} budget checks that everything runs and shows the trends in minutes; the verdicts that "
+    "stand are the paper budget's, published on the docs site and shown beside each verdict below.",
+}
+
+
+def purpose(budget: str) -> str:
+    """The report's one-sentence statement of what its budget is for."""
+    return PURPOSE["paper" if budget == "paper" else "other"].format(budget=budget)
 
 
 def _claims_rows(summaries: list[Summary]):
+    """``(summary, claim, published verdict or None)`` for every claim of the run."""
+    known = published()
     for s in summaries:
         for c in s.claims:
-            yield s, c
+            yield s, c, known.get(c.id)
+
+
+def agreement(claim: Claim, pub: Published | None) -> str:
+    """How the run's verdict of ``claim`` stands against the published one, as a sentence."""
+    if pub is None:
+        return "no published verdict for this claim"
+    if pub.verdict == claim.verdict:
+        return f"published: {pub.verdict} (agrees)"
+    return f"DIFFERS: published {pub.verdict}; the paper budget's verdict holds"
+
+
+def _evidence(c: Claim) -> str:
+    note = c.evidence_note or "evidence not counted"
+    return f"{note}; indicative" if c.indicative else note
 
 
 def write_report(out: Path, summaries: list[Summary], unavailable: list[str], budget: str, environment: dict) -> None:
@@ -34,13 +63,22 @@ def write_report(out: Path, summaries: list[Summary], unavailable: list[str], bu
         f"- machine: {machine}",
         "- versions: " + ", ".join(f"{name} {environment.get(name)}" for name in ("dlor", "torch", "numpy", "scipy")),
         "",
+        purpose(budget),
+        "",
         "## Claims",
         "",
-        "| experiment | claim | paper | measured | verdict |",
-        "|---|---|---|---|---|",
+        f"| experiment | claim | paper | measured | verdict ({budget} budget) | evidence | published verdict (paper budget) |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for s, c in _claims_rows(summaries):
-        md.append(f"| {s.name} | {_cell(c.claim)} | {_cell(c.source)} | {_cell(c.measured)} | **{c.verdict}** |")
+    for s, c, pub in _claims_rows(summaries):
+        standing = agreement(c, pub)
+        if pub is not None:
+            standing = f"[{standing}]({pub.page})" if pub.verdict != c.verdict else standing
+            standing = f"**{standing}**" if pub.verdict != c.verdict else standing
+        md.append(
+            f"| {s.name} | {_cell(c.claim)} | {_cell(c.source)} | {_cell(c.measured)} | **{c.verdict}** "
+            f"| {_cell(_evidence(c))} | {_cell(standing)} |"
+        )
     if unavailable:
         md += ["", "## Not available in this version", ""]
         md += [f"- `{name}`: its experiment is not implemented yet; nothing was faked." for name in unavailable]
@@ -75,6 +113,21 @@ def _fmt(v) -> str:
     return "" if v is None else str(v)
 
 
+def _published_cell(c: Claim, pub: Published | None) -> str:
+    e = html.escape
+    if pub is None:
+        return "<td class='unpublished'><i>no published verdict for this claim</i></td>"
+    colour = VERDICT_COLOURS.get(pub.verdict, "#000")
+    verdict = f"<b style='color:{colour}'>{e(pub.verdict)}</b>"
+    note = f"<br><small>{e(pub.evidence_note)}</small>" if pub.evidence else ""
+    if pub.verdict == c.verdict:
+        return f"<td class='agrees'>{verdict} (agrees){note}</td>"
+    return (
+        f"<td class='differs' style='background:#fff8c5'>&#9888; <b>differs</b>: {verdict}{note}<br>"
+        f"the paper budget's verdict holds: <a href='{e(pub.page)}'>its page</a></td>"
+    )
+
+
 def _img(out: Path, rel: str) -> str:
     data = base64.b64encode((out / rel).read_bytes()).decode()
     name = html.escape(rel)
@@ -87,17 +140,23 @@ def _html(out, summaries, unavailable, budget, stamp, machine, env) -> str:
         "<!doctype html><html><head><meta charset='utf-8'><title>DLoR reproduction report</title>",
         "<style>body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}"
         "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;font-size:14px}"
-        "img{max-width:100%}figure{margin:1em 0}</style></head><body>",
+        "img{max-width:100%}figure{margin:1em 0}td.agrees,td.differs,td.unpublished{min-width:11em}</style></head><body>",
         "<h1>DLoR reproduction report</h1>",
         f"<p>arXiv 2605.05659. Budget <b>{e(budget)}</b>; generated {e(stamp)}; machine {e(machine)}; "
         f"dlor {e(str(env.get('dlor')))}, torch {e(str(env.get('torch')))}.</p>",
-        "<h2>Claims</h2><table><tr><th>experiment</th><th>claim</th><th>paper</th><th>measured</th><th>verdict</th></tr>",
+        f"<p class='purpose'><b>{e(purpose(budget))}</b></p>",
+        "<h2>Claims</h2><table class='claims'><tr><th>experiment</th><th>claim</th><th>paper</th><th>measured</th>"
+        f"<th>verdict ({e(budget)} budget)</th><th>evidence</th><th>published verdict (paper budget)</th></tr>",
     ]
-    for s, c in _claims_rows(summaries):
+    for s, c, pub in _claims_rows(summaries):
         colour = VERDICT_COLOURS.get(c.verdict, "#000")
+        ev = e(c.evidence_note or "evidence not counted")
+        if c.indicative:
+            ev += f" <span class='indicative' style='color:{INDICATIVE_COLOUR}'><b>indicative</b></span>"
         parts.append(
-            f"<tr><td>{e(s.name)}</td><td>{e(c.claim)}</td><td>{e(c.source)}</td><td>{e(c.measured)}</td>"
-            f"<td style='color:{colour}'><b>{e(c.verdict)}</b></td></tr>"
+            f"<tr data-claim='{e(c.id)}'><td>{e(s.name)}</td><td>{e(c.claim)}</td><td>{e(c.source)}</td>"
+            f"<td>{e(c.measured)}</td><td style='color:{colour}'><b>{e(c.verdict)}</b></td><td>{ev}</td>"
+            f"{_published_cell(c, pub)}</tr>"
         )
     parts.append("</table>")
     if unavailable:

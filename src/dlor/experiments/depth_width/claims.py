@@ -36,6 +36,8 @@ def _construction_claim(rows: list[dict]) -> Claim:
         f"{last['wide_min_params']} ({ratio:.1f}x), growing {slope:.2f} bits per added L over L >= {upper[0]['L']} "
         f"(exponential if >= {GROWTH_BITS_PER_LAYER})",
         "confirmed" if ok else "not confirmed",
+        id="expressivity.construction-pieces",
+        evidence={"depths L": len(rows)},
     )
 
 
@@ -52,6 +54,8 @@ def _init_claim(table: list[dict]) -> Claim:
             "Appendix D (measured; Hanin & Rolnick 2019)",
             "no matched budgets",
             "not judged",
+            id="expressivity.init-pieces",
+            evidence={"matched budgets": 0},
         )
     med = float(np.median(ratios))
     dense = [
@@ -67,6 +71,8 @@ def _init_claim(table: list[dict]) -> Claim:
         f"{min(ratios):.2f}-{max(ratios):.2f} (confirmed if median >= {INIT_RATIO} and every budget > 1; partly if "
         f"median > 1); matched dense / deep: median {float(np.median(dense)):.2f}",
         verdict,
+        id="expressivity.init-pieces",
+        evidence={"matched budgets": len(ratios)},
     )
 
 
@@ -92,6 +98,8 @@ def _trained_claim(per_budget: list[dict], smallest: list[dict], cfg) -> Claim:
             "Appendix D (measured)",
             head + "; no DLoR budget reached the target at any frequency",
             "not judged",
+            id="expressivity.trained-fewer-parameters",
+            evidence={"(lambda, activation) cells reached": 0},
         )
     deep_wins = sum(d < w for _, _, d, w in cells)
     wide_wins = sum(w < d for _, _, d, w in cells)
@@ -117,6 +125,8 @@ def _trained_claim(per_budget: list[dict], smallest: list[dict], cfg) -> Claim:
         f"reached: {tops} (confirmed if deep needs a smaller rung there and wide never does; partly if deep needs "
         f"a smaller rung in more cells)",
         verdict,
+        id="expressivity.trained-fewer-parameters",
+        evidence={"(lambda, activation) cells reached": len(cells)},
     )
 
 

@@ -64,6 +64,8 @@ def _versus(cfg, table: list[dict], target: str, other: str, name: str) -> Claim
         "Appendix G (Overcoming the Pretraining Barrier)",
         measured,
         verdict,
+        id=f"finetune.dlor-beats-{other}-{target}",
+        evidence={"judged ranks": judged, "seeds": cfg.seeds},
     )
 
 
@@ -88,6 +90,8 @@ def _lora_struggles(cfg, table: list[dict]) -> Claim | None:
         f"rank {r}: LoRA closes {frac['code']:.1%} of the gap on code and {frac['prose']:.1%} on prose "
         f"(difference {diff:+.1%}; band {band:.1%}, the seeds' IQR over the gap)",
         verdict,
+        id="finetune.lora-struggles",
+        evidence={"ranks": 1, "targets": 2, "seeds": cfg.seeds},
     )
 
 
@@ -114,6 +118,8 @@ def _drift(cfg, drift: list[dict]) -> Claim:
         f"epsilon {eps:.3g} = the compiled layer's offset {compiled:.3g} + the IQR of {seeds} seeds; "
         f"beta trainable: {trained['zero_sum']:.3g} and {trained['offset']:.3g}",
         verdict,
+        id="finetune.zero-sum-no-drift",
+        evidence={"seeds": seeds},
     )
 
 
@@ -135,6 +141,8 @@ def _decoupled(cfg, rows: list[dict]) -> Claim:
         "Appendix G (Decoupled Parameter Optimization)",
         "; ".join(parts) + f"; LoRA at equal trainable parameters {lora[0]:.4f}. delta = max(margin, the seeds' IQR)",
         verdict,
+        id="finetune.independent-matches-joint",
+        evidence={"schemes": len(schemes), "seeds": cfg.decoupled_seeds},
     )
 
 
@@ -156,6 +164,7 @@ def claims(cfg, table: list[dict], drift: list[dict], decoupled: list[dict]) -> 
             "Appendix G",
             MOE_NOT_TESTED,
             "not tested",
+            id="finetune.moe-sufficient",
         )
     )
     return out

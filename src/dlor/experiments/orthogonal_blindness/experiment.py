@@ -171,6 +171,8 @@ def run(cfg: Fig5Config, out: Path, ctx: RunContext) -> Summary:
             "Definition 2, Figure 5",
             f"rank-1 test MSE {min(r1):.4g} (min over {cfg.seeds} seeds) vs bound {bound:.4g} (ratio {min(r1) / bound:.3f})",
             "confirmed" if min(r1) >= 0.9 * bound else "not confirmed",
+            id="fig5.rank1-blind",
+            evidence={"seeds": len(r1)},
         ),
         Claim(
             "Adding alpha*I (DLoR) removes the blindness: the same width and depth fits x^2 + y^2",
@@ -178,6 +180,8 @@ def run(cfg: Fig5Config, out: Path, ctx: RunContext) -> Summary:
             f"DLoR test MSE {max(dl):.3g} (max over seeds), {relative_to_bound(max(dl), bound)} "
             f"(threshold: at least {FIT_FACTOR}x below)",
             "confirmed" if max(dl) * FIT_FACTOR <= bound else "not confirmed",
+            id="fig5.dlor-fits",
+            evidence={"seeds": len(dl)},
         ),
     ]
     summary = Summary(

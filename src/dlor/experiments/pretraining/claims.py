@@ -31,6 +31,7 @@ def claims(cfg, table: list[dict], fits: list[dict], baselines: dict) -> list[Cl
     diffs = {w: by[(w, "lowrank")]["val_nats_median"] - by[(w, "dlor")]["val_nats_median"] for w in cfg.widths}
     wins = [w for w in judged_w if diffs[w] > max(cfg.margin, _spread(by[(w, "lowrank")]), _spread(by[(w, "dlor")]))]
     n = len(judged_w)
+    evidence = {"judged sizes": n, "seeds": cfg.seeds}
     v1 = "not judged" if not n else ("confirmed" if len(wins) == n else ("partially confirmed" if wins else "not confirmed"))
     out.append(
         Claim(
@@ -42,6 +43,8 @@ def claims(cfg, table: list[dict], fits: list[dict], baselines: dict) -> list[Cl
             + " nats/byte"
             + note,
             v1,
+            id="lm.dlor-beats-lowrank",
+            evidence=evidence,
         )
     )
     # 2. the gap from low-rank to dense at matched parameters
@@ -70,6 +73,8 @@ def claims(cfg, table: list[dict], fits: list[dict], baselines: dict) -> list[Cl
             "Appendix G",
             m2 + note,
             v2,
+            id="lm.closes-gap-to-dense",
+            evidence=evidence,
         )
     )
     # 3. how alpha I's advantage moves with model size
@@ -92,6 +97,8 @@ def claims(cfg, table: list[dict], fits: list[dict], baselines: dict) -> list[Cl
             "Appendix G",
             m3 + note,
             v3,
+            id="lm.advantage-with-size",
+            evidence=evidence,
         )
     )
     return out

@@ -205,7 +205,7 @@ def _analyse(cfg: ProtocolConfig, rows: list[dict], h1_rows: list[dict]) -> tupl
                     if r["arch"] != "dense" and str(r["batch_size"]) == _bs_name(bs) and r["split"] == split and r["init"] == init
                 ]
                 reading_rows = sel + dense
-                claims = f4.short_budget_claims(reading_rows, "test_mse_final", cfg.epochs)
+                claims = f4.short_budget_claims(reading_rows, "test_mse_final", cfg.epochs, "protocol")
                 key = (_bs_name(bs), split, init)
                 verdicts[key] = claims
                 entry = {
@@ -355,23 +355,28 @@ def _claims(cfg, table, verdicts, default) -> list[Claim]:
             f"test MSE <= {learned:.2g} = {cfg.learned_fraction:g} x variance): {names}; default chosen by the stated "
             f"preference: {_reading_name(default)}",
             "confirmed" if qualifying else "not confirmed",
+            id="protocol.some-reading-learns",
+            evidence={"readings": n},
         )
     ]
     for i, label in enumerate(("deep_beats_wide", "deep_near_1e-4", "deep_faster_more_often", "dense_below_deep")):
         base = next(iter(verdicts.values()))[i]
+        evidence = base.evidence
         counts = sum(e[label] == "confirmed" for e in table)
         counts_q = sum(e[label] == "confirmed" for e in qualifying)
         if default is None:
             measured, verdict = "no reading qualifies, so no model-comparison is judged", "not judged"
         else:
             c = verdicts[(default["batch_size"], default["split"], default["init"])][i]
-            measured, verdict = f"under the default reading: {c.measured}", c.verdict
+            measured, verdict, evidence = f"under the default reading: {c.measured}", c.verdict, c.evidence
         claims.append(
             Claim(
                 base.claim,
                 base.source,
                 f"{measured}; confirmed under {counts}/{n} readings ({counts_q}/{len(qualifying)} qualifying)",
                 verdict,
+                id=base.id,
+                evidence=evidence,
             )
         )
     return claims

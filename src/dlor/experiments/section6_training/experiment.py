@@ -382,6 +382,8 @@ def _claims(per_k, rows, cfg, short_key, t1) -> list[Claim]:
             f"and at {win_long:.0%} after {cfg.epochs} "
             f"(confirmed >= {f4.MOST_K[0]:.0%}, partly >= {f4.MOST_K[1]:.0%})",
             f4.verdict(min(win_short, win_long), *f4.MOST_K),
+            id="training.deep-beats-wide",
+            evidence=f4.evidence(rows, "deep", "wide"),
         ),
         Claim(
             "Deep often gets near 1e-4 test error after 5,000 epochs",
@@ -389,12 +391,16 @@ def _claims(per_k, rows, cfg, short_key, t1) -> list[Claim]:
             f"{near:.0%} of deep runs have test MSE <= {f4.NEAR_1E4:g} after {cfg.short_epochs} epochs "
             f"(confirmed >= {f4.OFTEN[0]:.0%}, partly >= {f4.OFTEN[1]:.0%})",
             f4.verdict(near, *f4.OFTEN),
+            id="training.deep-near-1e-4",
+            evidence=f4.evidence(rows, "deep"),
         ),
         Claim(
             "Deep reaches the 1e-3 training threshold faster and more often than wide",
             "Section 6.2, Figures 4(c), 4(d)",
             measured3,
             verdict3,
+            id="training.deep-faster-more-often",
+            evidence=f4.evidence(rows, "deep", "wide"),
         ),
     ]
     if dense is not None:
@@ -404,6 +410,8 @@ def _claims(per_k, rows, cfg, short_key, t1) -> list[Claim]:
                 "Section 6.2, Figure 4(d)",
                 f"success rate dense {dense['success_rate']:.0%} vs deep {rate('deep'):.0%}",
                 "confirmed" if dense["success_rate"] < rate("deep") else "not confirmed",
+                id="training.dense-below-deep",
+                evidence=f4.evidence(rows, "deep", "dense"),
             )
         )
     claims.append(
@@ -412,6 +420,8 @@ def _claims(per_k, rows, cfg, short_key, t1) -> list[Claim]:
             "Table 1",
             f"{sum(r['match'] for r in t1)}/{len(t1)} rows equal the paper's counts exactly",
             "confirmed" if all(r["match"] for r in t1) else "not confirmed",
+            id="training.table1-parameters",
+            evidence={"rows of Table 1": len(t1)},
         )
     )
     return claims

@@ -67,8 +67,24 @@ def faster_and_more_often(rows) -> tuple[str, str]:
     return measured, "partially confirmed" if rd > rw or ed < ew else "not confirmed"
 
 
-def short_budget_claims(rows, key: str, epochs: int) -> list[Claim]:
-    """The four Figure 4 claims judged from one budget's test MSE ``key`` (the protocol study)."""
+# the four Figure 4 claims' ids after the experiment's name, in short_budget_claims' order
+FIGURE4_IDS = ("deep-beats-wide", "deep-near-1e-4", "deep-faster-more-often", "dense-below-deep")
+
+
+def evidence(rows, *archs: str) -> dict[str, int]:
+    """What a Figure 4 verdict rests on: the k values of the DLoR rows among ``archs`` and the seeds of
+    all of them (matched runs aside)."""
+    sel = [r for r in rows if r["arch"] in archs and "matched_k" not in r]
+    ks = {r["k"] for r in sel if r["arch"] in ("deep", "wide")}
+    counts = {"k values": len(ks)} if ks else {}
+    return counts | {"seeds": len({r["seed"] for r in sel})}
+
+
+def short_budget_claims(rows, key: str, epochs: int, experiment: str) -> list[Claim]:
+    """The four Figure 4 claims judged from one budget's test MSE ``key`` (the protocol study),
+    their ids prefixed by ``experiment``."""
+    ids = [f"{experiment}.{s}" for s in FIGURE4_IDS]
+    both = evidence(rows, "deep", "wide")
     win, near = deep_wins(rows, key), near_rate(rows, key)
     measured3, verdict3 = faster_and_more_often(rows)
     dense, deep = success_rate(rows, "dense"), success_rate(rows, "deep")
@@ -79,6 +95,8 @@ def short_budget_claims(rows, key: str, epochs: int) -> list[Claim]:
             f"deep median below wide median at {win:.0%} of k after {epochs} epochs "
             f"(confirmed >= {MOST_K[0]:.0%}, partly >= {MOST_K[1]:.0%})",
             verdict(win, *MOST_K),
+            id=ids[0],
+            evidence=both,
         ),
         Claim(
             "Deep often gets near 1e-4 test error after 5,000 epochs",
@@ -86,17 +104,23 @@ def short_budget_claims(rows, key: str, epochs: int) -> list[Claim]:
             f"{near:.0%} of deep runs have test MSE <= {NEAR_1E4:g} after {epochs} epochs "
             f"(confirmed >= {OFTEN[0]:.0%}, partly >= {OFTEN[1]:.0%})",
             verdict(near, *OFTEN),
+            id=ids[1],
+            evidence=evidence(rows, "deep"),
         ),
         Claim(
             "Deep reaches the 1e-3 training threshold faster and more often than wide",
             "Section 6.2, Figures 4(c), 4(d)",
             measured3,
             verdict3,
+            id=ids[2],
+            evidence=both,
         ),
         Claim(
             "The dense two-hidden-layer baseline succeeds less often than deep DLoR",
             "Section 6.2, Figure 4(d)",
             f"success rate dense {dense:.0%} vs deep {deep:.0%}",
             "confirmed" if dense < deep else "not confirmed",
+            id=ids[3],
+            evidence=evidence(rows, "deep", "dense"),
         ),
     ]

@@ -264,6 +264,8 @@ def _claims(curves, tables, mlp_mse, constructed, cfg, candidates):
                 f"paper-faithful float64: error falls from {errs[0]:.2e} at h={grid[0]:.0e} over {dec:.1f} decades "
                 f"to {min(errs):.2e} (then rounding takes over)",
                 "confirmed" if dec >= 3 else ("partially confirmed" if dec >= 1 else "not confirmed"),
+                id=f"uat.{arch}-error-to-zero",
+                evidence={"h values": len(grid)},
             )
         )
         paper, best = _best(tables, "float64", arch, "paper"), _best(tables, "float64", arch, "best")
@@ -275,6 +277,8 @@ def _claims(curves, tables, mlp_mse, constructed, cfg, candidates):
                 f"best error {best['best_error']:.2e} vs paper-faithful {paper['best_error']:.2e} ({ratio:.0f}x); "
                 f"h='auto' reaches {best['auto_error']:.2e} ({best['auto_error'] / best['best_error']:.2f}x the grid best)",
                 "confirmed" if ratio >= 10 and best["auto_error"] <= 3 * best["best_error"] else "not confirmed",
+                id=f"uat.{arch}-best-beats-paper",
+                evidence={"h values": len(grid)},
             )
         )
     kept = next(c for c in candidates if c["kept"])
@@ -288,6 +292,8 @@ def _claims(curves, tables, mlp_mse, constructed, cfg, candidates):
             f"{tests}); threshold {cfg.approximates_mse:g}, "
             f"target variance {TARGET_VARIANCE:.3f}",
             "confirmed" if approximates else "not confirmed",
+            id="uat.mlp-approximates",
+            evidence={"seeds": len(candidates)},
         )
     )
     worst = max(constructed.values())
@@ -299,6 +305,8 @@ def _claims(curves, tables, mlp_mse, constructed, cfg, candidates):
             f"{constructed['wide']:.2e} (MLP {mlp_mse:.2e}); threshold {cfg.approximates_mse:g}"
             + ("" if approximates else "; not judged: the MLP itself does not approximate the sawtooth"),
             ("confirmed" if worst <= cfg.approximates_mse else "not confirmed") if approximates else "not judged",
+            id="uat.constructions-approximate",
+            evidence={"trained MLPs": 1, "constructions": len(constructed)},
         )
     )
     return claims

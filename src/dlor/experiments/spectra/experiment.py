@@ -183,6 +183,8 @@ def run(cfg: SpectralConfig, out: Path, ctx: RunContext) -> Summary:
                 if top_low >= 0.5 and rest_ident >= 0.5
                 else ("partially confirmed" if max(top_low, rest_ident) >= 0.5 else "not confirmed"),
             ),
+            id="spectral.deep-lowrank-dominant",
+            evidence={"trained networks": 1, "singular values": len(s)},
         ),
         Claim(
             "Wide layer: the spectrum is an accumulation of overlapping branch contributions, no branch owning a direction",
@@ -197,6 +199,8 @@ def run(cfg: SpectralConfig, out: Path, ctx: RunContext) -> Summary:
                 if dominant < 0.5 and breadth >= 2
                 else ("partially confirmed" if breadth >= 2 or dominant < 0.5 else "not confirmed"),
             ),
+            id="spectral.wide-overlapping-branches",
+            evidence={"trained networks": 1, "singular values": B.shape[1]},
         ),
     ]
     summary = Summary(
