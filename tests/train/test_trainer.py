@@ -57,6 +57,29 @@ def test_vectorized_equals_torch_optim(arch, k, widths, compile):
     assert (trainer._step_compiled is not None) == compile  # the compiled path really ran (no eager fallback)
 
 
+@pytest.mark.parametrize("arch,k,widths", [("deep", 3, None), ("dense", None, [1, 16, 16, 1])])
+def test_a_group_of_mixed_rates_equals_each_member_alone_at_its_rate(arch, k, widths):
+    data = sawtooth_data()
+    cfg = TrainConfig(epochs=200, patience=5)
+    rates = [5e-4, 5e-3, 5e-2]  # 3 rates x 2 seeds, rate-major, as a tuning grid lays them out
+    lrs = [r for r in rates for _ in range(2)]
+    seeds = [s for _ in rates for s in (0, 1)]
+    trainer = GroupTrainer(GroupSpec(arch, k, widths, seeds, lrs=lrs), cfg, dtype=torch.float64)
+    rows = trainer.run(data["x_train"], data["y_train"], data["x_test"], data["y_test"])
+    for i, (seed, rate) in enumerate(zip(seeds, lrs, strict=True)):
+        ref, lr = reference_training(arch, k, widths, seed, replace(cfg, lr=rate), data, 200)
+        got = trainer.state.params.detach()[i]
+        assert float((got - ref).abs().max() / ref.abs().max()) <= TRAINER_VS_TORCH
+        assert float(trainer.state.lr[i]) == pytest.approx(lr, rel=tol("matmul", torch.float64)["rtol"])
+        assert rows[i]["lr"] == rate and rows[i]["seed"] == seed
+
+
+@pytest.mark.parametrize("lrs", [[1e-3], [1e-3, float("nan")], [1e-3, -1.0]])
+def test_bad_per_model_rates_are_refused(lrs):
+    with pytest.raises(DLoRError):
+        GroupTrainer(GroupSpec("deep", 2, None, [0, 1], lrs=lrs), TrainConfig(epochs=1))
+
+
 def reference_minibatch_training(arch, k, widths, seed, cfg, data, epochs, init=None):
     """A plain torch.optim loop: shuffled minibatches in the orders of ``epoch_orders``, the
     plateau schedule stepped once per epoch on the full training MSE."""

@@ -16,11 +16,13 @@ both compute the same arithmetic.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 from torch import Tensor
 
+from .._errors import DLoRError
 from ._batched import batched_forward
 from ._inductor import compile_pure
 
@@ -60,15 +62,19 @@ class TrainState(NamedTuple):
     last_loss: Tensor
 
 
-def init_state(params: Tensor, lr: float) -> TrainState:
-    """The state before the first epoch: zero moments and steps, every model at rate ``lr``."""
+def init_state(params: Tensor, lr: float | Sequence[float]) -> TrainState:
+    """The state before the first epoch: zero moments and steps, every model at rate ``lr`` (one
+    rate for all, or one per model: a grid of rates is one more batch dimension of a group)."""
     B, dtype, device = params.shape[0], params.dtype, params.device
+    rates = torch.full((B,), lr, dtype=dtype) if isinstance(lr, (int, float)) else torch.tensor(list(lr), dtype=dtype)
+    if rates.shape != (B,) or not bool(torch.isfinite(rates).all() and (rates > 0).all()):
+        raise DLoRError(f"learning rates must be one positive number or one per model ({B}), got {lr!r}")
     return TrainState(
         params=params,
         exp_avg=torch.zeros_like(params),
         exp_avg_sq=torch.zeros_like(params),
         step=torch.zeros(B, dtype=dtype, device=device),
-        lr=torch.full((B,), lr, dtype=dtype, device=device),
+        lr=rates.to(device),
         best=torch.full((B,), math.inf, dtype=dtype, device=device),
         bad=torch.zeros(B, dtype=torch.long, device=device),
         active=torch.ones(B, dtype=torch.bool, device=device),

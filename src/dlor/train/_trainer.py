@@ -113,10 +113,13 @@ class GroupSpec:
     # name; deep and wide only) and fields added to that model's result row only
     inits: list[str] | None = None
     member_extra: list[dict] | None = None
+    # per model: its learning rate (None: every model at TrainConfig.lr). R rates x S seeds of one
+    # architecture are one group of R * S models, each as if trained alone at its rate
+    lrs: list[float] | None = None
     activation: str = "softplus"  # rho of every layer, a dlor.nn.ACTIVATIONS name (Appendix H.2: softplus)
 
     def __post_init__(self):
-        for name in ("inits", "member_extra"):
+        for name in ("inits", "member_extra", "lrs"):
             value = getattr(self, name)
             if value is not None and len(value) != len(self.seeds):
                 raise DLoRError(f"GroupSpec.{name} needs one entry per seed ({len(self.seeds)}), got {len(value)}")
@@ -155,7 +158,10 @@ class GroupTrainer:
         self.names = list(P)
         self.shapes = [P[n].shape[1:] for n in self.names]
         self.sizes = [math.prod(s) for s in self.shapes]
-        self.state = init_state(torch.cat([P[n].reshape(len(modules), -1) for n in self.names], dim=1).to(self.device), cfg.lr)
+        self.state = init_state(
+            torch.cat([P[n].reshape(len(modules), -1) for n in self.names], dim=1).to(self.device),
+            cfg.lr if spec.lrs is None else spec.lrs,
+        )
         self.n_params = self.state.params.shape[1]
         self.test_at: dict[int, Tensor] = {}
         self.epoch = 0
@@ -277,6 +283,8 @@ class GroupTrainer:
                 row |= self.spec.member_extra[i]
             if self.spec.inits is not None and self.spec.arch != "dense":
                 row["init"] = self.spec.inits[i]
+            if self.spec.lrs is not None:
+                row["lr"] = self.spec.lrs[i]
             row["batch_size"] = self.cfg.batch_size if self.cfg.batch_size is not None else "full"
             row["activation"] = self.spec.activation
             rows.append(row)
