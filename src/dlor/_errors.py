@@ -6,8 +6,10 @@ Every error a user can cause derives from [`DLoRError`][dlor.DLoRError], which i
 
 from __future__ import annotations
 
-import torch
-from torch import Tensor
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # torch loads with the first check, not with the error classes
+    from torch import Tensor
 
 
 class DLoRError(ValueError):
@@ -36,6 +38,8 @@ class RankError(DLoRError):
 
 def check_floating(name: str, t: Tensor) -> None:
     """Raise [`DTypeError`][dlor.DTypeError] unless ``t`` is a real floating-point tensor."""
+    from torch import Tensor
+
     if not isinstance(t, Tensor):
         raise DTypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
     if not t.dtype.is_floating_point:
@@ -50,6 +54,8 @@ def check_finite(name: str, t: Tensor) -> None:
     One pass: a NaN or an infinity makes the sum NaN or infinite, so a finite sum clears the
     tensor; only a non-finite sum (or one that overflowed) is checked element by element.
     """
+    import torch
+
     if t.numel() and not bool(torch.isfinite(t.detach().sum())) and not bool(torch.isfinite(t).all()):
         raise NonFiniteError(f"{name} contains NaN or Inf; DLoR factors must be finite")
 

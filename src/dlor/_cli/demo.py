@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import time
 
-import torch
-
 
 def add_parser(sub) -> None:
     p = sub.add_parser("demo", help="a short, self-checking tour of the DLoR library")
@@ -13,6 +11,8 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    import torch
+
     from dlor import DLoR
     from dlor.nn import DLoRLinear
 

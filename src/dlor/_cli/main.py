@@ -25,10 +25,18 @@ def build_parser() -> argparse.ArgumentParser:
         prog="dlor",
         description="Diagonal-plus-Low-Rank neural networks (arXiv 2605.05659).",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     for module in SUBCOMMANDS.values():
         module.add_parser(sub)
     return parser
+
+
+def _version() -> str:
+    """This installation's version, from the package metadata."""
+    import dlor
+
+    return dlor.__version__
 
 
 def _prog(args) -> str:

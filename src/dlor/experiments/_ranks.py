@@ -14,8 +14,6 @@ from __future__ import annotations
 import os
 from datetime import timedelta
 
-import torch.distributed as dist
-
 __all__ = [
     "rank",
     "world_size",
@@ -55,12 +53,16 @@ def is_main() -> bool:
 
 
 def ensure_process_group() -> None:
+    import torch.distributed as dist  # torch loads with the first process group, not with the CLI
+
     if world_size() > 1 and not dist.is_initialized():
         dist.init_process_group("gloo", timeout=_TIMEOUT)
 
 
 def broadcast_from_main(obj):
     """Rank 0's ``obj`` on every rank (``obj`` itself without torchrun)."""
+    import torch.distributed as dist  # torch loads with the first process group, not with the CLI
+
     if world_size() <= 1:
         return obj
     ensure_process_group()
@@ -70,6 +72,8 @@ def broadcast_from_main(obj):
 
 
 def barrier() -> None:
+    import torch.distributed as dist  # torch loads with the first process group, not with the CLI
+
     if world_size() > 1:
         ensure_process_group()
         dist.barrier()
@@ -91,5 +95,7 @@ def my_share(items: list, cost, ranks: int | None = None, me: int | None = None)
 
 
 def close() -> None:
+    import torch.distributed as dist  # torch loads with the first process group, not with the CLI
+
     if dist.is_initialized():
         dist.destroy_process_group()
