@@ -66,6 +66,7 @@ bench: setup
 	$(PY) benchmarks/bench_lm.py
 	$(PY) benchmarks/bench_lm_runs.py
 	$(PY) benchmarks/bench_adapter.py
+	$(PY) benchmarks/bench_cli.py
 
 # on a GPU: the device tests, the layer benchmark, the decompositions at n = 4096, dlor reproduce
 # --budget tiny and dlor lm train, into gpu-check/report.md; where no CUDA exists it says so and exits 0

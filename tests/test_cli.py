@@ -159,10 +159,10 @@ def test_decompose_and_construct(tmp_path):
             code, out, err = call_entry_point(main, ["decompose", str(tmp_path / "w.npy"), "--rank", "3", "--mode", mode])
         assert code == 0, err
         assert "reconstruction error" in out
-        assert (tmp_path / f"w.{mode}.safetensors").exists()
+        assert (tmp_path / f"w.npy.{mode}.safetensors").exists()
     from safetensors.torch import load_file
 
-    t = load_file(str(tmp_path / "w.multiplicative.safetensors"))
+    t = load_file(str(tmp_path / "w.npy.multiplicative.safetensors"))
     assert len([k for k in t if k.endswith(".U")]) == 4
     torch.manual_seed(0)
     mlp = nn.Sequential(nn.Linear(2, 6), nn.Tanh(), nn.Linear(6, 6), nn.Tanh(), nn.Linear(6, 1)).double()
@@ -174,7 +174,7 @@ def test_decompose_and_construct(tmp_path):
     )
     assert code == 0, err
     assert float(out.split("^2: ")[1].split()[0]) < 1e-5
-    net = load_compiled(tmp_path / "mlp.deep.safetensors")  # the network and its config, no pickle
+    net = load_compiled(tmp_path / "mlp.safetensors.deep.safetensors")  # the network and its config, no pickle
     X = torch.linspace(-2, 2, 50, dtype=torch.float64)[:, None].expand(-1, 2)
     with torch.no_grad():
         assert (net(X) - mlp(X)).abs().max() < 1e-5
@@ -189,12 +189,12 @@ def test_construct_refuses_a_pickle_without_the_flag_and_takes_it_with_it(tmp_pa
     code, _, err = call_entry_point(main, ["construct", str(tmp_path / "mlp.pt"), "--mode", "deep"])
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == 2 and len(lines) == 1 and "--trust-pickle" in lines[0] and "run any code" in lines[0], err
-    assert not list(tmp_path.glob("mlp.deep*"))
+    assert not list(tmp_path.glob("mlp.pt.deep*"))
     code, out, err = call_entry_point(
         main, ["construct", str(tmp_path / "mlp.pt"), "--mode", "deep", "--rank", "2", "--trust-pickle"]
     )
     assert code == 0, err
-    assert (tmp_path / "mlp.deep.safetensors").exists()
+    assert (tmp_path / "mlp.pt.deep.safetensors").exists()
 
 
 @pytest.mark.parametrize(

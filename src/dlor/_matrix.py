@@ -147,6 +147,8 @@ class DLoR:
                 raise ShapeError(f"U and V must be 2-D, got U {tuple(U.shape)} and V {tuple(V.shape)}")
             if U.shape[1] != V.shape[1]:
                 raise ShapeError(f"U {tuple(U.shape)} and V {tuple(V.shape)} must have the same number of columns (the rank r)")
+            if U.shape[0] == 0 or V.shape[0] == 0:
+                raise ShapeError(f"U {tuple(U.shape)} and V {tuple(V.shape)} give an empty matrix; a DLoR matrix has n >= 1")
             for name, t in (("alpha", alpha), ("U", U), ("V", V)):
                 if name != "V" or V is not U:  # alpha I + U U^T: U is checked once
                     check_finite(name, t)

@@ -23,6 +23,8 @@ __all__ = [
     "scale_float",
     "check_output_path",
     "check_output_folder",
+    "refuse_existing",
+    "default_output",
     "check_memory",
     "MAX_SEED",
 ]
@@ -109,6 +111,21 @@ def check_output_path(text: str, option: str = "--out", inputs: tuple[str, ...] 
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise DLoRError(f"{option} {text}: cannot write there (permission denied); choose a writable folder")
     return path
+
+
+def refuse_existing(path: Path, force: bool, option: str = "--out") -> Path:
+    """``path``, unless a file is there already and ``force`` is False: a finished result is never
+    overwritten without being asked."""
+    if path.exists() and not force:
+        raise DLoRError(f"{option} {path} exists; pass --force to overwrite it, or choose another {option}")
+    return path
+
+
+def default_output(input_path: str, tag: str) -> str:
+    """The default output of a command on ``input_path``: ``INPUT.TAG.safetensors``, the input's
+    suffix kept, so inputs that differ only in their suffix (``A.npy``, ``A.safetensors``) never
+    share an output."""
+    return f"{input_path}.{tag}.safetensors"
 
 
 def check_output_folder(text: str, option: str = "--out") -> Path:

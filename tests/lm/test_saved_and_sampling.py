@@ -70,9 +70,14 @@ def test_load_errors_name_the_problem(tmp_path):
     with pytest.raises(dlor.DLoRError, match="holds no dlor.lm config"):
         load_model(tmp_path / "other.safetensors")
     good = dict(load_file(str(path)))
-    good["wte.weight"] = torch.zeros(256, 8)  # the config says n_embd = 16
-    save_file(good, str(tmp_path / "misfit.safetensors"), metadata={"dlor.lm.config": json.dumps(GPTConfig(**SMALL).to_dict())})
-    with pytest.raises(dlor.DLoRError, match=r"does not fit this model: shape mismatch wte.weight: checkpoint \(256, 8\)"):
+    meta = {"dlor.lm.config": json.dumps(GPTConfig(**SMALL).to_dict())}
+    wrong = good | {"wte.weight": torch.zeros(256, 8)}  # the config says n_embd = 16
+    save_file(wrong, str(tmp_path / "inconsistent.safetensors"), metadata=meta)
+    with pytest.raises(dlor.DLoRError, match="its config says n_embd = 16 but its weights have 8"):
+        load_model(tmp_path / "inconsistent.safetensors")
+    misfit = good | {"blocks.0.ln_1.weight": torch.zeros(8)}
+    save_file(misfit, str(tmp_path / "misfit.safetensors"), metadata=meta)
+    with pytest.raises(dlor.DLoRError, match=r"does not fit this model: shape mismatch blocks.0.ln_1.weight: checkpoint \(8,\)"):
         load_model(tmp_path / "misfit.safetensors")
     save_file({"w": torch.zeros(2)}, str(tmp_path / "bad.safetensors"), metadata={"dlor.lm.config": '{"n_embd": 0}'})
     with pytest.raises(dlor.DLoRError, match="config cannot build a GPT .*n_embd must be a positive integer"):

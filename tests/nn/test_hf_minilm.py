@@ -58,7 +58,9 @@ def embed(model, batch) -> torch.Tensor:
 def exact(minilm):
     model, batch = minilm
     dl = copy.deepcopy(model)
-    summary = dlorize(dl, EXACT_RANK, include=["encoder.layer.*"], init="exact")
+    # the exact chain of rank-64 factors is larger than the dense layer it equals: dlorize says so
+    with pytest.warns(UserWarning, match="parameters at rank 64 where the nn.Linear had"):
+        summary = dlorize(dl, EXACT_RANK, include=["encoder.layer.*"], init="exact")
     return dl, summary
 
 

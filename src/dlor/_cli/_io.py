@@ -16,10 +16,13 @@ def load_matrix(path: str, key: str | None = None) -> torch.Tensor:
     if not p.exists():
         raise DLoRError(f"no such file: {path}")
     suffix = p.suffix.lower()
+    if p.is_dir():
+        raise DLoRError(f"{path} is a folder; give a matrix file")
     if suffix == ".npy":
+        check_npy_header(p)
         try:
             value = torch.from_numpy(np.load(p, allow_pickle=False))
-        except ValueError as err:
+        except (ValueError, EOFError, OSError) as err:
             raise DLoRError(f"{path} is not a plain .npy array: {err}") from None
     elif suffix in (".pt", ".pth"):
         try:
@@ -51,6 +54,35 @@ def load_matrix(path: str, key: str | None = None) -> torch.Tensor:
     return value
 
 
+def check_npy_header(path: Path) -> None:
+    """Read the header of the ``.npy`` file ``path`` and check it before any array is allocated: a
+    real or integer dtype, a 2-D non-empty shape, a size that fits the memory check and that the file
+    really holds. Each failure is one [`DLoRError`][dlor.DLoRError] naming the file and the field."""
+    from .._options import check_memory
+
+    fmt = np.lib.format
+    with path.open("rb") as f:
+        if not f.read(1):
+            raise DLoRError(f"{path} is empty; a .npy file starts with a header")
+        f.seek(0)
+        try:
+            version = fmt.read_magic(f)
+            read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+            shape, _, dtype = read(f)
+        except (ValueError, EOFError, OSError, SyntaxError) as err:
+            raise DLoRError(f"{path} is not a .npy file (its header: {' '.join(str(err).split())})") from None
+        offset = f.tell()
+    if dtype.kind not in "fiub" or dtype.hasobject:
+        raise DLoRError(f"{path}: dtype {dtype} is not a real number type; save a float or integer matrix")
+    if len(shape) != 2 or 0 in shape:
+        raise DLoRError(f"{path}: shape {tuple(shape)}; decompose needs a non-empty 2-D matrix")
+    nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    check_memory(f"{path} (shape {tuple(shape)}, dtype {dtype})", 3.0 * max(nbytes, 8 * int(np.prod(shape, dtype=object))))
+    have = path.stat().st_size - offset
+    if have < nbytes:
+        raise DLoRError(f"{path}: its header promises {nbytes} bytes of data (shape {tuple(shape)}) but the file holds {have}")
+
+
 def _pick(tensors: dict, key: str | None, path: str):
     if key is not None:
         if key not in tensors:
@@ -63,13 +95,30 @@ def _pick(tensors: dict, key: str | None, path: str):
 
 def save_factors(path: Path, groups: list[list], metadata: dict) -> None:
     """Write DLoR factors as safetensors: ``b{i}.f{j}.alpha|U|V`` (branch ``i``, factor ``j``)."""
-    from safetensors.torch import save_file
-
     tensors = {}
     for i, factors in enumerate(groups):
         for j, M in enumerate(factors):
             tensors[f"b{i}.f{j}.alpha"] = M.alpha.detach().reshape(1).clone()
             tensors[f"b{i}.f{j}.U"] = M.U.detach().clone()
             tensors[f"b{i}.f{j}.V"] = M.V.detach().clone()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file(tensors, str(path), metadata={k: str(v) for k, v in metadata.items()})
+    write_safetensors(path, tensors, {k: str(v) for k, v in metadata.items()})
+
+
+def write_safetensors(path: Path, tensors: dict, metadata: dict) -> None:
+    """Write ``tensors`` to ``path`` atomically (a temporary file beside it, then a rename); a
+    failure is one [`DLoRError`][dlor.DLoRError] naming the path and the reason, and leaves nothing behind."""
+    import os
+
+    from safetensors.torch import save_file
+
+    from .._files import temporary_beside
+
+    tmp = None
+    try:
+        tmp = temporary_beside(path)
+        save_file(tensors, str(tmp), metadata=metadata)
+        os.replace(tmp, path)
+    except Exception as err:  # noqa: BLE001 - safetensors and the OS raise their own types
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        raise DLoRError(f"could not write {path}: {' '.join(str(err).split())}") from None

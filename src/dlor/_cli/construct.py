@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .._options import bounded_float, bounded_int, check_memory, check_output_path
+from .._options import bounded_float, bounded_int, check_memory, check_output_path, default_output, refuse_existing
 
 MAX_SAMPLES = 10**8
 
@@ -27,7 +27,7 @@ def add_parser(sub) -> None:
         help="accept a torch.save'd nn.Sequential: unpickling it can run any code the file holds, so pass "
         "this only for files you made or trust",
     )
-    p.add_argument("--rank", type=bounded_int(1, 2**20), default=1, help="factor rank (deep, wide)")
+    p.add_argument("--rank", type=bounded_int(1, 2**20), default=None, help="factor rank (deep, wide; default 1)")
     p.add_argument("--mode", choices=["deep", "wide", "augmented"], required=True)
     p.add_argument("--h", default="auto", help="scale h, or 'auto' (default)")
     p.add_argument("--order", type=int, choices=[1, 2], default=2, help="1: the paper's scheme; 2: Richardson (default)")
@@ -48,9 +48,10 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--out",
         default=None,
-        help="where to write the compiled network (safetensors; default MODEL.MODE.safetensors); "
+        help="where to write the compiled network (safetensors; default MODEL.MODE.safetensors, MODEL's suffix kept); "
         "dlor.construct.load_compiled reads it",
     )
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists (default: refuse)")
     p.set_defaults(run=run)
 
 
@@ -66,9 +67,10 @@ def run(args) -> int:
     path = Path(args.model)
     if not path.exists():
         raise DLoRError(f"no such file: {args.model}")
-    out = check_output_path(
-        args.out or str(path.with_suffix(f".{args.mode}.safetensors")), inputs=(args.model,), suffix=".safetensors"
-    )
+    if args.rank is not None and args.mode == "augmented":
+        raise DLoRError("--rank applies to --mode deep and wide only (augmented has no rank)")
+    out = check_output_path(args.out or default_output(args.model, args.mode), inputs=(args.model,), suffix=".safetensors")
+    refuse_existing(out, args.force)
     mlp = _read_model(path, args)
     mlp.eval()
     h = args.h if args.h == "auto" else _positive(args.h)
@@ -85,9 +87,9 @@ def run(args) -> int:
     g = torch.Generator().manual_seed(0)
     X = lo + (hi - lo) * torch.rand(args.samples, first.in_features, generator=g, dtype=dtype)
     if args.mode == "deep":
-        net = to_deep(mlp, args.rank, h, order=args.order, sample=X)
+        net = to_deep(mlp, args.rank or 1, h, order=args.order, sample=X)
     elif args.mode == "wide":
-        net = to_wide(mlp, args.rank, h, order=args.order, sample=X)
+        net = to_wide(mlp, args.rank or 1, h, order=args.order, sample=X)
     else:
         net = to_augmented(mlp, h, order=args.order, sample=X)
     X_check = lo + (hi - lo) * torch.rand(args.samples, first.in_features, generator=g, dtype=dtype)
@@ -105,7 +107,7 @@ def run(args) -> int:
         f"{stats['params']['dense_weights']}, biases {stats['params']['biases']}) vs dense {stats['dense']['params']['total']}"
     )
     print(f"  depth {stats['depth']} (dense {stats['dense']['depth']}), width {stats['width']} (dense {stats['dense']['width']})")
-    save_compiled(net, mlp, {"mode": args.mode, "rank": args.rank, "h": net.h, "order": args.order}, out)
+    save_compiled(net, mlp, {"mode": args.mode, "rank": args.rank or 1, "h": net.h, "order": args.order}, out)
     print(f"wrote {out}")
     return 0
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from .._options import bounded_float, bounded_int, check_output_path, scale_float
+from .._options import bounded_float, bounded_int, check_output_path, default_output, refuse_existing, scale_float
 
 
 def add_parser(sub) -> None:
@@ -20,7 +18,8 @@ def add_parser(sub) -> None:
         help="multiplicative: decompose the nearest well-conditioned matrix",
     )
     p.add_argument("--key", default=None, help="tensor name inside a .pt/.safetensors file with several")
-    p.add_argument("--out", default=None, help="output .safetensors (default: MATRIX.<mode>.safetensors)")
+    p.add_argument("--out", default=None, help="output .safetensors (default: MATRIX.<mode>.safetensors, MATRIX's suffix kept)")
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists (default: refuse)")
     p.set_defaults(run=run)
 
 
@@ -32,9 +31,12 @@ def run(args) -> int:
     from .._errors import DLoRError
     from ._io import load_matrix, save_factors
 
-    out = check_output_path(
-        args.out or str(Path(args.matrix).with_suffix(f".{args.mode}.safetensors")), inputs=(args.matrix,), suffix=".safetensors"
-    )
+    if args.perturb is not None and args.mode != "multiplicative":
+        raise DLoRError("--perturb applies to --mode multiplicative only")
+    if args.alpha is not None and args.mode == "nearest":
+        raise DLoRError("--alpha applies to --mode additive and multiplicative only (nearest fits alpha itself)")
+    out = check_output_path(args.out or default_output(args.matrix, args.mode), inputs=(args.matrix,), suffix=".safetensors")
+    refuse_existing(out, args.force)
     W = load_matrix(args.matrix, args.key)
     if W.dim() != 2 or W.numel() == 0:
         raise DLoRError(f"{args.matrix} holds a tensor of shape {tuple(W.shape)}; decompose needs a non-empty 2-D matrix")

@@ -220,16 +220,21 @@ def run(args) -> int:
 
         check_split(args.split)
     out = check_output_folder(args.out)
+    wanted = list(REGISTRY.values()) if args.what == "all" else [experiment(args.what)]
+    options = {name: value for name, value in (("init", args.init), ("split", args.split)) if value is not None}
+    if batch_size is not _NOT_GIVEN:
+        options["batch_size"] = batch_size
+    options = _settings(args, wanted, options)  # every setting checked before the folder is touched
     out.mkdir(parents=True, exist_ok=True)
     lock = _lock_folder(out) if ranks.is_main() else None
     try:
-        return _run_locked(args, out, device, batch_size)
+        return _run_locked(args, out, device, batch_size, wanted, options)
     finally:
         if lock is not None:
             lock.close()  # releases the flock
 
 
-def _run_locked(args, out: Path, device: str, batch_size) -> int:
+def _run_locked(args, out: Path, device: str, batch_size, wanted: list, options: dict) -> int:
     from ..experiments._common import write_json
     from ..experiments.report import write_report
 
@@ -237,12 +242,7 @@ def _run_locked(args, out: Path, device: str, batch_size) -> int:
     if ranks.is_main():  # under torchrun rank 0 alone reads and writes the folder's own files
         config = {"argv": vars(args) | {"run": None}, "environment": env, "earlier_runs": _earlier_runs(out)[-20:]}
         write_json(out / "config.json", config)
-    wanted = list(REGISTRY.values()) if args.what == "all" else [experiment(args.what)]
     ctx = RunContext(device=device, workers=args.workers, progress=not args.quiet)
-    options = {name: value for name, value in (("init", args.init), ("split", args.split)) if value is not None}
-    if batch_size is not _NOT_GIVEN:
-        options["batch_size"] = batch_size
-    options = _settings(args, wanted, options)
     summaries: list = []
     unavailable: list[str] = []
     ran: set[str] = set()
@@ -295,10 +295,19 @@ def _settings(args, wanted, options: dict) -> dict:
     from ..experiments._registry import config_for, parse_setting
 
     out: dict = dict(options)
+    flags = {"seeds": "--seeds", "batch_size": "--batch-size", "init": "--init", "split": "--split"}
+    given = dict(options) | ({"seeds": args.seeds} if args.seeds is not None else {})
+    for field, flag in flags.items():  # an option no chosen experiment has is refused, not ignored
+        if field in given and not any(field in _fields(e) for e in wanted):
+            users = [e.name for e in REGISTRY.values() if field in _fields(e)]
+            names = ", ".join(e.name for e in wanted)
+            raise CLIError(f"{flag} applies to {', '.join(users)}; {names} has no {field.replace('_', ' ')}")
     for text in args.settings:
         if len(wanted) != 1:
             raise CLIError("--set applies to one experiment; name it, e.g. dlor reproduce lm --set rates=1e-3,3e-3,1e-2")
         name, value = parse_setting(wanted[0], text)
+        if name in given and _differs(value, given[name]):
+            raise CLIError(f"--set {name}={value} and {flags[name]} {given[name]} disagree; give one of them")
         out[name] = value
     if args.corpus is not None:
         if not any("corpus" in _fields(e) for e in wanted):

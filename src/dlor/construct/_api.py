@@ -83,6 +83,12 @@ def _compile(mlp, plans, build, h, order, sample, box, name, extra) -> CompiledN
         return net
     if not (isinstance(h, (int, float)) and h > 0 and math.isfinite(h)):
         raise DLoRError(f"h must be a positive number or 'auto', got {h!r}")
+    h_min = torch.finfo(dtype).eps ** 2
+    if h < h_min:
+        raise DLoRError(
+            f"h = {h:g} is below {h_min:.1e}, the smallest scale whose compiled weights (of order 1/h) stay "
+            f"finite in {dtype}; use a larger h, or h='auto'"
+        )
     net = make(float(h))
     net.info.update(info)
     return net

@@ -1,7 +1,8 @@
 """MLPs and compiled networks as safetensors files: no pickle, so opening a file runs no code.
 
 * An MLP file holds the state dict of an ``nn.Sequential`` of ``nn.Linear`` layers and
-  activations (``0.weight``, ``0.bias``, ``2.weight``, ...; any increasing indices) and, in its
+  activations (``0.weight``, ``0.bias``, ``2.weight``, ...: a Linear layer at every even index
+  from 0, one activation between two of them, as ``save_mlp`` writes) and, in its
   metadata or in a JSON file beside it (``MODEL.json``), ``{"activation": "tanh"}``.
 * A compiled-network file holds the compiled network's tensors (``network.*``), the MLP it was
   compiled from (``mlp.*``) and the construction's settings in its metadata. [`load_compiled`][dlor.construct.load_compiled]
@@ -92,8 +93,9 @@ def load_mlp(path: str | Path, activation: str | None = None, dtype: torch.dtype
     ``activation`` (a key of [`ACTIVATIONS`][dlor.construct.ACTIVATIONS]) overrides what the file or its JSON says.
 
     Raises:
-        DLoRError: not a safetensors file, a tensor that is not ``N.weight`` / ``N.bias``, a
-            layer without its bias, or shapes that do not chain (each names the tensor).
+        DLoRError: not a safetensors file, a tensor that is not ``N.weight`` / ``N.bias``, layers
+            not numbered 0, 2, 4, ..., a tensor that is not floating point, a layer without its
+            bias, or shapes that do not chain (each names the tensor).
     """
     path = Path(path)
     meta, tensors = _read_safetensors(path)
@@ -109,6 +111,15 @@ def load_mlp(path: str | Path, activation: str | None = None, dtype: torch.dtype
     modules: list[nn.Module] = []
     prev_out = None
     order = sorted(layers)
+    expected = list(range(0, 2 * len(order), 2))
+    if order != expected:
+        raise DLoRError(
+            f"{path}: its layers are numbered {order}, not {expected}: an MLP file holds a Linear layer at every "
+            "even index from 0 with one activation between two of them (dlor.construct.save_mlp writes one)"
+        )
+    for key, t in tensors.items():
+        if not t.dtype.is_floating_point:
+            raise DLoRError(f"{path}: {key} has dtype {t.dtype}; an MLP's weights and biases must be floating point")
     for n, i in enumerate(order):
         parts = layers[i]
         if "weight" not in parts:

@@ -9,6 +9,7 @@ The command line builds the config of the chosen budget, applies its options wit
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
@@ -79,7 +80,36 @@ def config_for(exp: Experiment, budget: str, **overrides: Any):
     unknown = sorted(set(overrides) - fields)
     if unknown:
         raise DLoRError(f"{exp.name} has no setting {', '.join(unknown)}; its settings are {sorted(fields)}")
+    paper = cls.paper()
+    for name, value in overrides.items():
+        check_override(exp.name, name, value, getattr(paper, name))
     return dataclasses.replace(cfg, **overrides) if overrides else cfg
+
+
+MAX_SCALE = 100  # an integer setting at most this many times its paper-budget value
+
+
+def check_override(experiment: str, name: str, value: Any, paper: Any) -> None:
+    """The checks every config's overrides pass before its own ``__post_init__``: numbers are
+    finite, learning rates positive, and an integer (a size, a count of seeds or steps) at most
+    ``MAX_SCALE`` times its paper-budget value, which keeps a typo from asking for a run that
+    fills the memory or never ends. Raises [`DLoRError`][dlor.DLoRError] naming the setting."""
+    values = value if isinstance(value, (tuple, list)) else (value,)
+    papers = paper if isinstance(paper, (tuple, list)) else (paper,)
+    rate = name == "lr" or name.endswith("_lr") or name in ("rates", "lrs") or name.endswith("_rates")
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            continue
+        if not math.isfinite(v):
+            raise DLoRError(f"{experiment}: {name} must be a finite number, got {v}")
+        if rate and not v > 0:
+            raise DLoRError(f"{experiment}: {name} is a learning rate and must be > 0, got {v:g}")
+        ints = [p for p in papers if isinstance(p, int) and not isinstance(p, bool) and p > 0]
+        if isinstance(v, int) and ints and v > MAX_SCALE * max(ints):
+            raise DLoRError(
+                f"{experiment}: {name} = {v} is more than {MAX_SCALE} times the paper budget's {max(ints)}; "
+                "a run that size would not fit this machine's memory or time"
+            )
 
 
 def run_experiment(

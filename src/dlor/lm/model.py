@@ -233,9 +233,14 @@ class GPT(nn.Module):
 
         Each new token is drawn from ``softmax(logits / temperature)`` at the last position, over
         the ``top_k`` most likely tokens when given (``top_k = 1``: greedy), with the context
-        cropped to the last ``block_size`` tokens, as in nanoGPT. No key-value cache: each step runs
-        the model on the cropped context. Put the model in ``eval()`` mode first (it has no
-        dropout, so the two modes give the same tokens). The draws are made on the CPU, from
+        cropped to the last ``block_size`` tokens, as in nanoGPT. No key-value cache: the model's
+        positions are learned absolute embeddings added at the input, so once the context is
+        longer than ``block_size`` and the window slides, every kept token moves to a new position
+        and its cached keys and values no longer hold; a cache would serve only the first
+        ``block_size`` tokens. Each step runs the model on the cropped context (``block_size``
+        tokens at most), which keeps sampling a few milliseconds per token at the library's sizes.
+        Put the model in ``eval()`` mode first (it has no dropout, so the two modes give the same
+        tokens). The draws are made on the CPU, from
         ``generator`` (a CPU ``torch.Generator``) when given, so one seed gives the same text on
         any device up to the logits' rounding there.
 

@@ -54,6 +54,34 @@ def save_model(model: GPT, path: str | Path) -> Path:
     return path
 
 
+def _check_sizes_match_weights(path: Path, config, state: dict) -> None:
+    """A file's config is input like its weights: every size it gives (``n_layer``, ``n_embd``,
+    ``vocab_size``, ``block_size``, ``mlp_hidden``, ``rank``) must be the one its weights have, so
+    that the model built from it is no larger than the file. DLoRError names the field, the value
+    and what the weights say."""
+    if not isinstance(config, dict):
+        raise DLoRError(f"{path}: its dlor.lm config is not a JSON object")
+    blocks = {int(k.split(".")[1]) for k in state if k.startswith("blocks.") and k.split(".")[1].isdigit()}
+
+    def first_dim(*keys: str, dim: int = 0):
+        return next((int(state[k].shape[dim]) for k in keys if k in state and state[k].dim() > dim), None)
+
+    found = {
+        "n_layer": len(blocks),
+        "vocab_size": first_dim("wte.weight"),
+        "n_embd": first_dim("wte.weight", dim=1),
+        "block_size": first_dim("wpe.weight"),
+        "mlp_hidden": first_dim("blocks.0.mlp.up.weight", "blocks.0.mlp.up.U"),
+        "rank": first_dim("blocks.0.attn.q.U", dim=1),
+    }
+    for name, have in found.items():
+        if have is None or config.get(name) is None:
+            continue  # absent from these weights (rank of a dense model), or a default GPTConfig gives
+        value = config[name]
+        if value != have:
+            raise DLoRError(f"{path}: its config says {name} = {value!r} but its weights have {have}; the file is not consistent")
+
+
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> GPT:
     """The GPT saved at ``path`` by [`save_model`][dlor.lm.saved.save_model] (or a training checkpoint), on
     ``device``, in eval mode.
@@ -88,6 +116,10 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> GPT:
             config = json.loads(meta[_CONFIG_KEY])
         else:  # a training checkpoint
             config, state = checkpoint_model(json.loads(meta["progress"]), state)
+    except (ValueError, KeyError, TypeError) as err:
+        raise DLoRError(f"{path}: its dlor.lm config cannot be read ({type(err).__name__}: {err})") from None
+    _check_sizes_match_weights(path, config, state)  # before anything is built from the config
+    try:
         model = GPT(GPTConfig(**config))
     except (ValueError, KeyError, TypeError) as err:  # DLoRError (a ValueError) included: a bad config value
         raise DLoRError(f"{path}: its dlor.lm config cannot build a GPT ({type(err).__name__}: {err})") from None

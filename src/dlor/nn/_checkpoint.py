@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from .._errors import DLoRError
+from .._files import temporary_beside
 
 __all__ = ["save_checkpoint", "load_checkpoint", "check_state_fits"]
 
@@ -15,15 +17,27 @@ __all__ = ["save_checkpoint", "load_checkpoint", "check_state_fits"]
 def save_checkpoint(model: nn.Module, path: str | Path) -> Path:
     """Write ``model.state_dict()`` to ``path`` (``.safetensors``, else ``torch.save``)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if not isinstance(model, nn.Module):
+        raise DLoRError(f"save_checkpoint takes an nn.Module, got {type(model).__name__}")
+    if path.is_dir():
+        raise DLoRError(f"cannot write a checkpoint to {path}: it is a folder; give a file name inside it")
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-    if path.suffix == ".safetensors":
-        from safetensors.torch import save_file
+    tmp = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = temporary_beside(path)
+        if path.suffix == ".safetensors":
+            from safetensors.torch import save_file
 
-        # clone: safetensors refuses tensors that share storage
-        save_file({k: v.clone() for k, v in state.items()}, str(path))
-    else:
-        torch.save(state, path)
+            # clone: safetensors refuses tensors that share storage
+            save_file({k: v.clone() for k, v in state.items()}, str(tmp))
+        else:
+            torch.save(state, tmp)
+        os.replace(tmp, path)  # a reader never sees half a file
+    except (OSError, RuntimeError) as err:  # safetensors' errors and torch.save's are RuntimeErrors
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+        raise DLoRError(f"cannot write a checkpoint to {path}: {' '.join(str(err).split())}") from None
     return path
 
 
@@ -31,18 +45,30 @@ def load_checkpoint(model: nn.Module, path: str | Path) -> nn.Module:
     """Load a checkpoint written by [`save_checkpoint`][dlor.save_checkpoint] into ``model``, strictly.
 
     Raises:
-        DLoRError: missing/unexpected entries or shape mismatches, e.g. a checkpoint of a
-            model dlorized with another rank; the message names the first differences.
+        DLoRError: no file, a folder, a file that cannot be read (torn, empty, renamed from
+            another format), missing/unexpected entries or shape mismatches, e.g. a checkpoint of
+            a model dlorized with another rank; the message names the path and the first differences.
     """
     path = Path(path)
     if not path.exists():
         raise DLoRError(f"no checkpoint at {path}")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+    if path.is_dir():
+        raise DLoRError(f"{path} is a folder, not a checkpoint file")
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
 
-        state = load_file(str(path))
-    else:
-        state = torch.load(path, weights_only=True)
+            state = load_file(str(path))
+        else:
+            state = torch.load(path, weights_only=True)
+    except Exception as err:  # noqa: BLE001 - safetensors, pickle and zip raise their own types
+        reason = " ".join(str(err).split()) or "the file is empty or cut short"
+        raise DLoRError(
+            f"cannot read the checkpoint {path} ({type(err).__name__}: {reason[:300]}); is it a file that "
+            "save_checkpoint wrote, and was it copied whole?"
+        ) from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise DLoRError(f"{path} does not hold a state_dict (names to tensors)")
     check_state_fits(
         model,
         state,

@@ -2,12 +2,13 @@ r"""``dlorize``: swap the ``nn.Linear`` layers of any model for DLoR layers, in 
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from .._errors import DLoRError, check_rank
+from .._errors import DLoRError, RankError, check_rank
 from .._matrix import DLoR, dlor_linear, fit_last_dim
 from ._linear import DLoRLinear
 from ._targets import replace_module as _replace
@@ -86,15 +87,28 @@ def dlorize(
     Dtype, device and ``requires_grad`` of the original weight carry over; excluded and
     non-matching modules are untouched.
     """
+    if not isinstance(model, nn.Module):
+        raise DLoRError(f"dlorize takes an nn.Module (the model to change in place), got {type(model).__name__}")
     rank = check_rank(rank)
     if init not in ("random", "nearest", "exact"):
         raise DLoRError(f"init must be 'random', 'nearest' or 'exact', got {init!r}")
     from ..decompose import embed_square, multiplicative_decompose
 
     summary = []
-    for name in _select(model, include, exclude):
+    names = _select(model, include, exclude)
+    for name in names:  # every rank checked before any module changes
         lin = model.get_submodule(name)
         assert isinstance(lin, nn.Linear)  # _select chose it as one
+        # the exact chain factors the square embedding of W (size max(m, n)); the others factor W
+        most = max(lin.weight.shape) if init == "exact" else min(lin.weight.shape)
+        if rank > most:
+            raise RankError(
+                f"module {name!r} ({lin.out_features} x {lin.in_features}): rank {rank} is above {most}, which adds "
+                f"parameters without adding rank; use rank <= {most} or exclude the module"
+            )
+    for name in names:
+        lin = model.get_submodule(name)
+        assert isinstance(lin, nn.Linear)
         W = lin.weight
         before = sum(p.numel() for p in lin.parameters())
         if init == "exact":
@@ -124,13 +138,21 @@ def dlorize(
         for p in new.parameters():
             p.requires_grad_(W.requires_grad)
         _replace(model, name, new)
+        after = sum(p.numel() for p in new.parameters())
+        if after > before:
+            warnings.warn(
+                f"dlorize: module {name!r} ({lin.out_features} x {lin.in_features}) has {after} parameters at rank "
+                f"{rank} where the nn.Linear had {before}; a lower rank, or excluding the module, keeps it smaller",
+                UserWarning,
+                stacklevel=2,
+            )
         summary.append(
             {
                 "name": name,
                 "shape": (lin.out_features, lin.in_features),
                 "rank": rank,
                 "params_before": before,
-                "params_after": sum(p.numel() for p in new.parameters()),
+                "params_after": after,
                 "init": init,
             }
         )

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .._errors import DLoRError, check_rank
+from .._errors import DLoRError, RankError, check_rank
 from .._matrix import DLoR, dlor_linear
 
 __all__ = ["DLoRLinear"]
@@ -65,6 +65,11 @@ class DLoRLinear(nn.Module):
         self.in_features = in_features
         self.out_features = out_features
         self.rank = check_rank(rank)
+        if rank > min(in_features, out_features):
+            raise RankError(
+                f"rank {rank} is above min(in_features, out_features) = {min(in_features, out_features)}: the extra "
+                f"columns of U and V add parameters without adding rank; use rank <= {min(in_features, out_features)}"
+            )
         self.alpha_init = float(alpha_init)
         factory: dict[str, Any] = {"device": device, "dtype": dtype}
         alpha = torch.empty((), **factory)
