@@ -127,6 +127,18 @@ def test_a_decompose_option_the_mode_does_not_use_is_refused(matrices, extra, wo
     refused(["decompose", str(matrices / "A.npy"), "--rank", "1", *extra], *words)
 
 
+def test_a_key_for_an_npy_file_is_refused(matrices):
+    refused(["decompose", str(matrices / "A.npy"), "--rank", "1", "--mode", "additive", "--key", "w"], "--key", "A.npy")
+
+
+def test_a_matrix_of_booleans_or_complex_numbers_is_refused(tmp_path):
+    from safetensors.torch import save_file
+
+    for name, tensor in (("b", torch.ones(3, 3, dtype=torch.bool)), ("c", torch.ones(3, 3, dtype=torch.complex64))):
+        save_file({"w": tensor}, str(tmp_path / f"{name}.safetensors"))
+        refused(["decompose", str(tmp_path / f"{name}.safetensors"), "--rank", "1", "--mode", "additive"], "dtype")
+
+
 def test_construct_rank_with_the_augmented_mode_is_refused(tmp_path):
     save_mlp(nn.Sequential(nn.Linear(2, 2), nn.Tanh(), nn.Linear(2, 1)), tmp_path / "m.safetensors")
     refused(["construct", str(tmp_path / "m.safetensors"), "--mode", "augmented", "--rank", "2"], "--rank", "augmented")

@@ -19,6 +19,8 @@ def load_matrix(path: str, key: str | None = None) -> torch.Tensor:
     if p.is_dir():
         raise DLoRError(f"{path} is a folder; give a matrix file")
     if suffix == ".npy":
+        if key is not None:
+            raise DLoRError(f"--key applies to .pt and .safetensors files; {path} holds one array")
         check_npy_header(p)
         try:
             value = torch.from_numpy(np.load(p, allow_pickle=False))
@@ -48,9 +50,9 @@ def load_matrix(path: str, key: str | None = None) -> torch.Tensor:
     if not isinstance(value, torch.Tensor):
         raise DLoRError(f"{path} does not hold a tensor")
     if not value.dtype.is_floating_point:
-        value = (
-            value.to(torch.float64) if value.dtype in (torch.int32, torch.int64, torch.int16, torch.int8, torch.uint8) else value
-        )
+        if value.dtype not in (torch.int32, torch.int64, torch.int16, torch.int8, torch.uint8):
+            raise DLoRError(f"{path}: dtype {value.dtype} is not a real number type; save a float or integer matrix")
+        value = value.to(torch.float64)
     return value
 
 
