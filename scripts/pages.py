@@ -48,6 +48,16 @@ EARLIER = {
             "budget run (50,000 epochs, 10 seeds, k = 1..16) is kept to show what the reading changes:"
         ),
     ),
+    "realdata": EarlierReading(
+        ROOT / "docs/runs/realdata-shared-rate",
+        "docs/runs/realdata-shared-rate",
+        "The shared-rate reading",
+        (
+            "This experiment first trained every family at one shared Adam rate of 3e-3, not at a rate tuned per "
+            "family, so its verdicts held at that rate only. Its paper-budget run (5 ranks, 5 seeds, 60 epochs) is "
+            "kept as a labelled reading beside the tuned one:"
+        ),
+    ),
 }
 SHARED_RATE_LM = ROOT / "docs/runs/lm-shared-rate"
 

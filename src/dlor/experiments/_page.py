@@ -90,6 +90,18 @@ def report_claims(report: Path) -> list[dict]:
     return rows
 
 
+def earlier_claims(folder: Path, name: str) -> list[dict]:
+    """The claims of experiment ``name`` in an earlier run folder: from its ``NAME/summary.json``
+    where there is one, else from the folder's ``report.md``."""
+    summary = folder / name / "summary.json"
+    if summary.exists():
+        return [
+            {k: _cell(c[k]) for k in ("claim", "source", "measured")} | {"verdict": f"**{c['verdict']}**"}
+            for c in read_summary(folder / name)["claims"]
+        ]
+    return [r for r in report_claims(folder / "report.md") if r["experiment"] == name]
+
+
 def standard_page(name: str, doc: str | None, folder: Path, out: Path, earlier: EarlierReading | None = None) -> str:
     """The page of a Section 6 experiment: the module docstring, then verdicts, tables, figures,
     data and settings from ``folder`` (the run's ``RUN_DIR/name``), and a superseded reading when
@@ -139,15 +151,20 @@ def standard_page(name: str, doc: str | None, folder: Path, out: Path, earlier: 
     md += ["## Settings", "", ", ".join(f"`{k}` = {_cell(v)}" for k, v in settings.items()) + ".", ""]
     md += budget_note(cfg)
     if earlier is not None:
-        rows = [r for r in report_claims(earlier.folder / "report.md") if r["experiment"] == name]
+        rows = [{"reading": earlier.title.removeprefix("The ")} | r for r in earlier_claims(earlier.folder, name)]
         md += [
             f"## {earlier.title}",
             "",
             earlier.text,
             "",
-            *table(rows, [("claim", "claim"), ("source", "paper"), ("measured", "measured"), ("verdict", "verdict")]),
+            *table(
+                rows,
+                [("reading", "reading"), ("claim", "claim"), ("source", "paper"), ("measured", "measured")]
+                + [("verdict", "verdict")],
+            ),
             "",
-            f"Its report, figures and CSVs: [`{earlier.name}`]({rel(earlier.folder, out)}/report.md).",
+            f"Its {'report, ' if (earlier.folder / 'report.md').exists() else ''}figures and CSVs: "
+            f"[`{earlier.name}`]({rel(earlier.folder, out)}/{'report.md' if (earlier.folder / 'report.md').exists() else name}).",
             "",
         ]
     return "\n".join(md).rstrip() + "\n"

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .._page import standard_page
+from .._page import EarlierReading, standard_page
 from . import experiment
 
 
-def page(folder: Path, out: Path) -> str:
-    """The page of the run in ``folder`` (``RUN_DIR/realdata``), to be written at ``out``."""
-    return standard_page("realdata", experiment.__doc__, folder, out)
+def page(folder: Path, out: Path, earlier: EarlierReading | None = None) -> str:
+    """The page of the run in ``folder`` (``RUN_DIR/realdata``), to be written at ``out``, with the
+    shared-rate reading ``earlier`` beside it when given."""
+    return standard_page("realdata", experiment.__doc__, folder, out, earlier)
