@@ -82,6 +82,21 @@ def test_every_claim_has_one_id_and_the_published_runs_know_it(tiny_results):
     assert set(ids) <= set(published()), set(ids) - set(published())
 
 
+def test_every_measured_sentence_is_its_wording_of_its_numbers(tiny_results):
+    """Each claim's sentence, written again from its stored values (as read back from summary.json)
+    by the wording of its kind, is the sentence the report shows: no claim words its numbers by hand."""
+    from dlor.experiments._registry import REGISTRY
+    from dlor.experiments._summary import WORDINGS
+
+    for exp in REGISTRY.values():
+        exp.load()  # registers the experiment's wordings
+    claims = [(s.name, c) for s in _summaries(tiny_results[0]) for c in s.claims]
+    assert {name for name, _ in claims} == set(REGISTRY)  # every experiment
+    for name, c in claims:
+        assert c.kind in WORDINGS, (name, c.claim)
+        assert WORDINGS[c.kind](**c.values) == c.measured, (name, c.kind)
+
+
 def test_the_report_sets_each_verdict_beside_the_published_one(tiny_results):
     from dlor.experiments._published import published
     from dlor.experiments.report import _cell, purpose

@@ -8,11 +8,65 @@ import numpy as np
 
 from .._common import Claim
 from .._data import TARGET_VARIANCE
+from .._summary import wording
 
 GROWTH_BITS_PER_LAYER = 0.2  # "exponential": the wide minimum grows by >= 2^0.2 per added tent (the bound gives ~1/3)
 EXACT_TOLERANCE = 1e-12  # the construction against the closed form, float64
 INIT_RATIO = 1.2  # "more pieces per parameter": deep over wide, median over the matched budgets
 LEARNED_FRACTION = 0.5  # a cell has learned when its median test MSE is below half the trivial predictor's
+
+
+@wording("expressivity.construction")
+def _construction_words(
+    depth: int, exact: bool, error: float, deep_params: int, wide_params: int, slope: float, from_depth: int
+) -> str:
+    return (
+        f"L = 1..{depth}: the deep construction has exactly 2^L pieces "
+        f"(counted: {'all equal' if exact else 'NOT all equal'}; "
+        f"max error to the closed form {float(error):.1e}, tolerance {EXACT_TOLERANCE:.0e}) with 7L + 7 parameters "
+        f"({deep_params} at L = {depth}); the smallest wide network the piece bound allows needs "
+        f"{wide_params} ({wide_params / deep_params:.1f}x), growing {float(slope):.2f} bits per added L over L >= {from_depth} "
+        f"(exponential if >= {GROWTH_BITS_PER_LAYER})"
+    )
+
+
+@wording("expressivity.init")
+def _init_words(
+    budgets: int, median: float = math.nan, low: float = math.nan, high: float = math.nan, dense: float = math.nan
+) -> str:
+    if budgets == 0:
+        return "no matched budgets"
+    return (
+        f"deep / wide pieces per parameter at {budgets} matched budgets: median {float(median):.2f}, range "
+        f"{float(low):.2f}-{float(high):.2f} (confirmed if median >= {INIT_RATIO} and every budget > 1; partly if "
+        f"median > 1); matched dense / deep: median {float(dense):.2f}"
+    )
+
+
+@wording("expressivity.trained")
+def _trained_words(
+    threshold: float,
+    fraction: float,
+    learned: int,
+    cells_total: int,
+    deep_wins: int = 0,
+    wide_wins: int = 0,
+    cells: int = 0,
+    tops: str = "",
+) -> str:
+    head = (
+        f"target: median test MSE <= {float(threshold):.2g} ({float(fraction):.0%} of the variance "
+        f"{TARGET_VARIANCE:.3f}); {learned} of {cells_total} (family, budget, lambda, activation) cells "
+        f"learned (median below {LEARNED_FRACTION:.0%} of the variance)"
+    )
+    if cells == 0:
+        return head + "; no DLoR budget reached the target at any frequency"
+    return (
+        f"{head}; smallest budget rung reaching it: deep smaller in {deep_wins}, wide smaller in {wide_wins}, the same in "
+        f"{cells - deep_wins - wide_wins} of {cells} (lambda, activation) cells; at the highest frequency "
+        f"reached: {tops} (confirmed if deep needs a smaller rung there and wide never does; partly if deep needs "
+        f"a smaller rung in more cells)"
+    )
 
 
 def _construction_claim(rows: list[dict]) -> Claim:
@@ -26,15 +80,19 @@ def _construction_claim(rows: list[dict]) -> Claim:
     last = rows[-1]
     ratio = last["wide_min_params"] / last["deep_params"]
     ok = exact and err <= EXACT_TOLERANCE and slope >= GROWTH_BITS_PER_LAYER and ratio > 1
-    return Claim(
+    return Claim.stated(
         "Deep DLoR can express exponentially more linear pieces than wide DLoR per parameter",
         "Appendix D; abstract",
-        f"L = 1..{last['L']}: the deep construction has exactly 2^L pieces "
-        f"(counted: {'all equal' if exact else 'NOT all equal'}; "
-        f"max error to the closed form {err:.1e}, tolerance {EXACT_TOLERANCE:.0e}) with 7L + 7 parameters "
-        f"({last['deep_params']} at L = {last['L']}); the smallest wide network the piece bound allows needs "
-        f"{last['wide_min_params']} ({ratio:.1f}x), growing {slope:.2f} bits per added L over L >= {upper[0]['L']} "
-        f"(exponential if >= {GROWTH_BITS_PER_LAYER})",
+        "expressivity.construction",
+        {
+            "depth": last["L"],
+            "exact": exact,
+            "error": err,
+            "deep_params": last["deep_params"],
+            "wide_params": last["wide_min_params"],
+            "slope": slope,
+            "from_depth": upper[0]["L"],
+        },
         "confirmed" if ok else "not confirmed",
         id="expressivity.construction-pieces",
         evidence={"depths L": len(rows)},
@@ -49,10 +107,11 @@ def _init_claim(table: list[dict]) -> Claim:
         if d and w and w["pieces_per_param"] > 0:
             ratios.append(d["pieces_per_param"] / w["pieces_per_param"])
     if not ratios:
-        return Claim(
+        return Claim.stated(
             "Typical deep DLoR networks at initialisation have more pieces per parameter than wide ones",
             "Appendix D (measured; Hanin & Rolnick 2019)",
-            "no matched budgets",
+            "expressivity.init",
+            {"budgets": 0},
             "not judged",
             id="expressivity.init-pieces",
             evidence={"matched budgets": 0},
@@ -64,12 +123,11 @@ def _init_claim(table: list[dict]) -> Claim:
         if (b, "dense") in by and (b, "deep") in by
     ]
     verdict = "confirmed" if med >= INIT_RATIO and min(ratios) > 1 else "partially confirmed" if med > 1 else "not confirmed"
-    return Claim(
+    return Claim.stated(
         "Typical deep DLoR networks at initialisation have more pieces per parameter than wide ones",
         "Appendix D (measured; Hanin & Rolnick 2019)",
-        f"deep / wide pieces per parameter at {len(ratios)} matched budgets: median {med:.2f}, range "
-        f"{min(ratios):.2f}-{max(ratios):.2f} (confirmed if median >= {INIT_RATIO} and every budget > 1; partly if "
-        f"median > 1); matched dense / deep: median {float(np.median(dense)):.2f}",
+        "expressivity.init",
+        {"budgets": len(ratios), "median": med, "low": min(ratios), "high": max(ratios), "dense": float(np.median(dense))},
         verdict,
         id="expressivity.init-pieces",
         evidence={"matched budgets": len(ratios)},
@@ -87,16 +145,13 @@ def _trained_claim(per_budget: list[dict], smallest: list[dict], cfg) -> Claim:
             d, w = best.get((freq, act, "deep")), best.get((freq, act, "wide"))
             if d is not None or w is not None:
                 cells.append((freq, act, d if d is not None else math.inf, w if w is not None else math.inf))
-    head = (
-        f"target: median test MSE <= {threshold:.2g} ({cfg.error_fraction:.0%} of the variance "
-        f"{TARGET_VARIANCE:.3f}); {len(learned)} of {len(per_budget)} (family, budget, lambda, activation) cells "
-        f"learned (median below {LEARNED_FRACTION:.0%} of the variance)"
-    )
+    base = {"threshold": threshold, "fraction": cfg.error_fraction, "learned": len(learned), "cells_total": len(per_budget)}
     if not cells:
-        return Claim(
+        return Claim.stated(
             "Trained deep DLoR reaches a given error on higher-frequency targets with fewer parameters than wide",
             "Appendix D (measured)",
-            head + "; no DLoR budget reached the target at any frequency",
+            "expressivity.trained",
+            base,
             "not judged",
             id="expressivity.trained-fewer-parameters",
             evidence={"(lambda, activation) cells reached": 0},
@@ -117,13 +172,11 @@ def _trained_claim(per_budget: list[dict], smallest: list[dict], cfg) -> Claim:
         f"{act}: lambda {f:g}, deep {fmt(f, act, 'deep')} vs wide {fmt(f, act, 'wide')}" for act, (f, _, _) in top.items()
     )
     verdict = "confirmed" if top_deep and wide_wins == 0 else "partially confirmed" if deep_wins > wide_wins else "not confirmed"
-    return Claim(
+    return Claim.stated(
         "Trained deep DLoR reaches a given error on higher-frequency targets with fewer parameters than wide",
         "Appendix D (measured)",
-        f"{head}; smallest budget rung reaching it: deep smaller in {deep_wins}, wide smaller in {wide_wins}, the same in "
-        f"{len(cells) - deep_wins - wide_wins} of {len(cells)} (lambda, activation) cells; at the highest frequency "
-        f"reached: {tops} (confirmed if deep needs a smaller rung there and wide never does; partly if deep needs "
-        f"a smaller rung in more cells)",
+        "expressivity.trained",
+        base | {"deep_wins": deep_wins, "wide_wins": wide_wins, "cells": len(cells), "tops": tops},
         verdict,
         id="expressivity.trained-fewer-parameters",
         evidence={"(lambda, activation) cells reached": len(cells)},

@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 from ...nn import DLoRLinear
 from .._common import Claim, Summary, check_budget, check_positive_ints, plt, save_figure, write_csv, write_json
 from .._context import RunContext, with_context
+from .._summary import wording
 from .._tuning import log_grid, tune, validation_split
 
 KINDS = ("dlor", "lowrank", "dense")
@@ -169,12 +170,18 @@ def choose_rates(cfg: RealDataConfig, train: tuple, progress: bool):
     return tune(cells, cfg.rates, score, higher_is_better=True), rows
 
 
+@wording("realdata.wins")
+def _wins_words(wins: int, judged: int, skipped: int, what: str, gap: float | None = None) -> str:
+    gain = f" (largest gain {float(gap):+.3f} accuracy)" if gap is not None else ""
+    note = f"; {skipped} budget(s) not judged: a best rate on an edge of its grid" if skipped else ""
+    return f"DLoR {what} at {wins}/{judged} judged budgets{gain}{note}"
+
+
 def _claims(table: list[dict], evidence: dict) -> list[Claim]:
     """The two verdicts, over the budgets at which every family's tuned rate is inside its grid."""
     judged = [t for t in table if t["judged"]]
     n = len(judged)
     skipped = len(table) - n
-    note = f"; {skipped} budget(s) not judged: a best rate on an edge of its grid" if skipped else ""
     wins_lr = sum(t["dlor_acc_mean"] > t["lowrank_acc_mean"] for t in judged)
     wins_dense = sum(t["dlor_acc_mean"] >= t["dense_acc_mean"] for t in judged)
     gap = max((t["dlor_acc_mean"] - t["lowrank_acc_mean"] for t in judged), default=float("nan"))
@@ -185,19 +192,21 @@ def _claims(table: list[dict], evidence: dict) -> list[Claim]:
         return "confirmed" if wins == n else ("partially confirmed" if wins > partly else "not confirmed")
 
     return [
-        Claim(
+        Claim.stated(
             "Adding alpha*I to low-rank hidden layers helps at an equal parameter budget (no orthogonal blindness; "
             "each family at its own tuned rate)",
             "Appendix G, Definition 2",
-            f"DLoR beats pure low-rank at {wins_lr}/{n} judged budgets (largest gain {gap:+.3f} accuracy){note}",
+            "realdata.wins",
+            {"wins": wins_lr, "judged": n, "skipped": skipped, "what": "beats pure low-rank", "gap": gap},
             verdict(wins_lr, n / 2),
             id="realdata.dlor-beats-lowrank",
             evidence=evidence,
         ),
-        Claim(
+        Claim.stated(
             "DLoR layers are a parameter-efficient alternative to dense layers (each family at its own tuned rate)",
             "Appendix G",
-            f"DLoR matches or beats the parameter-matched dense MLP at {wins_dense}/{n} judged budgets{note}",
+            "realdata.wins",
+            {"wins": wins_dense, "judged": n, "skipped": skipped, "what": "matches or beats the parameter-matched dense MLP"},
             verdict(wins_dense, 0),
             id="realdata.dlor-matches-dense",
             evidence=evidence,

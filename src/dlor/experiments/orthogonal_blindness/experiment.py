@@ -26,6 +26,7 @@ from ...nn import DLoRLinear
 from ...rank1 import blindness_bound, conditional_variance
 from .._common import Claim, Summary, check_budget, check_positive_ints, plt, save_figure, write_csv, write_json
 from .._context import RunContext
+from .._summary import against_bound, wording
 
 
 @dataclass(frozen=True)
@@ -116,13 +117,21 @@ def mse(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
 FIT_FACTOR = 100  # DLoR "fits" x^2 + y^2 when its test MSE is this many times below the rank-1 bound
 
 
-def relative_to_bound(value: float, bound: float) -> str:
-    """``value`` against ``bound`` in words: "12.3x below the bound" or "2.4x above the bound"."""
-    if value <= 0:
-        return "zero, below the bound"
-    if value <= bound:
-        return f"{bound / value:.3g}x below the bound"
-    return f"{value / bound:.3g}x above the bound"
+relative_to_bound = against_bound  # "12.3x below the bound" or "2.4x above the bound"
+
+
+@wording("fig5.rank1-blind")
+def _blind_words(lowest: float, seeds: int, bound: float) -> str:
+    lowest, bound = float(lowest), float(bound)
+    return f"rank-1 test MSE {lowest:.4g} (min over {seeds} seeds) vs bound {bound:.4g} (ratio {lowest / bound:.3f})"
+
+
+@wording("fig5.dlor-fits")
+def _fits_words(highest: float, bound: float, factor: float) -> str:
+    return (
+        f"DLoR test MSE {float(highest):.3g} (max over seeds), {against_bound(highest, bound)} "
+        f"(threshold: at least {factor}x below)"
+    )
 
 
 def run(cfg: Fig5Config, out: Path, ctx: RunContext) -> Summary:
@@ -165,20 +174,21 @@ def run(cfg: Fig5Config, out: Path, ctx: RunContext) -> Summary:
     r1 = [r["test_mse"] for r in rows if r["model"] == "rank1"]
     dl = [r["test_mse"] for r in rows if r["model"] == "dlor"]
     claims = [
-        Claim(
+        Claim.stated(
             "A network whose hidden layer is rank 1 is blind to directions orthogonal to v1: its error "
             "stays at or above min_v E[Var(f | v^T x)]",
             "Definition 2, Figure 5",
-            f"rank-1 test MSE {min(r1):.4g} (min over {cfg.seeds} seeds) vs bound {bound:.4g} (ratio {min(r1) / bound:.3f})",
+            "fig5.rank1-blind",
+            {"lowest": min(r1), "seeds": cfg.seeds, "bound": bound},
             "confirmed" if min(r1) >= 0.9 * bound else "not confirmed",
             id="fig5.rank1-blind",
             evidence={"seeds": len(r1)},
         ),
-        Claim(
+        Claim.stated(
             "Adding alpha*I (DLoR) removes the blindness: the same width and depth fits x^2 + y^2",
             "Section 4, Figure 5",
-            f"DLoR test MSE {max(dl):.3g} (max over seeds), {relative_to_bound(max(dl), bound)} "
-            f"(threshold: at least {FIT_FACTOR}x below)",
+            "fig5.dlor-fits",
+            {"highest": max(dl), "bound": bound, "factor": FIT_FACTOR},
             "confirmed" if max(dl) * FIT_FACTOR <= bound else "not confirmed",
             id="fig5.dlor-fits",
             evidence={"seeds": len(dl)},

@@ -36,6 +36,7 @@ from ...train import GroupSpec, TrainConfig
 from .._common import Claim, Summary, check_budget, check_positive_ints, median_iqr, plt, save_figure, write_csv, write_json
 from .._context import RunContext, with_context
 from .._data import TARGET_VARIANCE, check_split
+from .._summary import WORDINGS, wording
 from .._sweep import available_cores, read_group_rows, train_groups
 from ..section6_training import figure4 as f4
 from ..section6_uat.experiment import UATConfig, h1_group, keep_lowest_training_mse
@@ -342,18 +343,48 @@ def _reading_name(default: dict | None) -> str:
     return f"{default['batch_size']}/{default['split']}/{default['init']} ({default['rule']})"
 
 
+@wording("protocol.qualifying")
+def _qualifying_words(
+    qualifying: int, readings: int, approximates: float, learned: float, fraction: float, names: str, default: str
+) -> str:
+    return (
+        f"{qualifying}/{readings} readings qualify (H.1 MLP test MSE <= {approximates:g} and dense median "
+        f"test MSE <= {learned:.2g} = {fraction:g} x variance): {names}; default chosen by the stated "
+        f"preference: {default}"
+    )
+
+
+@wording("protocol.under-readings")
+def _under_readings_words(default: dict | None, confirmed: int, readings: int, confirmed_qualifying: int, qualifying: int) -> str:
+    """``default``: the default reading's own claim (``kind`` and ``values``), or None when no reading qualifies."""
+    head = (
+        "no reading qualifies, so no model-comparison is judged"
+        if default is None
+        else "under the default reading: " + WORDINGS[default["kind"]](**default["values"])
+    )
+    return f"{head}; confirmed under {confirmed}/{readings} readings ({confirmed_qualifying}/{qualifying} qualifying)"
+
+
 def _claims(cfg, table, verdicts, default) -> list[Claim]:
     n = len(table)
     learned = cfg.learned_fraction * TARGET_VARIANCE
     qualifying = [e for e in table if e["qualifies"]]
     names = ", ".join(f"{e['batch_size']}/{e['split']}/{e['init']}" for e in qualifying) or "none"
+    values = {
+        "qualifying": len(qualifying),
+        "readings": n,
+        "approximates": cfg.approximates_mse,
+        "learned": learned,
+        "fraction": cfg.learned_fraction,
+        "names": names,
+        "default": _reading_name(default),
+    }
     claims = [
-        Claim(
+        Claim.stated(
             "Some reading of the unstated choices lets the H.1 MLP approximate the sawtooth and the dense baseline learn",
             "Section 6.1 and Figure 4 (non-comparative statements)",
-            f"{len(qualifying)}/{n} readings qualify (H.1 MLP test MSE <= {cfg.approximates_mse:g} and dense median "
-            f"test MSE <= {learned:.2g} = {cfg.learned_fraction:g} x variance): {names}; default chosen by the stated "
-            f"preference: {_reading_name(default)}",
+            "protocol.qualifying",
+            values,
             "confirmed" if qualifying else "not confirmed",
             id="protocol.some-reading-learns",
             evidence={"readings": n},
@@ -364,16 +395,24 @@ def _claims(cfg, table, verdicts, default) -> list[Claim]:
         evidence = base.evidence
         counts = sum(e[label] == "confirmed" for e in table)
         counts_q = sum(e[label] == "confirmed" for e in qualifying)
+        inner: dict | None = None
         if default is None:
-            measured, verdict = "no reading qualifies, so no model-comparison is judged", "not judged"
+            verdict = "not judged"
         else:
             c = verdicts[(default["batch_size"], default["split"], default["init"])][i]
-            measured, verdict, evidence = f"under the default reading: {c.measured}", c.verdict, c.evidence
+            inner, verdict, evidence = {"kind": c.kind, "values": c.values}, c.verdict, c.evidence
         claims.append(
-            Claim(
+            Claim.stated(
                 base.claim,
                 base.source,
-                f"{measured}; confirmed under {counts}/{n} readings ({counts_q}/{len(qualifying)} qualifying)",
+                "protocol.under-readings",
+                {
+                    "default": inner,
+                    "confirmed": counts,
+                    "readings": n,
+                    "confirmed_qualifying": counts_q,
+                    "qualifying": len(qualifying),
+                },
                 verdict,
                 id=base.id,
                 evidence=evidence,

@@ -372,32 +372,36 @@ def _claims(per_k, rows, cfg, short_key, t1) -> list[Claim]:
     dense = next((p for p in per_k if p["arch"] == "dense"), None)
     win_long, win_short = f4.deep_wins(rows, "test_mse_final"), f4.deep_wins(rows, short_key)
     near = f4.near_rate(rows, short_key)
-    measured3, verdict3 = f4.faster_and_more_often(rows)
+    values3, verdict3 = f4.faster_and_more_often(rows)
     rate = lambda arch: f4.success_rate(rows, arch)  # noqa: E731
     claims = [
-        Claim(
+        Claim.stated(
             "Deep DLoR reaches lower test error than wide DLoR for most k",
             "Section 6.2, Figures 4(a), 4(b)",
-            f"deep median below wide median at {win_short:.0%} of k after {cfg.short_epochs} epochs "
-            f"and at {win_long:.0%} after {cfg.epochs} "
-            f"(confirmed >= {f4.MOST_K[0]:.0%}, partly >= {f4.MOST_K[1]:.0%})",
+            "figure4.deep-wins",
+            {
+                "shares": [[win_short, cfg.short_epochs], [win_long, cfg.epochs]],
+                "confirmed": f4.MOST_K[0],
+                "partly": f4.MOST_K[1],
+            },
             f4.verdict(min(win_short, win_long), *f4.MOST_K),
             id="training.deep-beats-wide",
             evidence=f4.evidence(rows, "deep", "wide"),
         ),
-        Claim(
+        Claim.stated(
             "Deep often gets near 1e-4 test error after 5,000 epochs",
             "Section 6.2, Figure 4(a)",
-            f"{near:.0%} of deep runs have test MSE <= {f4.NEAR_1E4:g} after {cfg.short_epochs} epochs "
-            f"(confirmed >= {f4.OFTEN[0]:.0%}, partly >= {f4.OFTEN[1]:.0%})",
+            "figure4.near-1e-4",
+            {"near": near, "level": f4.NEAR_1E4, "epochs": cfg.short_epochs, "confirmed": f4.OFTEN[0], "partly": f4.OFTEN[1]},
             f4.verdict(near, *f4.OFTEN),
             id="training.deep-near-1e-4",
             evidence=f4.evidence(rows, "deep"),
         ),
-        Claim(
+        Claim.stated(
             "Deep reaches the 1e-3 training threshold faster and more often than wide",
             "Section 6.2, Figures 4(c), 4(d)",
-            measured3,
+            "figure4.faster-more-often",
+            values3,
             verdict3,
             id="training.deep-faster-more-often",
             evidence=f4.evidence(rows, "deep", "wide"),
@@ -405,20 +409,22 @@ def _claims(per_k, rows, cfg, short_key, t1) -> list[Claim]:
     ]
     if dense is not None:
         claims.append(
-            Claim(
+            Claim.stated(
                 "The dense two-hidden-layer baseline succeeds less often than deep DLoR",
                 "Section 6.2, Figure 4(d)",
-                f"success rate dense {dense['success_rate']:.0%} vs deep {rate('deep'):.0%}",
+                "figure4.success-rates",
+                {"dense_rate": dense["success_rate"], "deep_rate": rate("deep")},
                 "confirmed" if dense["success_rate"] < rate("deep") else "not confirmed",
                 id="training.dense-below-deep",
                 evidence=f4.evidence(rows, "deep", "dense"),
             )
         )
     claims.append(
-        Claim(
+        Claim.stated(
             "Parameter counts of Table 1",
             "Table 1",
-            f"{sum(r['match'] for r in t1)}/{len(t1)} rows equal the paper's counts exactly",
+            "count",
+            {"count": sum(r["match"] for r in t1), "total": len(t1), "what": "rows equal the paper's counts exactly"},
             "confirmed" if all(r["match"] for r in t1) else "not confirmed",
             id="training.table1-parameters",
             evidence={"rows of Table 1": len(t1)},

@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from .._common import Claim
+from .._summary import wording
 
 MOST_K = (0.75, 0.5)  # "for most values of k": deep median below wide at >= 75% of k (partly: >= 50%)
 NEAR_1E4 = 3e-4  # "errors near 1e-4": test MSE at most 3e-4 ...
@@ -54,17 +55,49 @@ def near_rate(rows, key: str) -> float:
     return sum(1 for v in deep if v <= NEAR_1E4) / max(len(deep), 1)
 
 
-def faster_and_more_often(rows) -> tuple[str, str]:
+@wording("figure4.deep-wins")
+def _deep_wins_words(shares: list, confirmed: float, partly: float) -> str:
+    """``shares``: ``[[fraction of k, epochs], ...]``, the first one's budget named in full."""
+    parts = [
+        f"at {float(s):.0%} of k after {e} epochs" if i == 0 else f"at {float(s):.0%} after {e}"
+        for i, (s, e) in enumerate(shares)
+    ]
+    return "deep median below wide median " + " and ".join(parts) + f" (confirmed >= {confirmed:.0%}, partly >= {partly:.0%})"
+
+
+@wording("figure4.near-1e-4")
+def _near_words(near: float, level: float, epochs: int, confirmed: float, partly: float) -> str:
+    return (
+        f"{float(near):.0%} of deep runs have test MSE <= {level:g} after {epochs} epochs "
+        f"(confirmed >= {confirmed:.0%}, partly >= {partly:.0%})"
+    )
+
+
+@wording("figure4.faster-more-often")
+def _faster_words(deep_rate: float, wide_rate: float, deep_epochs: float, wide_epochs: float) -> str:
+    return (
+        f"success rate deep {float(deep_rate):.0%} vs wide {float(wide_rate):.0%}; "
+        f"median epochs deep {float(deep_epochs):.0f} vs wide {float(wide_epochs):.0f}"
+    )
+
+
+@wording("figure4.success-rates")
+def _success_words(dense_rate: float, deep_rate: float) -> str:
+    return f"success rate dense {float(dense_rate):.0%} vs deep {float(deep_rate):.0%}"
+
+
+def faster_and_more_often(rows) -> tuple[dict, str]:
+    """The values of the "faster and more often" claim and its verdict."""
     rd, rw, ed, ew = (
         success_rate(rows, "deep"),
         success_rate(rows, "wide"),
         median_epochs(rows, "deep"),
         median_epochs(rows, "wide"),
     )
-    measured = f"success rate deep {rd:.0%} vs wide {rw:.0%}; median epochs deep {ed:.0f} vs wide {ew:.0f}"
+    values = {"deep_rate": rd, "wide_rate": rw, "deep_epochs": ed, "wide_epochs": ew}
     if rd > rw and ed < ew:
-        return measured, "confirmed"
-    return measured, "partially confirmed" if rd > rw or ed < ew else "not confirmed"
+        return values, "confirmed"
+    return values, "partially confirmed" if rd > rw or ed < ew else "not confirmed"
 
 
 # the four Figure 4 claims' ids after the experiment's name, in short_budget_claims' order
@@ -86,39 +119,41 @@ def short_budget_claims(rows, key: str, epochs: int, experiment: str) -> list[Cl
     ids = [f"{experiment}.{s}" for s in FIGURE4_IDS]
     both = evidence(rows, "deep", "wide")
     win, near = deep_wins(rows, key), near_rate(rows, key)
-    measured3, verdict3 = faster_and_more_often(rows)
+    values3, verdict3 = faster_and_more_often(rows)
     dense, deep = success_rate(rows, "dense"), success_rate(rows, "deep")
     return [
-        Claim(
+        Claim.stated(
             "Deep DLoR reaches lower test error than wide DLoR for most k",
             "Section 6.2, Figure 4(a)",
-            f"deep median below wide median at {win:.0%} of k after {epochs} epochs "
-            f"(confirmed >= {MOST_K[0]:.0%}, partly >= {MOST_K[1]:.0%})",
+            "figure4.deep-wins",
+            {"shares": [[win, epochs]], "confirmed": MOST_K[0], "partly": MOST_K[1]},
             verdict(win, *MOST_K),
             id=ids[0],
             evidence=both,
         ),
-        Claim(
+        Claim.stated(
             "Deep often gets near 1e-4 test error after 5,000 epochs",
             "Section 6.2, Figure 4(a)",
-            f"{near:.0%} of deep runs have test MSE <= {NEAR_1E4:g} after {epochs} epochs "
-            f"(confirmed >= {OFTEN[0]:.0%}, partly >= {OFTEN[1]:.0%})",
+            "figure4.near-1e-4",
+            {"near": near, "level": NEAR_1E4, "epochs": epochs, "confirmed": OFTEN[0], "partly": OFTEN[1]},
             verdict(near, *OFTEN),
             id=ids[1],
             evidence=evidence(rows, "deep"),
         ),
-        Claim(
+        Claim.stated(
             "Deep reaches the 1e-3 training threshold faster and more often than wide",
             "Section 6.2, Figures 4(c), 4(d)",
-            measured3,
+            "figure4.faster-more-often",
+            values3,
             verdict3,
             id=ids[2],
             evidence=both,
         ),
-        Claim(
+        Claim.stated(
             "The dense two-hidden-layer baseline succeeds less often than deep DLoR",
             "Section 6.2, Figure 4(d)",
-            f"success rate dense {dense:.0%} vs deep {deep:.0%}",
+            "figure4.success-rates",
+            {"dense_rate": dense, "deep_rate": deep},
             "confirmed" if dense < deep else "not confirmed",
             id=ids[3],
             evidence=evidence(rows, "deep", "dense"),

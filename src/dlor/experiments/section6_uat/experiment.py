@@ -32,6 +32,7 @@ from ...train import GroupSpec, GroupTrainer, TrainConfig
 from .._common import Claim, Summary, check_budget, check_positive_ints, plt, save_figure, write_csv, write_json
 from .._context import RunContext, with_context
 from .._data import TARGET_VARIANCE, check_split, sawtooth_data
+from .._summary import wording
 
 
 @dataclass(frozen=True)
@@ -252,17 +253,51 @@ def _decreasing_decades(grid, errs) -> float:
     return float(np.log10(grid[0] / grid[k])) if k else 0.0
 
 
+@wording("uat.error-to-zero")
+def _error_to_zero_words(first: float, first_h: float, decades: float, lowest: float) -> str:
+    return (
+        f"paper-faithful float64: error falls from {float(first):.2e} at h={float(first_h):.0e} over {float(decades):.1f} "
+        f"decades to {float(lowest):.2e} (then rounding takes over)"
+    )
+
+
+@wording("uat.best-vs-paper")
+def _best_vs_paper_words(best: float, paper: float, auto: float) -> str:
+    best, paper, auto = float(best), float(paper), float(auto)
+    return (
+        f"best error {best:.2e} vs paper-faithful {paper:.2e} ({paper / best:.0f}x); "
+        f"h='auto' reaches {auto:.2e} ({auto / best:.2f}x the grid best)"
+    )
+
+
+@wording("uat.mlp-approximates")
+def _mlp_words(mse: float, seed: int, seeds: int, tests: list, threshold: float, variance: float) -> str:
+    return (
+        f"test MSE {float(mse):.2e} (seed {seed}, the lowest training MSE of {seeds} seeds; test MSEs "
+        f"{', '.join(f'{float(v):.1e}' for v in tests)}); threshold {threshold:g}, target variance {variance:.3f}"
+    )
+
+
+@wording("uat.constructions")
+def _constructions_words(deep: float, wide: float, mlp: float, threshold: float, approximates: bool) -> str:
+    return (
+        f"paper-faithful constructions at their best h: test MSE deep {float(deep):.2e}, wide {float(wide):.2e} "
+        f"(MLP {float(mlp):.2e}); threshold {threshold:g}"
+        + ("" if approximates else "; not judged: the MLP itself does not approximate the sawtooth")
+    )
+
+
 def _claims(curves, tables, mlp_mse, constructed, cfg, candidates):
     claims = []
     for arch, fig in (("deep", "Figure 2(a), Theorem 5"), ("wide", "Figure 3(a), Theorem 6")):
         grid, errs = curves[("float64", arch, "paper")]
         dec = _decreasing_decades(grid, errs)
         claims.append(
-            Claim(
+            Claim.stated(
                 f"The {arch} construction's max-abs error to the dense MLP goes to 0 as h -> 0",
                 fig,
-                f"paper-faithful float64: error falls from {errs[0]:.2e} at h={grid[0]:.0e} over {dec:.1f} decades "
-                f"to {min(errs):.2e} (then rounding takes over)",
+                "uat.error-to-zero",
+                {"first": errs[0], "first_h": grid[0], "decades": dec, "lowest": min(errs)},
                 "confirmed" if dec >= 3 else ("partially confirmed" if dec >= 1 else "not confirmed"),
                 id=f"uat.{arch}-error-to-zero",
                 evidence={"h values": len(grid)},
@@ -271,26 +306,31 @@ def _claims(curves, tables, mlp_mse, constructed, cfg, candidates):
         paper, best = _best(tables, "float64", arch, "paper"), _best(tables, "float64", arch, "best")
         ratio = paper["best_error"] / best["best_error"]
         claims.append(
-            Claim(
+            Claim.stated(
                 f"Library goal: the best option (Schur basis + Richardson) beats the paper-faithful {arch} scheme by >= 10x",
                 "library goal (beyond the paper)",
-                f"best error {best['best_error']:.2e} vs paper-faithful {paper['best_error']:.2e} ({ratio:.0f}x); "
-                f"h='auto' reaches {best['auto_error']:.2e} ({best['auto_error'] / best['best_error']:.2f}x the grid best)",
+                "uat.best-vs-paper",
+                {"best": best["best_error"], "paper": paper["best_error"], "auto": best["auto_error"]},
                 "confirmed" if ratio >= 10 and best["auto_error"] <= 3 * best["best_error"] else "not confirmed",
                 id=f"uat.{arch}-best-beats-paper",
                 evidence={"h values": len(grid)},
             )
         )
     kept = next(c for c in candidates if c["kept"])
-    tests = ", ".join(f"{c['test_mse']:.1e}" for c in candidates)
     approximates = mlp_mse <= cfg.approximates_mse
     claims.append(
-        Claim(
+        Claim.stated(
             "The trained H.1 MLP approximates the sawtooth (the premise of Figures 2(b), 3(b))",
             "Section 6.1, Appendix H.1",
-            f"test MSE {mlp_mse:.2e} (seed {kept['seed']}, the lowest training MSE of {len(candidates)} seeds; test MSEs "
-            f"{tests}); threshold {cfg.approximates_mse:g}, "
-            f"target variance {TARGET_VARIANCE:.3f}",
+            "uat.mlp-approximates",
+            {
+                "mse": mlp_mse,
+                "seed": kept["seed"],
+                "seeds": len(candidates),
+                "tests": [c["test_mse"] for c in candidates],
+                "threshold": cfg.approximates_mse,
+                "variance": TARGET_VARIANCE,
+            },
             "confirmed" if approximates else "not confirmed",
             id="uat.mlp-approximates",
             evidence={"seeds": len(candidates)},
@@ -298,12 +338,17 @@ def _claims(curves, tables, mlp_mse, constructed, cfg, candidates):
     )
     worst = max(constructed.values())
     claims.append(
-        Claim(
+        Claim.stated(
             "Once the MLP approximates the sawtooth, the constructed networks approximate it too",
             "Figures 2(b), 3(b)",
-            f"paper-faithful constructions at their best h: test MSE deep {constructed['deep']:.2e}, wide "
-            f"{constructed['wide']:.2e} (MLP {mlp_mse:.2e}); threshold {cfg.approximates_mse:g}"
-            + ("" if approximates else "; not judged: the MLP itself does not approximate the sawtooth"),
+            "uat.constructions",
+            {
+                "deep": constructed["deep"],
+                "wide": constructed["wide"],
+                "mlp": mlp_mse,
+                "threshold": cfg.approximates_mse,
+                "approximates": bool(approximates),
+            },
             ("confirmed" if worst <= cfg.approximates_mse else "not confirmed") if approximates else "not judged",
             id="uat.constructions-approximate",
             evidence={"trained MLPs": 1, "constructions": len(constructed)},

@@ -29,6 +29,7 @@ from ...train._batched import make_module, unstack_to_module
 from .._common import Claim, Summary, check_budget, check_positive_ints, plt, save_figure, write_csv, write_json
 from .._context import RunContext, with_context
 from .._data import TARGET_VARIANCE, sawtooth_data
+from .._summary import wording
 from .._sweep import available_cores
 
 
@@ -170,12 +171,19 @@ def run(cfg: SpectralConfig, out: Path, ctx: RunContext) -> Summary:
     dominant = float(share[:, :n_sv].max(0).mean())
     breadth = float(np.mean((B[:, :n_sv] > 0.05 * wc["singular_values"].numpy()[:n_sv]).sum(0)))
     claims = [
-        Claim(
+        Claim.stated(
             "Deep layer: the low-rank part supplies the few dominant singular directions, the identity a broad background",
             "Section 6.2 (Experiment 3), Figure 2(c)",
-            f"low-rank share of the top {r} singular values {top_low:.0%}; "
-            f"identity share of the other {len(s) - r}: {rest_ident:.0%} "
-            f"(alpha = {float(deep.alpha.detach()):.3f}; test MSE {deep_mse:.2e}, {_learned_text(cfg)})",
+            "spectral.deep",
+            {
+                "top": r,
+                "top_low": top_low,
+                "rest": len(s) - r,
+                "rest_identity": rest_ident,
+                "alpha": float(deep.alpha.detach()),
+                "mse": deep_mse,
+                "learned_fraction": cfg.learned_fraction,
+            },
             _judged(
                 deep_mse,
                 cfg,
@@ -186,12 +194,18 @@ def run(cfg: SpectralConfig, out: Path, ctx: RunContext) -> Summary:
             id="spectral.deep-lowrank-dominant",
             evidence={"trained networks": 1, "singular values": len(s)},
         ),
-        Claim(
+        Claim.stated(
             "Wide layer: the spectrum is an accumulation of overlapping branch contributions, no branch owning a direction",
             "Section 6.2 (Experiment 3), Figure 3(c)",
-            f"over the top {n_sv} directions the largest branch holds {dominant:.0%} of the contributions on average and "
-            f"{breadth:.1f} of {cfg.k} branches contribute > 5% of each singular value "
-            f"(test MSE {wide_mse:.2e}, {_learned_text(cfg)})",
+            "spectral.wide",
+            {
+                "top": n_sv,
+                "dominant": dominant,
+                "breadth": breadth,
+                "branches": cfg.k,
+                "mse": wide_mse,
+                "learned_fraction": cfg.learned_fraction,
+            },
             _judged(
                 wide_mse,
                 cfg,
@@ -216,8 +230,27 @@ def run(cfg: SpectralConfig, out: Path, ctx: RunContext) -> Summary:
     return summary
 
 
-def _learned_text(cfg: SpectralConfig) -> str:
-    return f"judged if <= {cfg.learned_fraction:g} x the variance {TARGET_VARIANCE:.3f}"
+def _learned_text(learned_fraction: float) -> str:
+    return f"judged if <= {learned_fraction:g} x the variance {TARGET_VARIANCE:.3f}"
+
+
+@wording("spectral.deep")
+def _deep_words(
+    top: int, top_low: float, rest: int, rest_identity: float, alpha: float, mse: float, learned_fraction: float
+) -> str:
+    return (
+        f"low-rank share of the top {top} singular values {float(top_low):.0%}; identity share of the other {rest}: "
+        f"{float(rest_identity):.0%} (alpha = {float(alpha):.3f}; test MSE {float(mse):.2e}, {_learned_text(learned_fraction)})"
+    )
+
+
+@wording("spectral.wide")
+def _wide_words(top: int, dominant: float, breadth: float, branches: int, mse: float, learned_fraction: float) -> str:
+    return (
+        f"over the top {top} directions the largest branch holds {float(dominant):.0%} of the contributions on average "
+        f"and {float(breadth):.1f} of {branches} branches contribute > 5% of each singular value "
+        f"(test MSE {float(mse):.2e}, {_learned_text(learned_fraction)})"
+    )
 
 
 def _judged(test_mse: float, cfg: SpectralConfig, verdict: str) -> str:
