@@ -24,8 +24,8 @@ def load_matrix(path: str, key: str | None = None) -> torch.Tensor:
         check_npy_header(p)
         try:
             value = torch.from_numpy(np.load(p, allow_pickle=False))
-        except (ValueError, EOFError, OSError) as err:
-            raise DLoRError(f"{path} is not a plain .npy array: {err}") from None
+        except Exception as err:  # noqa: BLE001 - the header passed its checks; anything else is a bad file
+            raise DLoRError(f"{path} is not a plain .npy array: {type(err).__name__}: {' '.join(str(err).split())}") from None
     elif suffix in (".pt", ".pth"):
         try:
             value = torch.load(p, weights_only=True)
@@ -71,8 +71,10 @@ def check_npy_header(path: Path) -> None:
             version = fmt.read_magic(f)
             read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
             shape, _, dtype = read(f)
-        except (ValueError, EOFError, OSError, SyntaxError) as err:
-            raise DLoRError(f"{path} is not a .npy file (its header: {' '.join(str(err).split())})") from None
+        except Exception as err:  # noqa: BLE001 - numpy's header parser raises ValueError, SyntaxError, TokenError, ...
+            raise DLoRError(
+                f"{path} is not a .npy file (its header: {type(err).__name__}: {' '.join(str(err).split())})"
+            ) from None
         offset = f.tell()
     if dtype.kind not in "fiub" or dtype.hasobject:
         raise DLoRError(f"{path}: dtype {dtype} is not a real number type; save a float or integer matrix")
