@@ -30,6 +30,7 @@ from ..train import GroupSpec, GroupTrainer, TrainConfig
 from . import _ranks as ranks
 from ._common import read_json_checked, write_json
 from ._data import FREQUENCY, sawtooth_data
+from ._tuning import validation_split
 
 __all__ = ["train_groups", "available_cores", "read_group_rows"]
 
@@ -37,13 +38,27 @@ _progress_queue = None  # set in each worker process
 _parent_pid = None  # the sweep's main process, as each worker saw it at start
 
 
+def _member_data(split: str, split_seed: int, frequency: float, validation: float | None) -> dict[str, torch.Tensor]:
+    data = sawtooth_data(split=split, seed=split_seed, frequency=frequency)
+    if validation is None:
+        return data
+    # choosing a rate: the model fits part of the training set and is scored on the rest
+    fit, val = validation_split(len(data["x_train"]), validation, seed=split_seed)
+    x, y = data["x_train"], data["y_train"]
+    return {"x_train": x[fit], "y_train": y[fit], "x_test": x[val], "y_test": y[val]}
+
+
 def group_data(group: GroupSpec) -> dict[str, torch.Tensor]:
     """The sawtooth data of each model of ``group``: its ``split``, ``split_seed`` and
     ``frequency`` come from ``group.member_extra`` (default: the random split of seed 0 at
-    lambda = 3.7). One shared ``(n, 1)`` set when all models agree, else ``(B, n, 1)``, one per model."""
+    lambda = 3.7). A member with ``validation`` (a fraction) trains on the rest of its training
+    set and is scored on that fraction of it, never on the test points (``_tuning``). One shared
+    ``(n, 1)`` set when all models agree, else ``(B, n, 1)``, one per model."""
     members = group.member_extra or [{}] * len(group.seeds)
-    keys = [(m.get("split", "random"), m.get("split_seed", 0), m.get("frequency", FREQUENCY)) for m in members]
-    sets = {key: sawtooth_data(split=key[0], seed=key[1], frequency=key[2]) for key in dict.fromkeys(keys)}
+    keys = [
+        (m.get("split", "random"), m.get("split_seed", 0), m.get("frequency", FREQUENCY), m.get("validation")) for m in members
+    ]
+    sets = {key: _member_data(*key) for key in dict.fromkeys(keys)}
     names = ("x_train", "y_train", "x_test", "y_test")
     if len(sets) == 1:
         return {n: next(iter(sets.values()))[n] for n in names}
