@@ -151,11 +151,11 @@ def physical_memory() -> int:
         return sys.maxsize
 
 
-def check_memory(option: str, nbytes: float) -> None:
+def check_memory(option: str, nbytes: float, way_out: str = "use a smaller value") -> None:
     """Refuse a request whose working memory (``nbytes``, an estimate) exceeds half of this machine's."""
     limit = physical_memory() / 2
     if nbytes > limit:
         raise DLoRError(
             f"{option} needs about {nbytes / 2**30:.3g} GiB, more than half of this machine's "
-            f"{2 * limit / 2**30:.3g} GiB; use a smaller value"
+            f"{2 * limit / 2**30:.3g} GiB; {way_out}"
         )

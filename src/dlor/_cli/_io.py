@@ -81,7 +81,11 @@ def check_npy_header(path: Path) -> None:
     if len(shape) != 2 or 0 in shape:
         raise DLoRError(f"{path}: shape {tuple(shape)}; decompose needs a non-empty 2-D matrix")
     nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
-    check_memory(f"{path} (shape {tuple(shape)}, dtype {dtype})", 3.0 * max(nbytes, 8 * int(np.prod(shape, dtype=object))))
+    check_memory(
+        f"{path} (shape {tuple(shape)}, dtype {dtype})",
+        3.0 * max(nbytes, 8 * int(np.prod(shape, dtype=object))),
+        "decompose a smaller matrix, or run on a machine with more memory",
+    )
     have = path.stat().st_size - offset
     if have < nbytes:
         raise DLoRError(f"{path}: its header promises {nbytes} bytes of data (shape {tuple(shape)}) but the file holds {have}")
