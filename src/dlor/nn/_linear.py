@@ -70,9 +70,13 @@ class DLoRLinear(nn.Module):
                 f"rank {rank} is above min(in_features, out_features) = {min(in_features, out_features)}: the extra "
                 f"columns of U and V add parameters without adding rank; use rank <= {min(in_features, out_features)}"
             )
+        if isinstance(alpha_init, bool) or not isinstance(alpha_init, (int, float)):
+            raise DLoRError(f"alpha_init must be a number, got {alpha_init!r}")
         self.alpha_init = float(alpha_init)
         factory: dict[str, Any] = {"device": device, "dtype": dtype}
         alpha = torch.empty((), **factory)
+        if not math.isfinite(self.alpha_init) or abs(self.alpha_init) > torch.finfo(alpha.dtype).max:
+            raise DLoRError(f"alpha_init = {alpha_init!r} is not a finite {alpha.dtype} number")
         if alpha_trainable:
             self.alpha = nn.Parameter(alpha)
         else:
