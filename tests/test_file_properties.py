@@ -6,6 +6,7 @@ stops right after the checks, so each example costs milliseconds."""
 from __future__ import annotations
 
 import json
+import os
 import struct
 
 import numpy as np
@@ -17,7 +18,15 @@ from hypothesis import strategies as st
 from dlor import DLoRError
 from tests.conftest import call_entry_point
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# derandomized: the same examples on every run, so the suite never fails on one draw and passes on
+# the next; DLOR_PROPERTY_EXAMPLES=1000 explores further (a new seed each run) when hunting bugs
+EXAMPLES = int(os.environ.get("DLOR_PROPERTY_EXAMPLES", "0"))
+SETTINGS = settings(
+    max_examples=EXAMPLES or 60,
+    derandomize=not EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 
 
 class _StopBeforeWork(Exception):
