@@ -192,3 +192,20 @@ def test_a_held_lock_refuses_the_run_before_any_work(tmp_path):
         code, _, err = call_entry_point(main, ["reproduce", "fig5", "--budget", "tiny", "--out", str(tmp_path), "--quiet"])
         assert code == 2 and "in use by another dlor reproduce (process 12345)" in _one_line(err)
         assert not (tmp_path / "fig5").exists()  # refused before any work
+
+
+def test_a_failed_atomic_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    from dlor._files import replace_atomically
+
+    path = tmp_path / "result.json"
+    path.write_text("finished")
+
+    def fails(tmp):
+        tmp.write_text("half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        replace_atomically(path, fails)
+    assert path.read_text() == "finished" and sorted(p.name for p in tmp_path.iterdir()) == ["result.json"]
+    replace_atomically(path, lambda tmp: tmp.write_text("new"))
+    assert path.read_text() == "new" and len(list(tmp_path.iterdir())) == 1

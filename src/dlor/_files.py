@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["set_aside", "temporary_beside"]
+__all__ = ["set_aside", "temporary_beside", "replace_atomically"]
 
 
 def temporary_beside(path: Path, suffix: str = "") -> Path:
@@ -18,6 +19,21 @@ def temporary_beside(path: Path, suffix: str = "") -> Path:
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f"{suffix}.tmp", dir=path.parent)
     os.close(fd)
     return Path(name)
+
+
+def replace_atomically(path: Path, write: Callable[[Path], object]) -> Path:
+    """Write ``path`` through ``write(tmp)`` into a temporary file beside it, then rename it onto
+    ``path``: a reader never sees half a file, and a failed write leaves nothing behind (the
+    temporary file is removed and the error raised again)."""
+    path = Path(path)
+    tmp = temporary_beside(path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
 
 
 def set_aside(path: Path, why: str) -> Path:

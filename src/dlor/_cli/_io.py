@@ -80,10 +80,11 @@ def check_npy_header(path: Path) -> None:
         raise DLoRError(f"{path}: dtype {dtype} is not a real number type; save a float or integer matrix")
     if len(shape) != 2 or 0 in shape:
         raise DLoRError(f"{path}: shape {tuple(shape)}; decompose needs a non-empty 2-D matrix")
-    nbytes = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    count = int(np.prod(shape, dtype=object))
+    nbytes = count * dtype.itemsize
     check_memory(
         f"{path} (shape {tuple(shape)}, dtype {dtype})",
-        3.0 * max(nbytes, 8 * int(np.prod(shape, dtype=object))),
+        3.0 * max(nbytes, 8 * count),  # read, then converted to float64 for the decomposition
         "decompose a smaller matrix, or run on a machine with more memory",
     )
     have = path.stat().st_size - offset
@@ -115,18 +116,11 @@ def save_factors(path: Path, groups: list[list], metadata: dict) -> None:
 def write_safetensors(path: Path, tensors: dict, metadata: dict) -> None:
     """Write ``tensors`` to ``path`` atomically (a temporary file beside it, then a rename); a
     failure is one [`DLoRError`][dlor.DLoRError] naming the path and the reason, and leaves nothing behind."""
-    import os
-
     from safetensors.torch import save_file
 
-    from .._files import temporary_beside
+    from .._files import replace_atomically
 
-    tmp = None
     try:
-        tmp = temporary_beside(path)
-        save_file(tensors, str(tmp), metadata=metadata)
-        os.replace(tmp, path)
+        replace_atomically(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
     except Exception as err:  # noqa: BLE001 - safetensors and the OS raise their own types
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
         raise DLoRError(f"could not write {path}: {' '.join(str(err).split())}") from None

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import numpy as np
 matplotlib.use("Agg")  # headless: experiments only write files
 import matplotlib.pyplot as plt  # noqa: E402
 
-from .._files import set_aside, temporary_beside
+from .._files import replace_atomically, set_aside
 from . import _ranks as ranks
 from ._summary import BUDGETS, Claim, Summary, check_budget, check_positive_ints
 
@@ -55,9 +54,7 @@ def write_json(path: Path, obj, every_rank: bool = False) -> None:
     if not (every_rank or ranks.is_main()):
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_beside(path)
-    tmp.write_text(json.dumps(_clean(obj), indent=2))
-    os.replace(tmp, path)
+    replace_atomically(path, lambda tmp: tmp.write_text(json.dumps(_clean(obj), indent=2)))
 
 
 def read_json_checked(path: Path, valid=lambda obj: True):
@@ -85,15 +82,17 @@ def write_csv(path: Path, rows: list[dict]) -> None:
     if not ranks.is_main():  # under torchrun rank 0 writes the results
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_beside(path)
     keys: list[str] = []
     for row in rows:
         keys += [k for k in row if k not in keys]
-    with tmp.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=keys)
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
+
+    def write(tmp: Path) -> None:
+        with tmp.open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(rows)
+
+    replace_atomically(path, write)
 
 
 def save_figure(fig, path: Path) -> None:
@@ -101,10 +100,10 @@ def save_figure(fig, path: Path) -> None:
         plt.close(fig)
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temporary_beside(path)
-    fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        replace_atomically(path, lambda tmp: fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png"))
+    finally:
+        plt.close(fig)
 
 
 def median_iqr(values) -> tuple[float, float, float]:

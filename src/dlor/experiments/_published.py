@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
-from ._summary import Claim
+from ._summary import evidence_note
 
 FILE = "published_verdicts.json"
 PAGE_URL = "https://github.com/dlor/dlor/blob/main/docs/experiments/{experiment}.md"
@@ -38,7 +38,7 @@ class Published:
 
     @property
     def evidence_note(self) -> str:
-        return Claim("", "", "", "", evidence=self.evidence).evidence_note
+        return evidence_note(self.evidence)
 
 
 def entries(summaries: dict[str, dict]) -> list[dict]:

@@ -59,8 +59,7 @@ class Claim:
 
     @property
     def evidence_note(self) -> str:
-        """The evidence as a short note: "16 k values x 10 seeds"."""
-        return " x ".join(f"{n} {what}" for what, n in self.evidence.items())
+        return evidence_note(self.evidence)
 
 
 @dataclass
@@ -78,6 +77,11 @@ class Summary:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def evidence_note(evidence: dict[str, int]) -> str:
+    """Evidence counts as a short note: "16 k values x 10 seeds"."""
+    return " x ".join(f"{n} {what}" for what, n in evidence.items())
 
 
 def check_budget(budget: str) -> str:

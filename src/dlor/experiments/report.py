@@ -72,9 +72,8 @@ def write_report(out: Path, summaries: list[Summary], unavailable: list[str], bu
     ]
     for s, c, pub in _claims_rows(summaries):
         standing = agreement(c, pub)
-        if pub is not None:
-            standing = f"[{standing}]({pub.page})" if pub.verdict != c.verdict else standing
-            standing = f"**{standing}**" if pub.verdict != c.verdict else standing
+        if pub is not None and pub.verdict != c.verdict:
+            standing = f"**[{standing}]({pub.page})**"
         md.append(
             f"| {s.name} | {_cell(c.claim)} | {_cell(c.source)} | {_cell(c.measured)} | **{c.verdict}** "
             f"| {_cell(_evidence(c))} | {_cell(standing)} |"

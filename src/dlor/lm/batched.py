@@ -19,7 +19,6 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -30,7 +29,7 @@ from torch.func import functional_call, grad_and_value, stack_module_state, vmap
 
 from .._device import check_device
 from .._errors import DLoRError
-from .._files import temporary_beside
+from .._files import replace_atomically
 from .._progress import progress_bar
 from .data import Corpus, sample_batch
 from .model import GPT, GPTConfig
@@ -76,9 +75,7 @@ def _save(path: Path, params: dict, moments: dict, meta: dict) -> None:
     tensors = {f"param.{k}": v.detach().contiguous().cpu() for k, v in params.items()}
     for which, state in moments.items():
         tensors |= {f"{which}.{k}": v.detach().contiguous().cpu() for k, v in state.items()}
-    tmp = temporary_beside(path)
-    save_file(tensors, str(tmp), metadata={"progress": json.dumps(meta)})
-    os.replace(tmp, path)
+    replace_atomically(path, lambda tmp: save_file(tensors, str(tmp), metadata={"progress": json.dumps(meta)}))
 
 
 def _load(path: Path, params: dict, moments: dict, run: dict) -> dict | None:

@@ -11,13 +11,12 @@ runs of ``dlor reproduce lm`` and ``dlor lm train --run-dir`` can be sampled as 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import torch
 
 from .._errors import DLoRError
-from .._files import temporary_beside
+from .._files import replace_atomically
 from ..nn import check_state_fits
 from .model import GPT, GPTConfig
 from .trainer import checkpoint_model
@@ -48,10 +47,9 @@ def save_model(model: GPT, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     # clone: safetensors refuses tensors that share storage (the head is tied to the embedding)
     state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items() if k != "head.weight"}
-    tmp = temporary_beside(path)
-    save_file(state, str(tmp), metadata={_CONFIG_KEY: json.dumps(model.config.to_dict())})
-    os.replace(tmp, path)  # a reader never sees half a file
-    return path
+    return replace_atomically(
+        path, lambda tmp: save_file(state, str(tmp), metadata={_CONFIG_KEY: json.dumps(model.config.to_dict())})
+    )
 
 
 def _check_sizes_match_weights(path: Path, config, state: dict) -> None:

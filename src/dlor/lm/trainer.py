@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ from torch import nn
 
 from .._device import check_device
 from .._errors import DLoRError
-from .._files import temporary_beside
+from .._files import replace_atomically
 from .._progress import progress_bar
 from ..train.ddp import process_rank_and_world
 from .data import Corpus, sample_batch
@@ -198,9 +197,9 @@ def _save(path: Path, model: nn.Module, opt: torch.optim.Optimizer, meta: dict) 
     for i, p in enumerate(model.parameters()):
         for key, value in opt.state.get(p, {}).items():
             tensors[f"optim.{i}.{key}"] = value.detach().clone().contiguous().reshape(value.shape)
-    tmp = temporary_beside(path)
-    save_file({k: v.cpu() for k, v in tensors.items()}, str(tmp), metadata={"progress": json.dumps(meta)})
-    os.replace(tmp, path)
+    replace_atomically(
+        path, lambda tmp: save_file({k: v.cpu() for k, v in tensors.items()}, str(tmp), metadata={"progress": json.dumps(meta)})
+    )
 
 
 def checkpoint_model(progress: dict, tensors: dict) -> tuple[dict, dict]:

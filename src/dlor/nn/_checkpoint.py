@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from .._errors import DLoRError
-from .._files import temporary_beside
+from .._files import replace_atomically
 
 __all__ = ["save_checkpoint", "load_checkpoint", "check_state_fits"]
 
@@ -22,10 +21,8 @@ def save_checkpoint(model: nn.Module, path: str | Path) -> Path:
     if path.is_dir():
         raise DLoRError(f"cannot write a checkpoint to {path}: it is a folder; give a file name inside it")
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-    tmp = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = temporary_beside(path)
+
+    def write(tmp: Path) -> None:
         if path.suffix == ".safetensors":
             from safetensors.torch import save_file
 
@@ -33,10 +30,11 @@ def save_checkpoint(model: nn.Module, path: str | Path) -> Path:
             save_file({k: v.clone() for k, v in state.items()}, str(tmp))
         else:
             torch.save(state, tmp)
-        os.replace(tmp, path)  # a reader never sees half a file
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        replace_atomically(path, write)
     except (OSError, RuntimeError) as err:  # safetensors' errors and torch.save's are RuntimeErrors
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
         raise DLoRError(f"cannot write a checkpoint to {path}: {' '.join(str(err).split())}") from None
     return path
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,7 +32,7 @@ from torch import Tensor
 
 from .._device import check_device
 from .._errors import DLoRError
-from .._files import set_aside, temporary_beside
+from .._files import replace_atomically, set_aside
 from ._batched import batched_forward, make_module, stack_modules
 from ._config import TrainConfig
 from ._state import TrainState, init_state, make_epoch, unflatten
@@ -307,9 +306,7 @@ class GroupTrainer:
         path = self.checkpoint
         assert path is not None  # _save runs only for a trainer with a checkpoint
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = temporary_beside(path)
-        save_file(tensors, str(tmp), metadata=meta)
-        os.replace(tmp, path)
+        replace_atomically(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
 
     def _checkpoint_problem(self, meta: dict, tensors: dict[str, Tensor]) -> str | None:
         """Why a checkpoint cannot resume this group (None: it can)."""

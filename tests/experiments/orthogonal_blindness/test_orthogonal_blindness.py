@@ -6,6 +6,7 @@ import json
 import pytest
 
 from dlor.experiments._context import RunContext
+from dlor.experiments._summary import against_bound
 from dlor.experiments.orthogonal_blindness import experiment as fig5
 
 
@@ -26,9 +27,9 @@ def test_fig5_quick_budget_numbers(tmp_path):
 
 
 def test_the_fit_sentence_says_above_or_below_as_its_numbers_do():
-    assert fig5.relative_to_bound(0.201, 0.0837) == "2.4x above the bound"
-    assert fig5.relative_to_bound(1e-4, 0.0837) == "837x below the bound"
-    assert fig5.relative_to_bound(0.0, 0.0837) == "zero, below the bound"
+    assert against_bound(0.201, 0.0837) == "2.4x above the bound"
+    assert against_bound(1e-4, 0.0837) == "837x below the bound"
+    assert against_bound(0.0, 0.0837) == "zero, below the bound"
 
 
 def test_the_tiny_run_states_its_threshold(tmp_path):

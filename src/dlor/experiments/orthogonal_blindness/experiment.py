@@ -117,9 +117,6 @@ def mse(model: nn.Module, X: torch.Tensor, y: torch.Tensor) -> float:
 FIT_FACTOR = 100  # DLoR "fits" x^2 + y^2 when its test MSE is this many times below the rank-1 bound
 
 
-relative_to_bound = against_bound  # "12.3x below the bound" or "2.4x above the bound"
-
-
 @wording("fig5.rank1-blind")
 def _blind_words(lowest: float, seeds: int, bound: float) -> str:
     lowest, bound = float(lowest), float(bound)
