@@ -6,13 +6,18 @@ the ``dlor`` step is >= 2x faster than the ``dense`` step. The FLOP ratio of the
 (dense / DLoR, forward) is printed beside the measured ratio, with each variant's memory for one
 step (parameters, gradients, AdamW moments and saved activations; see dlor.lm.trainer.training_memory).
 
-Run: .venv/bin/python benchmarks/bench_lm.py [--quick]
+Run: .venv/bin/python benchmarks/bench_lm.py [--quick] [--sltrain]
   --quick: n_embd 256, 2 layers, rank 32, 4 x 128 tokens (seconds; for a smoke test)
+  --sltrain: sparse plus low-rank (SLTrain) against low-rank at the shapes of `dlor reproduce lm`
+    (width 128, 2 layers, rank 32, 16 x 64 tokens), at DLoR's parameter count as the study
+    matches it, with its sparse part as a CSR product and as one dense product of S + U V^T.
+    Goal: <= 1.5x low-rank's time per token, steps timed in alternation, median ratio of rounds.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 
 import torch
@@ -21,6 +26,7 @@ from dlor.lm import GPT, GPTConfig, TrainSettings
 from dlor.lm.trainer import make_optimizer, training_memory
 
 GOAL = 2.0
+SLTRAIN_GOAL = 1.5
 
 
 def projection_flops(cfg: GPTConfig, tokens: int) -> int:
@@ -54,11 +60,61 @@ def step_time(model, opt, x, y, repeats: int) -> float:
     return sorted(times)[len(times) // 2]
 
 
+def sltrain(rounds: int) -> None:
+    """Sparse plus low-rank against low-rank at the lm study's width 128, in alternating rounds."""
+    from dataclasses import replace
+
+    from dlor.experiments.pretraining.shapes import matched_sltrain
+
+    d, L, B, T = 128, 2, 16, 64
+    low = GPTConfig(variant="lowrank", n_layer=L, n_head=4, n_embd=d, block_size=T, rank=d // 4)
+    dlor = replace(low, variant="dlor")
+    sparse = matched_sltrain(GPT(dlor).num_params(), dlor)
+    configs = {
+        "lowrank": low,
+        "dlor": dlor,
+        "sparse+lowrank (CSR)": replace(sparse, sparse_product="sparse"),
+        "sparse+lowrank (dense S + UV^T)": replace(sparse, sparse_product="dense"),
+    }
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (B, T), generator=g)
+    y = torch.randint(0, 256, (B, T), generator=g)
+    built = {}
+    for name, cfg in configs.items():
+        torch.manual_seed(0)
+        model = GPT(cfg)
+        built[name] = (model, make_optimizer(model, TrainSettings()))
+    times: dict[str, list[float]] = {name: [] for name in configs}
+    for _ in range(rounds):
+        for name, (model, opt) in built.items():
+            times[name].append(step_time(model, opt, x, y, 3))
+    ratios = {name: statistics.median(t / b for t, b in zip(times[name], times["lowrank"], strict=True)) for name in configs}
+    print(
+        f"torch {torch.__version__}, threads={torch.get_num_threads()}, float32; n_embd {d}, {L} layers, "
+        f"{B} x {T} tokens; sparse+lowrank at rank {sparse.rank}, density {sparse.density:g} "
+        f"(DLoR's parameters within 1%); median of {rounds} alternating rounds"
+    )
+    for name, (model, _) in built.items():
+        med = statistics.median(times[name])
+        tokens = B * T / med
+        print(
+            f"{name:>32} {model.num_params():>9,} params {med * 1e3:8.1f} ms/step {tokens:8.0f} tokens/s "
+            f"{ratios[name]:6.2f}x low-rank"
+        )
+    best = ratios["sparse+lowrank (dense S + UV^T)"]
+    met = "met" if best <= SLTRAIN_GOAL else "NOT met"
+    print(f"sparse+lowrank (dense S + UV^T) {best:.2f}x low-rank per token: goal <= {SLTRAIN_GOAL}x {met}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--sltrain", action="store_true")
     p.add_argument("--repeats", type=int, default=5)
     args = p.parse_args()
+    if args.sltrain:
+        sltrain(args.repeats)
+        return
     d, L, r, B, T = (256, 2, 32, 4, 128) if args.quick else (768, 4, 64, 8, 256)
     print(
         f"torch {torch.__version__}, threads={torch.get_num_threads()}, float32; n_embd {d}, {L} layers, rank {r}, "

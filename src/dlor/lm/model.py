@@ -30,7 +30,7 @@ from torch.nn import functional as F
 
 from .._errors import DLoRError, check_rank
 from ..nn import DLoRLinear, SparseLowRankLinear
-from ..nn._sparse_lowrank import check_density
+from ..nn._sparse_lowrank import PRODUCTS, check_density
 
 __all__ = ["FACTOR_INITS", "GPT", "GPTConfig", "VARIANTS", "projection"]
 
@@ -62,6 +62,11 @@ class GPTConfig:
       the output factor ``U`` at 0, as LoRA (Hu et al. 2022) starts its ``B`` and as SLTrain,
       ReLoRA and LTE start one factor of their low-rank parts. It applies to every structured
       variant (``lowrank``, ``dlor``, ``sparse+lowrank``).
+
+    ``sparse_product`` (``sparse+lowrank`` only): ``"sparse"`` applies ``S`` as a sparse product
+    and never forms a projection's weight; ``"dense"`` forms ``S + U V^T`` once per step and
+    applies it as one dense product, the same function and faster on a CPU at small widths (see
+    [`SparseLowRankLinear`][dlor.nn.SparseLowRankLinear]).
     """
 
     variant: str = "dlor"
@@ -77,6 +82,7 @@ class GPTConfig:
     alpha_init_rect: float | None = 1.0
     alpha_trainable: bool = True
     factor_init: str = "random"
+    sparse_product: str = "sparse"
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
@@ -110,6 +116,8 @@ class GPTConfig:
             if self.density is None:
                 raise DLoRError("variant 'sparse+lowrank' needs a density of its sparse part in (0, 1)")
             check_density(self.density)
+        if self.sparse_product not in PRODUCTS:
+            raise DLoRError(f"unknown sparse_product {self.sparse_product!r}; choose one of {', '.join(PRODUCTS)}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -123,7 +131,7 @@ def projection(cfg: GPTConfig, n_in: int, n_out: int, seed: int) -> nn.Module:
     layer: nn.Module
     if cfg.variant == "sparse+lowrank":
         assert cfg.density is not None  # GPTConfig requires it for this variant
-        layer = SparseLowRankLinear(n_in, n_out, cfg.rank, cfg.density, bias=False, support_seed=seed)
+        layer = SparseLowRankLinear(n_in, n_out, cfg.rank, cfg.density, bias=False, support_seed=seed, product=cfg.sparse_product)
     else:
         alpha = (cfg.alpha_init if n_in == n_out else cfg.alpha_init_rect) if cfg.variant == "dlor" else None
         layer = DLoRLinear(

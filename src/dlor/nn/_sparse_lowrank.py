@@ -17,7 +17,10 @@ from torch import Tensor, nn
 
 from .._errors import DLoRError, check_rank
 
-__all__ = ["SparseLowRankLinear", "check_density"]
+__all__ = ["SparseLowRankLinear", "check_density", "PRODUCTS"]
+
+# how the layer applies S + U V^T (see SparseLowRankLinear)
+PRODUCTS = ("sparse", "dense")
 
 # torch warns once per process that its CSR tensors are "beta". The one operation used here (CSR
 # times dense, with autograd to the values) is covered by the tests against the dense reference,
@@ -41,9 +44,18 @@ class SparseLowRankLinear(nn.Module):
 
     ``S`` is ``(m, n)`` with ``nnz = max(1, round(density * m * n))`` entries on a support
     drawn uniformly without replacement from a generator seeded by ``support_seed`` (SLTrain's
-    random support, fixed for the whole training). ``S`` is held in compressed-row form and
-    applied as a sparse-dense product; the forward pass never forms the ``m x n`` weight. Cost
-    ``O(B (nnz + r (m + n)))``.
+    random support, fixed for the whole training). ``S`` is held in compressed-row form.
+
+    ``product`` says how a forward pass applies it:
+
+    * ``"sparse"`` (the default): ``S`` as a sparse-dense product beside the two factor products;
+      the ``m x n`` weight is never formed. Cost ``O(B (nnz + r (m + n)))``.
+    * ``"dense"``: ``W = S + U V^T`` is formed once per call (``O(m n r)``, independent of the
+      batch) and applied as one dense product, ``O(B m n)``. It is the same function (equal up to
+      float rounding) and the same parameters; it trades the structure's FLOPs for one dense
+      kernel, which is faster on a CPU at small widths (a byte-level GPT of width 128 with rank 32
+      trains 1.3x slower than low-rank this way against 1.9x with the sparse product; see
+      ``benchmarks/bench_lm.py --sltrain``). Choose it only where ``m n`` is small.
 
     Args:
         in_features: ``n``.
@@ -52,6 +64,7 @@ class SparseLowRankLinear(nn.Module):
         density: fraction of the entries of ``S`` that are trainable, in (0, 1).
         bias: learn an additive bias of shape ``(m,)``.
         support_seed: seed of the support of ``S``.
+        product: ``"sparse"`` or ``"dense"``, how the forward pass applies the weight (above).
 
     Shapes:
         input ``(..., n)``, output ``(..., m)``.
@@ -74,6 +87,7 @@ class SparseLowRankLinear(nn.Module):
         bias: bool = True,
         *,
         support_seed: int = 0,
+        product: str = "sparse",
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
@@ -84,6 +98,9 @@ class SparseLowRankLinear(nn.Module):
         self.in_features, self.out_features = in_features, out_features
         self.rank = check_rank(rank)
         self.density = check_density(density)
+        if product not in PRODUCTS:
+            raise DLoRError(f"unknown product {product!r} of a sparse plus low-rank layer; choose one of {', '.join(PRODUCTS)}")
+        self.product = product
         m, n = out_features, in_features
         nnz = max(1, round(self.density * m * n))
         gen = torch.Generator().manual_seed(int(support_seed))
@@ -130,9 +147,21 @@ class SparseLowRankLinear(nn.Module):
         with torch.autocast(x2.device.type, enabled=False):
             return (self._csr(values) @ x2.to(values.dtype).T).T
 
+    def _dense_weight(self, dtype: torch.dtype) -> Tensor:
+        """``S + U V^T`` as a dense ``(m, n)`` tensor, differentiable in the values and the factors."""
+        values, U, V = self.values.to(dtype), self.U.to(dtype), self.V.to(dtype)
+        crow = self.get_buffer("crow")
+        rows = torch.repeat_interleave(torch.arange(self.out_features, device=crow.device), crow.diff())
+        dense = torch.zeros(self.out_features, self.in_features, dtype=dtype, device=values.device)
+        return torch.addmm(dense.index_put((rows, self.get_buffer("col")), values), U, V.T)
+
     def forward(self, x: Tensor) -> Tensor:
         lead = x.shape[:-1]
         x2 = x.reshape(-1, x.shape[-1])  # (B, n)
+        if self.product == "dense":
+            dtype = torch.get_autocast_dtype(x2.device.type) if torch.is_autocast_enabled(x2.device.type) else x2.dtype
+            y = torch.nn.functional.linear(x2.to(dtype), self._dense_weight(dtype), self.bias)
+            return y.reshape(*lead, self.out_features)
         y = self._sparse_product(x2)  # (B, m)
         if not torch.is_autocast_enabled(x2.device.type):
             y = y.to(x2.dtype)  # back from float32 with 16-bit parameters on the CPU
@@ -155,5 +184,5 @@ class SparseLowRankLinear(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"in_features={self.in_features}, out_features={self.out_features}, rank={self.rank}, "
-            f"nnz={self.values.numel()} (density {self.density:.4g}), bias={self.bias is not None}"
+            f"nnz={self.values.numel()} (density {self.density:.4g}), bias={self.bias is not None}, product={self.product}"
         )

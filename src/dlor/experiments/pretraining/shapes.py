@@ -10,9 +10,11 @@ from ..._errors import DLoRError
 from ...lm import GPTConfig
 from ...lm.data import VOCAB_SIZE
 
-__all__ = ["PARAM_TOLERANCE", "matched_dense", "unigram_loss"]
+__all__ = ["PARAM_TOLERANCE", "SLTRAIN_TOLERANCE", "SLTRAIN_DENSITY", "matched_dense", "matched_sltrain", "unigram_loss"]
 
 PARAM_TOLERANCE = 0.02  # matched parameter counts agree within 2%
+SLTRAIN_TOLERANCE = 0.01  # sparse+lowrank matches DLoR's parameters within 1%
+SLTRAIN_DENSITY = 0.03  # SLTrain's density of S (Han et al. 2024)
 
 
 def _params(c: GPTConfig) -> int:
@@ -42,6 +44,48 @@ def matched_dense(target: int, like: GPTConfig) -> GPTConfig:
     if best is None or abs(_params(best) - target) > PARAM_TOLERANCE * target:
         raise DLoRError(f"no dense GPT of width <= {like.n_embd} matches {target:,} parameters within 2%")
     return best
+
+
+def _projection_shapes(c: GPTConfig) -> list[tuple[int, int]]:
+    h = c.mlp_hidden if c.mlp_hidden is not None else 4 * c.n_embd
+    d = c.n_embd
+    return c.n_layer * ([(d, d)] * 4 + [(d, h), (h, d)])
+
+
+def _nnz(c: GPTConfig, density: float) -> int:
+    return sum(max(1, round(density * m * n)) for m, n in _projection_shapes(c))
+
+
+def matched_sltrain(target: int, like: GPTConfig, density: float = SLTRAIN_DENSITY) -> GPTConfig:
+    """The ``sparse+lowrank`` GPT (SLTrain: ``S + U V^T``, ``S`` on a fixed random support) with
+    ``target`` parameters within 1%, at ``like``'s shapes.
+
+    The rank ``r' <= like.rank`` and the density follow one rule: for each ``r'``, the density
+    that fills the parameters ``U V^T`` leave over (``target`` minus a low-rank GPT of rank
+    ``r'``) is computed, and the ``r'`` whose density is closest to SLTrain's ``density`` (0.03)
+    wins; its density is kept to 4 significant digits. SLTrain's own rank at 0.03 would overshoot
+    the budget, so the sparse part's density gives way rather than the rank.
+    """
+    from ...lm import GPT
+
+    entries = sum(m * n for m, n in _projection_shapes(like))
+    best = None
+    for r in range(1, like.rank + 1):
+        low = replace(like, variant="lowrank", rank=r, alpha_init=1.0, alpha_init_rect=1.0)
+        left = target - GPT(low).num_params()
+        if left <= 0:
+            continue
+        d = float(f"{left / entries:.4g}")
+        if 0 < d < 1 and (best is None or abs(d - density) < abs(best[1] - density)):
+            best = (r, d, GPT(low).num_params())
+    if best is None:
+        raise DLoRError(f"no sparse+lowrank GPT of rank <= {like.rank} matches {target:,} parameters")
+    r, d, low_params = best
+    config = replace(like, variant="sparse+lowrank", rank=r, density=d, alpha_init=1.0, alpha_init_rect=1.0)
+    got = low_params + _nnz(config, d)
+    if abs(got - target) > SLTRAIN_TOLERANCE * target:
+        raise DLoRError(f"the sparse+lowrank GPT closest to {target:,} parameters has {got:,}, more than 1% away")
+    return config
 
 
 def unigram_loss(corpus) -> float:
