@@ -114,6 +114,11 @@ def _count_words(count: int, total: int, what: str) -> str:
     return f"{count}/{total} {what}"
 
 
+@wording("not-judged")
+def _not_judged_words(why: str) -> str:
+    return f"not judged: {why}"
+
+
 @wording("not-tested")
 def _not_tested_words(why: str) -> str:
     return f"not tested here: {why}"

@@ -20,6 +20,7 @@ import multiprocessing
 import os
 import queue as queue_module
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -210,6 +211,35 @@ def read_group_rows(folder: Path, groups: list[GroupSpec]) -> list[dict]:
             raise DLoRError(f"group {g.name} has no valid results in {folder}; rerun the experiment to train it")
         rows += got
     return rows
+
+
+def validation_scorer(runs: Path, make_group, tcfg: TrainConfig, dtype: str, rows: list[dict], **train) -> Callable:
+    """The ``score`` that `dlor.experiments._tuning.tune` asks for, for groups trained here.
+
+    ``make_group(cell, rates, round)`` builds the group of one cell at ``rates`` (its members
+    scored on validation points: ``validation`` in their ``member_extra``) for tuning round
+    ``round`` (1, 2, ...). Each round trains its groups under ``runs`` (finished ones are reused),
+    appends their rows to ``rows`` and scores each model by ``test_mse_final``, its MSE on the
+    validation points. ``train``: ``workers``, ``progress``, ``device`` of ``train_groups``.
+    """
+    rounds = [0]
+
+    def score(pairs: list) -> dict:
+        rounds[0] += 1
+        by_cell: dict = {}
+        for cell, rate in pairs:
+            by_cell.setdefault(cell, []).append(rate)
+        groups = [make_group(cell, rates, rounds[0]) for cell, rates in by_cell.items()]
+        train_groups(runs, groups, tcfg, dtype, **train)
+        out: dict = {}
+        for cell, group in zip(by_cell, groups, strict=True):
+            got = read_group_file(runs, group) or []
+            rows.extend(got)
+            for r in got:
+                out.setdefault((cell, r["lr"]), []).append(r["test_mse_final"])
+        return out
+
+    return score
 
 
 def _drain(progress_queue, bar) -> None:

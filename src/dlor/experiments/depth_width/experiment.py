@@ -48,7 +48,7 @@ from ...train import GroupSpec, TrainConfig
 from .._common import Summary, check_positive_ints, median_iqr, write_csv, write_json
 from .._data import TARGET_VARIANCE, check_split
 from .._registry import RunContext
-from .._sweep import available_cores, read_group_file, read_group_rows, train_groups
+from .._sweep import available_cores, read_group_rows, train_groups, validation_scorer
 from .._tuning import log_grid, tune
 from . import plots
 from .claims import claims as _claims
@@ -333,33 +333,13 @@ def choose_rates(cfg: ExpressivityConfig, tcfg: TrainConfig, runs: Path, ctx: Ru
     seeds = [cfg.tuning_seed + s for s in range(cfg.tuning_seeds)]
     tune_cfg = replace(tcfg, epochs=cfg.tuning_epochs, checkpoint_every=max(cfg.tuning_epochs // 5, 1))
     rows: list[dict] = []
-    rounds = [0]
 
-    def score(pairs: list) -> dict:
-        rounds[0] += 1
-        by_cell: dict[tuple, list[float]] = {}
-        for cell, rate in pairs:
-            by_cell.setdefault(cell, []).append(rate)
-        groups = [
-            cell_group(
-                cfg,
-                cell,
-                seeds * len(rates),
-                [r for r in rates for _ in seeds],
-                tag=f"tune{rounds[0]}",
-                validation=cfg.validation_fraction,
-            )
-            for cell, rates in by_cell.items()
-        ]
-        train_groups(runs, groups, tune_cfg, "float32", workers=workers, progress=ctx.progress, device=ctx.device)
-        out: dict = {}
-        for cell, group in zip(by_cell, groups, strict=True):
-            got = read_group_file(runs, group) or []
-            rows.extend(got)
-            for r in got:  # test_mse_final: the MSE on the validation points
-                out.setdefault((cell, r["lr"]), []).append(r["test_mse_final"])
-        return out
+    def group(cell: tuple, rates: list[float], round_: int) -> GroupSpec:
+        lrs = [r for r in rates for _ in seeds]
+        return cell_group(cfg, cell, seeds * len(rates), lrs, tag=f"tune{round_}", validation=cfg.validation_fraction)
 
+    train = {"workers": workers, "progress": ctx.progress, "device": ctx.device}
+    score = validation_scorer(runs, group, tune_cfg, "float32", rows, **train)
     return tune(cells(cfg), cfg.rates, score, higher_is_better=False), rows
 
 

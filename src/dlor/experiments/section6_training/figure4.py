@@ -56,34 +56,41 @@ def near_rate(rows, key: str) -> float:
 
 
 @wording("figure4.deep-wins")
-def _deep_wins_words(shares: list, confirmed: float, partly: float) -> str:
-    """``shares``: ``[[fraction of k, epochs], ...]``, the first one's budget named in full."""
+def _deep_wins_words(shares: list, confirmed: float, partly: float, not_judged: str = "") -> str:
+    """``shares``: ``[[fraction of k, epochs], ...]``, the first one's budget named in full;
+    ``not_judged``: the cells left out (see ``left_out``)."""
     parts = [
         f"at {float(s):.0%} of k after {e} epochs" if i == 0 else f"at {float(s):.0%} after {e}"
         for i, (s, e) in enumerate(shares)
     ]
-    return "deep median below wide median " + " and ".join(parts) + f" (confirmed >= {confirmed:.0%}, partly >= {partly:.0%})"
+    words = "deep median below wide median " + " and ".join(parts) + f" (confirmed >= {confirmed:.0%}, partly >= {partly:.0%})"
+    return words + left_out(not_judged)
 
 
 @wording("figure4.near-1e-4")
-def _near_words(near: float, level: float, epochs: int, confirmed: float, partly: float) -> str:
+def _near_words(near: float, level: float, epochs: int, confirmed: float, partly: float, not_judged: str = "") -> str:
     return (
         f"{float(near):.0%} of deep runs have test MSE <= {level:g} after {epochs} epochs "
-        f"(confirmed >= {confirmed:.0%}, partly >= {partly:.0%})"
+        f"(confirmed >= {confirmed:.0%}, partly >= {partly:.0%})" + left_out(not_judged)
     )
 
 
 @wording("figure4.faster-more-often")
-def _faster_words(deep_rate: float, wide_rate: float, deep_epochs: float, wide_epochs: float) -> str:
+def _faster_words(deep_rate: float, wide_rate: float, deep_epochs: float, wide_epochs: float, not_judged: str = "") -> str:
     return (
         f"success rate deep {float(deep_rate):.0%} vs wide {float(wide_rate):.0%}; "
-        f"median epochs deep {float(deep_epochs):.0f} vs wide {float(wide_epochs):.0f}"
+        f"median epochs deep {float(deep_epochs):.0f} vs wide {float(wide_epochs):.0f}" + left_out(not_judged)
     )
 
 
 @wording("figure4.success-rates")
-def _success_words(dense_rate: float, deep_rate: float) -> str:
-    return f"success rate dense {float(dense_rate):.0%} vs deep {float(deep_rate):.0%}"
+def _success_words(dense_rate: float, deep_rate: float, not_judged: str = "") -> str:
+    return f"success rate dense {float(dense_rate):.0%} vs deep {float(deep_rate):.0%}" + left_out(not_judged)
+
+
+def left_out(cells: str) -> str:
+    """The words for cells left out of a tuned verdict (their best rate on an edge of its grid)."""
+    return f"; not judged (best rate on an edge of its grid): {cells}" if cells else ""
 
 
 def faster_and_more_often(rows) -> tuple[dict, str]:
