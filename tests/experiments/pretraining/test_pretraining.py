@@ -41,7 +41,8 @@ def test_tiny_study_writes_the_sweep_the_trend_and_the_readings(tiny):
     assert {"lm/lr_sweep.png", "lm/size_trend.png", "lm/reading_effects.png"} <= set(s.figures)
     cfg = lm.LMConfig.tiny()
     tuned = _rows(out / "lm/lm_tuned.csv")
-    assert {(int(r["width"]), r["variant"]) for r in tuned} == {(w, v) for w in cfg.widths for v in lm.VARIANTS}
+    variants = (*lm.VARIANTS, "sparse+lowrank")
+    assert {(int(r["width"]), r["variant"]) for r in tuned} == {(w, v) for w in cfg.widths for v in variants}
     readings = _rows(out / "lm/lm_readings.csv")
     assert len(readings) == 2 ** len(cfg.reading_factors)  # every combination of the crossed factors
     for r in readings:
@@ -49,11 +50,60 @@ def test_tiny_study_writes_the_sweep_the_trend_and_the_readings(tiny):
         assert math.isclose(float(r["lowrank_minus_dlor"]), diff, rel_tol=1e-12, abs_tol=1e-12)
     sweep = _rows(out / "lm/lm_sweep.csv")
     for w in cfg.widths:
-        for v in lm.VARIANTS:
+        for v in variants:
             mine = [r for r in sweep if int(r["width"]) == w and r["variant"] == v and r["default_reading"] == "True"]
             rates = [float(r["lr"]) for r in mine]
             assert len(rates) >= len(cfg.rates) and rates == sorted(rates)
     assert all(c.verdict != "not tested" for c in s.claims)  # Appendix G's other statements: dlor reproduce finetune
+
+
+def test_sparse_lowrank_holds_dlor_s_parameters_within_one_percent(tiny):
+    out, s = tiny
+    tuned = _rows(out / "lm/lm_tuned.csv")
+    for w in lm.LMConfig.tiny().widths:
+        dlor, sparse = (next(r for r in tuned if int(r["width"]) == w and r["variant"] == v) for v in ("dlor", "sparse+lowrank"))
+        assert abs(int(sparse["params"]) - int(dlor["params"])) <= 0.01 * int(dlor["params"])
+        assert 0 < float(sparse["density"]) < 1 and int(sparse["rank"]) <= int(dlor["rank"])
+    assert any(c.id == "lm.dlor-matches-sltrain" for c in s.claims)
+
+
+def test_the_mechanism_table_keeps_each_reading_apart(tiny):
+    out, s = tiny
+    rows = {r["reading"]: r for r in _rows(out / "lm/lm_mechanism.csv")}
+    assert list(rows) == ["low-rank U V^T", "alpha frozen at 1", "alpha trainable from 1", "alpha trainable from 0"]
+    # a frozen alpha adds no trainable parameter: it has exactly low-rank's
+    assert rows["alpha frozen at 1"]["trainable_params"] == rows["low-rank U V^T"]["trainable_params"]
+    assert int(rows["alpha trainable from 1"]["trainable_params"]) > int(rows["alpha frozen at 1"]["trainable_params"])
+    for r in rows.values():
+        gain = float(_rows(out / "lm/lm_mechanism.csv")[0]["val_nats_median"]) - float(r["val_nats_median"])
+        assert math.isclose(float(r["gain_over_lowrank"]), gain, abs_tol=1e-12)
+
+
+def test_the_length_trend_retunes_every_variant_at_every_length(tiny):
+    out, s = tiny
+    cfg = lm.LMConfig.tiny()
+    rows = _rows(out / "lm/lm_lengths.csv")
+    assert {(int(r["width"]), float(r["tokens_per_param"]), r["variant"]) for r in rows} == {
+        (w, per, v) for w in cfg.length_widths for per in cfg.lengths for v in ("dense", "lowrank", "dlor")
+    }
+    steps = {float(r["tokens_per_param"]): int(r["steps"]) for r in rows}
+    assert steps[cfg.lengths[-1]] > steps[cfg.lengths[0]]
+    tuned = {(int(r["width"]), r["variant"]): r for r in _rows(out / "lm/lm_tuned.csv")}
+    for r in rows:  # the study's own length is the main study's item, not a second tuning
+        if float(r["tokens_per_param"]) == cfg.tokens_per_param:
+            assert r["best_rate"] == tuned[(int(r["width"]), r["variant"])]["best_rate"]
+    gaps = _rows(out / "lm/lm_length_gaps.csv")
+    assert len(gaps) == len(cfg.length_widths) * len(cfg.lengths)
+    assert any(c.id == "lm.advantage-with-length" for c in s.claims)
+
+
+def test_the_power_laws_carry_bootstrap_intervals(tiny):
+    out, s = tiny
+    fits = _rows(out / "lm/lm_power_laws.csv")
+    assert {r["variant"] for r in fits} == {"dense", "lowrank", "dlor", "sparse+lowrank"}
+    for r in fits:
+        assert int(r["resamples"]) == lm.LMConfig.tiny().bootstrap
+        assert float(r["b_low"]) <= float(r["b_high"])
 
 
 def test_no_verdict_rests_on_a_rate_at_the_edge_of_its_grid(tiny):

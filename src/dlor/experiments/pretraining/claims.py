@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from .._common import Claim
 from .._summary import wording
 
@@ -50,24 +52,83 @@ def size_trend(change: float, margin: float) -> str:
     return "grows" if change > margin else ("shrinks" if change < -margin else "holds")
 
 
+def crossing_words(crossing: dict | None) -> str:
+    """Where the fitted laws of low-rank and DLoR meet, in words (see ``trend.bootstrap``)."""
+    if not crossing:
+        return ""
+    largest, span = float(crossing["largest_params"]), float(crossing["span"])
+    within = f"{100 * float(crossing['share_within_span']):.0f}% of resamples meet within {span:g}x the largest size"
+    if not math.isfinite(float(crossing["median"])):
+        return f"; the fitted laws of low-rank and DLoR do not meet above the largest size ({within})"
+    return (
+        f"; the fitted laws of low-rank and DLoR meet at N* = {float(crossing['median']):.3g} params "
+        f"(95% interval {float(crossing['low']):.3g} to {float(crossing['high']):.3g} over the "
+        f"{100 * float(crossing['share_ahead']):.0f}% of resamples that meet; {float(crossing['median']) / largest:.3g}x the "
+        f"largest size; {within})"
+    )
+
+
 @wording("lm.size-trend")
 def _trend_words(
-    margin: float, skipped: list, first: list | None = None, last: list | None = None, exponents: list | None = None
+    margin: float,
+    skipped: list,
+    first: list | None = None,
+    last: list | None = None,
+    exponents: list | None = None,
+    crossing: dict | None = None,
 ) -> str:
-    """``first``/``last``: ``[width, params, low-rank minus DLoR]``; ``exponents``: ``[[variant, b], ...]``."""
+    """``first``/``last``: ``[width, params, low-rank minus DLoR]``; ``exponents``: ``[[variant,
+    b], ...]`` or ``[[variant, b, b_low, b_high], ...]`` (a bootstrap interval); ``crossing``: see
+    ``crossing_words``."""
     if first is None or last is None:
         return "fewer than two sizes could be judged" + _skipped_note(skipped)
     change = float(last[2]) - float(first[2])
-    exps = ", ".join(f"{v} {float(b):.3f}" for v, b in (exponents or []))
+    exps = ", ".join(
+        f"{e[0]} {float(e[1]):.3f}" + (f" [{float(e[2]):.3f}, {float(e[3]):.3f}]" if len(e) > 2 else "") for e in exponents or []
+    )
     return (
         f"low-rank minus DLoR goes from {float(first[2]):+.4f} (width {first[0]}, {first[1]:,} params) "
         f"to {float(last[2]):+.4f} (width {last[0]}, {last[1]:,} params): a change of {change:+.4f} "
         f"nats/byte, so the advantage {size_trend(change, margin)} (threshold +-{margin}); power-law exponents: {exps}"
+        + crossing_words(crossing)
         + _skipped_note(skipped)
     )
 
 
-def claims(cfg, table: list[dict], fits: list[dict], baselines: dict) -> list[Claim]:
+@wording("lm.sltrain")
+def _sltrain_words(held: int, judged: int, diffs: list, skipped: list) -> str:
+    """``diffs``: ``[[width, DLoR minus sparse+low-rank, the larger IQR], ...]``."""
+    return (
+        f"DLoR within the seeds' IQR of sparse+low-rank or below it at {held}/{judged} judged sizes; DLoR minus "
+        "sparse+low-rank: "
+        + ", ".join(f"{float(d):+.4f} (width {w}, IQR {float(q):.4f})" for w, d, q in diffs)
+        + " nats/byte"
+        + _skipped_note(skipped)
+    )
+
+
+@wording("lm.length")
+def _length_words(rows: list, half: float, skipped: list) -> str:
+    """``rows``: ``[[width, shortest, gap, longest, gap, IQR at the longest], ...]`` (tokens per
+    parameter and low-rank minus DLoR, nats/byte)."""
+    parts = []
+    for w, short, g_short, long, g_long, iqr in rows:
+        kept = float(g_long) / float(g_short) if float(g_short) > 0 else math.nan
+        reading = "an optimisation effect at this size" if float(g_long) <= float(iqr) else "persists"
+        parts.append(
+            f"width {w}: low-rank minus DLoR {float(g_short):+.4f} at {float(short):g} tokens/param, {float(g_long):+.4f} "
+            f"at {float(long):g} (IQR {float(iqr):.4f}; {kept:.0%} of the shortest's gap kept; {reading})"
+        )
+    text = "; ".join(parts) if parts else "no width could be judged"
+    return text + f" (threshold: above the IQR and at least {half:.0%} of the shortest's gap)" + _skipped_note(skipped)
+
+
+LENGTH_KEPT = 0.5  # the gap at the longest length keeps at least half of the shortest length's
+
+
+def claims(
+    cfg, table: list[dict], fits: list[dict], baselines: dict, crossing: dict | None = None, length_gaps: list | None = None
+) -> list[Claim]:
     by = {(t["width"], t["variant"]): t for t in table}
     unigram = baselines["unigram"]
     judged: list[tuple[int, str]] = []
@@ -146,7 +207,8 @@ def claims(cfg, table: list[dict], fits: list[dict], baselines: dict) -> list[Cl
         values3 |= {
             "first": [first, by[(first, "dlor")]["params"], diffs[first]],
             "last": [last, by[(last, "dlor")]["params"], diffs[last]],
-            "exponents": [[f["variant"], f["exponent_b"]] for f in fits],
+            "exponents": [[f["variant"], f["exponent_b"]] + ([f["b_low"], f["b_high"]] if "b_low" in f else []) for f in fits],
+            "crossing": crossing or None,
         }
         v3 = "confirmed" if trend != "shrinks" and diffs[last] > cfg.margin else "not confirmed"
     else:
@@ -162,4 +224,76 @@ def claims(cfg, table: list[dict], fits: list[dict], baselines: dict) -> list[Cl
             evidence=evidence,
         )
     )
+    if any(t["variant"] == "sparse+lowrank" for t in table):
+        out.append(_sltrain_claim(cfg, by, unigram))
+    if length_gaps:
+        out.append(_length_claim(cfg, length_gaps))
     return out
+
+
+def _sltrain_claim(cfg, by: dict, unigram: float) -> Claim:
+    """DLoR against SLTrain's sparse+low-rank at equal parameters, size by size."""
+    judged, skipped = [], []
+    for w in cfg.widths:
+        pair = [by[(w, "dlor")], by[(w, "sparse+lowrank")]]
+        if any(t["rate_on_edge"] for t in pair):
+            skipped.append([w, "a best rate sits on an edge of its grid"])
+        elif any(not t["val_nats_median"] < unigram for t in pair):
+            skipped.append([w, f"a variant does not beat the unigram model ({unigram:.3f} nats/byte)"])
+        else:
+            judged.append(w)
+    diffs = [
+        [
+            w,
+            by[(w, "dlor")]["val_nats_median"] - by[(w, "sparse+lowrank")]["val_nats_median"],
+            max(_spread(by[(w, v)]) for v in ("dlor", "sparse+lowrank")),
+        ]
+        for w in cfg.widths
+    ]
+    held = [w for w, d, q in diffs if w in judged and d <= q]
+    n = len(judged)
+    verdict = "not judged" if not n else ("confirmed" if len(held) == n else ("partially confirmed" if held else "not confirmed"))
+    return Claim.stated(
+        "alpha I is enough: DLoR matches or beats sparse+low-rank (SLTrain) at equal parameters (each at its own tuned rate)",
+        "Appendix G; SLTrain (Han et al. 2024)",
+        "lm.sltrain",
+        {"held": len(held), "judged": n, "diffs": diffs, "skipped": skipped},
+        verdict,
+        id="lm.dlor-matches-sltrain",
+        evidence={"judged sizes": n, "seeds": cfg.seeds},
+    )
+
+
+def _length_claim(cfg, gaps: list[dict]) -> Claim:
+    """Whether low-rank minus DLoR survives the longest training, width by width."""
+    rows: list[list] = []
+    skipped: list[list] = []
+    above_iqr, kept_half = [], []
+    for w in cfg.length_widths:
+        sel = sorted((g for g in gaps if g["width"] == w), key=lambda g: g["tokens_per_param"])
+        short, long = sel[0], sel[-1]
+        if short["rate_on_edge"] or long["rate_on_edge"]:
+            skipped.append([w, "a best rate at the shortest or longest length sits on an edge of its grid"])
+            continue
+        gap_short, gap_long = short["lowrank_minus_dlor"], long["lowrank_minus_dlor"]
+        rows.append([w, short["tokens_per_param"], gap_short, long["tokens_per_param"], gap_long, long["iqr"]])
+        if gap_long > long["iqr"]:
+            above_iqr.append(w)
+            if gap_short > 0 and gap_long >= LENGTH_KEPT * gap_short:
+                kept_half.append(w)
+    n = len(rows)
+    if not n:
+        verdict = "not judged"
+    elif len(kept_half) == n:
+        verdict = "confirmed"
+    else:
+        verdict = "partially confirmed" if above_iqr else "not confirmed"
+    return Claim.stated(
+        "alpha I's advantage over U V^T persists with training length (capacity, as Appendix G argues)",
+        "Appendix G",
+        "lm.length",
+        {"rows": rows, "half": LENGTH_KEPT, "skipped": skipped},
+        verdict,
+        id="lm.advantage-with-length",
+        evidence={"widths": n, "lengths": len({g["tokens_per_param"] for g in gaps}), "seeds": cfg.seeds},
+    )

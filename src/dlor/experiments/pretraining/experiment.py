@@ -27,13 +27,24 @@ The study has four parts, in the order they run:
    (at most ``max_extensions`` times); a comparison whose best rate still sits on an edge is not
    judged.
 4. **The verdict runs**: ``seeds`` fresh seeds of each variant at each size at its best rate.
-   The claims are computed from their medians; the size trend fits a power law per variant.
+   The claims are computed from their medians; the size trend fits a power law per variant,
+   bootstrapped over the seeds for an interval of each exponent and of the size at which
+   DLoR's advantage over low-rank would reach zero (`.trend`).
+
+Three further stages ask what the advantage is made of; their items are tuned in the same sweep
+as step 3 and their fresh seeds train with step 4:
+
+* **Sparse plus low-rank** (SLTrain, Han et al. 2024, cited in Appendix G): ``S + U V^T`` with a
+  fixed random support, at DLoR's parameter count within 1% (`.shapes.matched_sltrain`), tuned
+  and seeded at every size like the other variants (``sltrain``).
+* **The mechanism** at ``reading_width``: ``alpha`` frozen at 1, trainable from 1 and trainable
+  from 0 (`.mechanism`; ``mechanism``).
+* **The training length** at ``length_widths``: every variant at each budget of ``lengths``
+  tokens per parameter, tuned again at each (`.lengths`).
 
 The token budget grows with the model: ``tokens_per_param`` training tokens per parameter of the
 size's DLoR model (Hoffmann et al. 2022, "Chinchilla", train compute-optimal models on about 20
 tokens per parameter; the paper budget spends half of that, 10 per parameter), and at least ``min_steps`` steps.
-``sparse+lowrank`` is not in this study: its CSR product trains 2.5-4x slower on the CPU and it
-enters none of the claims under test.
 
 Every run is resumable: finished runs are kept in ``lm/runs/*/result.json`` and an interrupted
 one continues from its checkpoint.
@@ -41,34 +52,37 @@ one continues from its checkpoint.
 
 from __future__ import annotations
 
-import itertools
 import math
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from ..._errors import DLoRError
-from ...lm import GPT, GPTConfig, TrainSettings
+from ...lm import GPT, GPTConfig
 from ...lm.data import VOCAB_SIZE
 from .._common import Summary, write_csv, write_json
 from .._registry import RunContext
-from . import plots
+from . import lengths, mechanism, plots, trend
 from .runs import finished, text_files, train_all
-from .shapes import PARAM_TOLERANCE, matched_dense, unigram_loss
+from .shapes import PARAM_TOLERANCE, SLTRAIN_DENSITY, unigram_loss
+from .study import (
+    READING_CHOICES,
+    Tuned,
+    label,
+    model_config,
+    readings,
+    settings_for,
+    steps_for,
+    tune_items,
+    tuning_loss,
+    verdict_runs,
+)
 
 __all__ = ["LMConfig", "CONFIG", "READING_CHOICES", "run", "model_config", "settings_for", "files_intact"]
 
 VARIANTS = ("dense", "lowrank", "dlor")
-# the choices the reading study crosses (first: the starting reading); DLOR_ONLY ones leave lowrank unchanged
-READING_CHOICES: dict[str, tuple] = {
-    "alpha_init": (1.0, 0.0),
-    "factor_weight_decay": (0.1, 0.0),
-    "factor_init": ("random", "zero_u"),
-    "rect_alpha": ("truncated identity", "none"),
-}
-DLOR_ONLY = ("alpha_init", "rect_alpha")
 SHARED_RATE = 1e-3  # the one rate every variant shared in the earlier reading (docs/runs/lm-shared-rate)
 PAPER_RATES = tuple(float(f"{3e-4 * (1e-2 / 3e-4) ** (k / 4):.3g}") for k in range(5))  # 3e-4 ... 1e-2
 
@@ -124,6 +138,16 @@ class LMConfig:
     gap_closed: float = 0.5  # the gap-closing claim holds where DLoR closes at least this fraction
     corpus: str | None = None  # a folder of text files; None: the Shakespeare corpus that ships with dlor
     workers: int = 2
+    # SLTrain (sparse+lowrank) in the tuned study, at DLoR's parameters (see shapes.matched_sltrain)
+    sltrain: bool = True
+    sltrain_density: float = SLTRAIN_DENSITY
+    # alpha frozen at 1, trainable from 1 and trainable from 0, at reading_width (see .mechanism)
+    mechanism: bool = True
+    # the training-length trend (see .lengths): tokens per parameter at each of length_widths
+    lengths: tuple[float, ...] = (10.0, 40.0, 160.0)
+    length_widths: tuple[int, ...] = (32, 64)
+    bootstrap: int = 2000  # resamples of the seeds behind each power-law fit (see .trend)
+    crossing_span: float = 100.0  # a size-trend crossing counts within this factor of the largest size
     shrunk: str = ""
 
     def __post_init__(self) -> None:
@@ -159,6 +183,24 @@ class LMConfig:
             raise DLoRError(f"widths must be increasing, got {self.widths!r}")
         if self.reading_width not in self.widths:
             raise DLoRError(f"reading_width {self.reading_width} is not one of the widths {self.widths}")
+        missing = [w for w in self.length_widths if w not in self.widths]
+        if missing:
+            raise DLoRError(
+                f"length_widths {missing} are not among the widths {self.widths}; a length trend needs its size's study"
+            )
+        for per in self.lengths:
+            _positive("every entry of lengths", per)
+        if list(self.lengths) != sorted(set(self.lengths)) or (self.lengths and len(self.lengths) < 2):
+            raise DLoRError(f"lengths must be at least two increasing token budgets per parameter, got {self.lengths!r}")
+        if self.lengths and self.tokens_per_param not in self.lengths:
+            raise DLoRError(
+                f"lengths {self.lengths} must include the study's tokens_per_param = {self.tokens_per_param} "
+                "(the trend reuses its runs)"
+            )
+        _positive("bootstrap", self.bootstrap, integer=True)
+        _positive("crossing_span", self.crossing_span)
+        if not 0 < self.sltrain_density < 1:
+            raise DLoRError(f"sltrain_density must lie in (0, 1), got {self.sltrain_density!r}")
         unknown = [f for f in self.reading_factors if f not in READING_CHOICES]
         if unknown:
             raise DLoRError(f"unknown reading factor {unknown[0]!r}; choose from {list(READING_CHOICES)}")
@@ -186,8 +228,12 @@ class LMConfig:
             rates=(1e-3, 3e-3, 1e-2),
             seeds=2,
             reading_factors=("alpha_init", "rect_alpha"),
+            lengths=(2.0, 8.0),
+            length_widths=(32,),
+            bootstrap=500,
             shrunk="widths 16, 32 and 64; 2 tokens per parameter (at least 80 steps); 3 rates (1e-3, 3e-3, 1e-2); "
-            "2 fresh seeds; the reading study crosses alpha_init and rect_alpha only; 8 validation batches",
+            "2 fresh seeds; the reading study crosses alpha_init and rect_alpha only; 8 validation batches; "
+            "the length trend at width 32 only, 2 and 8 tokens per parameter; 500 bootstrap resamples",
         )
 
     @classmethod
@@ -208,7 +254,11 @@ class LMConfig:
             max_extensions=1,
             reading_factors=("alpha_init", "factor_init"),
             workers=1,
-            shrunk="a smoke test: 1 layer, widths 8-24, 30+ steps, 3 rates, 1 seed, 2 reading factors",
+            lengths=(0.5, 4.0),
+            length_widths=(16,),
+            bootstrap=50,
+            shrunk="a smoke test: 1 layer, widths 8-24, 30+ steps, 3 rates, 1 seed, 2 reading factors, "
+            "a length trend of 0.5 and 4 tokens per parameter at width 16, 50 bootstrap resamples",
         )
 
     def start_reading(self) -> dict:
@@ -226,139 +276,6 @@ class LMConfig:
 CONFIG = LMConfig
 
 
-def model_config(cfg: LMConfig, width: int, variant: str, reading: dict) -> GPTConfig:
-    """The GPT of ``variant`` at ``width`` under ``reading`` (dense: matched in parameters to DLoR)."""
-    rect = cfg.alpha_init_rect if reading["rect_alpha"] != "none" else None
-    if rect is not None and reading["alpha_init"] != cfg.alpha_init:
-        rect = reading["alpha_init"]  # the reading study moves alpha_0 in every projection that has one
-    base = GPTConfig(
-        variant="dlor",
-        n_layer=cfg.n_layer,
-        n_head=cfg.n_head,
-        n_embd=width,
-        block_size=cfg.block_size,
-        rank=cfg.rank(width),
-        alpha_init=float(reading["alpha_init"]),
-        alpha_init_rect=rect,
-        alpha_trainable=cfg.alpha_trainable,
-        factor_init=reading["factor_init"],
-    )
-    if variant == "dlor":
-        return base
-    if variant == "lowrank":
-        return replace(base, variant="lowrank", alpha_init=1.0, alpha_init_rect=1.0)
-    start = model_config(cfg, width, "dlor", cfg.start_reading())
-    return matched_dense(GPT(start).num_params(), start)
-
-
-def steps_for(cfg: LMConfig, width: int) -> int:
-    params = GPT(model_config(cfg, width, "dlor", cfg.start_reading())).num_params()
-    return max(cfg.min_steps, round(cfg.tokens_per_param * params / (cfg.batch_size * cfg.block_size)))
-
-
-def settings_for(cfg: LMConfig, width: int, lr: float, seed: int, reading: dict) -> TrainSettings:
-    steps = steps_for(cfg, width)
-    return TrainSettings(
-        steps=steps,
-        batch_size=cfg.batch_size,
-        lr=float(lr),
-        warmup=max(1, steps // 20),
-        weight_decay=cfg.weight_decay,
-        factor_weight_decay=float(reading["factor_weight_decay"]),
-        lr_mult_u=cfg.lr_mult_u,
-        lr_mult_v=cfg.lr_mult_v,
-        lr_mult_alpha=cfg.lr_mult_alpha,
-        eval_every=max(1, steps // 8),
-        eval_batches=cfg.eval_batches,
-        checkpoint_every=max(1, steps // 4),
-        seed=seed,
-    )
-
-
-def readings(cfg: LMConfig, variant: str) -> list[dict]:
-    """Every reading of ``variant`` that the study trains (dense: its one reading)."""
-    factors = [f for f in cfg.reading_factors if variant == "dlor" or (variant == "lowrank" and f not in DLOR_ONLY)]
-    out = []
-    for choice in itertools.product(*(READING_CHOICES[f] for f in factors)):
-        out.append(cfg.start_reading() | dict(zip(factors, choice, strict=True)))
-    return out
-
-
-def label(reading: dict, variant: str, cfg: LMConfig) -> str:
-    factors = [f for f in cfg.reading_factors if variant == "dlor" or f not in DLOR_ONLY]
-    return "; ".join(f"{f}={reading[f]}" for f in factors) if variant != "dense" else "-"
-
-
-@dataclass
-class Tuned:
-    """One tuned item: a variant at a width under a reading, its grid and the tuning losses."""
-
-    width: int
-    variant: str
-    reading: dict
-    rates: list[float]
-    losses: list[float | None] = field(default_factory=list)
-
-    @property
-    def best(self) -> int:
-        vals = [math.inf if v is None else v for v in self.losses]
-        return int(np.argmin(vals))
-
-    @property
-    def best_rate(self) -> float:
-        return self.rates[self.best]
-
-    @property
-    def on_edge(self) -> bool:
-        return self.best in (0, len(self.rates) - 1)
-
-
-def _tuning_loss(t: Tuned) -> float:
-    """A tuned item's loss at its best rate (a diverged best counts as infinitely bad)."""
-    loss = t.losses[t.best]
-    return math.inf if loss is None else loss
-
-
-def _tune(cfg: LMConfig, items: list[Tuned], folder: Path, ctx: RunContext, corpus, desc: str) -> None:
-    """Train every item's grid with the tuning seed, extending a grid past a best rate on its edge."""
-    step = cfg.rates[1] / cfg.rates[0]
-    for round_ in range(cfg.max_extensions + 1):
-        runs = [
-            (model_config(cfg, t.width, t.variant, t.reading), settings_for(cfg, t.width, r, cfg.tuning_seed, t.reading))
-            for t in items
-            for r in t.rates
-        ]
-        records = train_all(
-            folder,
-            runs,
-            corpus_dir=cfg.corpus,
-            device=ctx.device,
-            workers=cfg.workers,
-            progress=ctx.progress,
-            desc=f"{desc} (round {round_ + 1})",
-            corpus=corpus,
-        )
-        i = 0
-        for t in items:
-            t.losses = [rec["val_loss"] for rec in records[i : i + len(t.rates)]]
-            i += len(t.rates)
-        grow = [t for t in items if t.on_edge and any(v is not None for v in t.losses)]
-        if not grow or round_ == cfg.max_extensions:
-            return
-        for t in grow:
-            if t.best == 0:
-                t.rates.insert(0, float(f"{t.rates[0] / step:.3g}"))
-            else:
-                t.rates.append(float(f"{t.rates[-1] * step:.3g}"))
-
-
-def _verdict_runs(cfg: LMConfig, t: Tuned, seeds: int) -> list[tuple[GPTConfig, TrainSettings]]:
-    return [
-        (model_config(cfg, t.width, t.variant, t.reading), settings_for(cfg, t.width, t.best_rate, s, t.reading))
-        for s in range(seeds)
-    ]
-
-
 def run(cfg: LMConfig, out: Path, ctx: RunContext) -> Summary:
     """Run the study (see the module docstring): write its CSVs, figures and claims under ``out/lm``."""
     from ..._device import check_device
@@ -373,20 +290,30 @@ def run(cfg: LMConfig, out: Path, ctx: RunContext) -> Summary:
     # 1. the reading study (and dense, which has one reading, at every size)
     study = {v: [Tuned(cfg.reading_width, v, rd, list(cfg.rates)) for rd in readings(cfg, v)] for v in ("lowrank", "dlor")}
     dense = [Tuned(w, "dense", cfg.start_reading(), list(cfg.rates)) for w in cfg.widths]
-    _tune(cfg, study["lowrank"] + study["dlor"] + dense, folder, ctx, corpus, "lm: readings and dense")
+    tune_items(cfg, study["lowrank"] + study["dlor"] + dense, folder, ctx, corpus, "lm: readings and dense")
     # 2. each variant's default reading: its own lowest tuning loss (the first reading wins a tie)
-    chosen = {v: min(items, key=lambda t: _tuning_loss(t)).reading for v, items in study.items()}
+    chosen = {v: min(items, key=lambda t: tuning_loss(t)).reading for v, items in study.items()}
     # 3. the sweep at the other sizes under the chosen readings
     tuned = {(t.width, "dense"): t for t in dense}
     for v in ("lowrank", "dlor"):
         tuned[(cfg.reading_width, v)] = next(t for t in study[v] if t.reading == chosen[v])
     rest = [Tuned(w, v, chosen[v], list(cfg.rates)) for w in cfg.widths if w != cfg.reading_width for v in ("lowrank", "dlor")]
-    _tune(cfg, rest, folder, ctx, corpus, "lm: learning-rate sweep")
+    variants = VARIANTS + (("sparse+lowrank",) if cfg.sltrain else ())
+    if cfg.sltrain:  # SLTrain takes low-rank's reading (its factors are a low-rank term)
+        rest += [Tuned(w, "sparse+lowrank", chosen["lowrank"], list(cfg.rates)) for w in cfg.widths]
+    # the mechanism readings and the training-length trend: more items, tuned in the same sweep
+    mech = mechanism.items(cfg, chosen["dlor"]) if cfg.mechanism else {}
+    at_lengths = lengths.items(cfg, chosen, tuned | {(t.width, t.variant): t for t in rest}) if cfg.lengths else {}
+    extra = list(mech.values()) + [t for (w, per, v), t in at_lengths.items() if per != cfg.tokens_per_param]
+    tune_items(cfg, rest + extra, folder, ctx, corpus, "lm: learning-rate sweep")
     tuned |= {(t.width, t.variant): t for t in rest}
-    # 4. fresh seeds at the tuned rates (the verdicts), and for the reading table
-    main_runs = {k: _verdict_runs(cfg, t, cfg.seeds) for k, t in tuned.items()}
-    reading_runs = {(v, i): _verdict_runs(cfg, t, cfg.reading_seeds) for v in study for i, t in enumerate(study[v])}
-    everything = [r for runs in list(main_runs.values()) + list(reading_runs.values()) for r in runs]
+    # 4. fresh seeds at the tuned rates (the verdicts), and for the reading, mechanism and length tables
+    main_runs = {k: verdict_runs(cfg, t, cfg.seeds) for k, t in tuned.items()}
+    reading_runs = {(v, i): verdict_runs(cfg, t, cfg.reading_seeds) for v in study for i, t in enumerate(study[v])}
+    mech_runs = {n: verdict_runs(cfg, t, cfg.seeds) for n, t in mech.items()}
+    length_runs = {k: verdict_runs(cfg, t, cfg.seeds) for k, t in at_lengths.items()}
+    groups = [main_runs, reading_runs, mech_runs, length_runs]
+    everything = [r for runs_of in groups for runs in runs_of.values() for r in runs]
     train_all(
         folder,
         everything,
@@ -397,42 +324,61 @@ def run(cfg: LMConfig, out: Path, ctx: RunContext) -> Summary:
         desc="lm: fresh seeds at the tuned rates",
         corpus=corpus,
     )
-    verdict = {k: [finished(folder, r) for r in runs] for k, runs in main_runs.items()}
+    records = lambda runs_of: {k: [finished(folder, r) for r in runs] for k, runs in runs_of.items()}  # noqa: E731
+    verdict = records(main_runs)
     baselines = {"uniform": math.log(VOCAB_SIZE), "unigram": unigram_loss(corpus)}
-    table = _tuned_table(cfg, tuned, verdict)
+    table = _tuned_table(cfg, tuned, verdict, variants)
     sweep = _sweep_rows(cfg, tuned, study)
-    reading_table = _reading_rows(cfg, study, {k: [finished(folder, r) for r in runs] for k, runs in reading_runs.items()})
+    reading_table = _reading_rows(cfg, study, records(reading_runs))
     effects = _effects(cfg, reading_table)
-    fits = _power_laws(table)
+    finite = {k: [r["val_loss"] for r in recs if r["val_loss"] is not None] for k, recs in verdict.items()}
+    fits, crossing = trend.bootstrap(cfg, finite, {(t["width"], t["variant"]): t["params"] for t in table}, variants)
     write_csv(folder / "lm_tuned.csv", table)
     write_csv(folder / "lm_sweep.csv", sweep)
     write_csv(folder / "lm_readings.csv", reading_table)
     write_csv(folder / "lm_reading_effects.csv", effects)
     write_csv(folder / "lm_power_laws.csv", fits)
+    write_csv(folder / "lm_crossing.csv", [crossing] if crossing else [])
+    data = ["lm_tuned.csv", "lm_sweep.csv", "lm_readings.csv", "lm_reading_effects.csv", "lm_power_laws.csv", "lm_crossing.csv"]
+    figures = ["lr_sweep.png", "size_trend.png", "reading_effects.png"]
     plots.lr_sweep(sweep, cfg.widths, folder / "lr_sweep.png")
     plots.size_trend(table, fits, folder / "size_trend.png")
     plots.reading_effects(effects, folder / "reading_effects.png")
+    tables: dict[str, list[dict]] = {}
+    mech_table: list[dict] = []
+    if mech:
+        low = tuned[(cfg.reading_width, "lowrank")]
+        mech_table = mechanism.table(cfg, mech, records(mech_runs), low, verdict[(cfg.reading_width, "lowrank")])
+        write_csv(folder / "lm_mechanism.csv", mech_table)
+        data.append("lm_mechanism.csv")
+        tables[f"what the gain is made of (width {cfg.reading_width}, each reading at its own tuned rate)"] = mech_table
+    length_gaps: list[dict] = []
+    if at_lengths:
+        length_rows = lengths.table(cfg, at_lengths, records(length_runs))
+        length_gaps = lengths.gaps(length_rows)
+        length_fits = lengths.fits(length_gaps)
+        write_csv(folder / "lm_lengths.csv", length_rows)
+        write_csv(folder / "lm_length_gaps.csv", length_gaps)
+        write_csv(folder / "lm_length_fits.csv", length_fits)
+        data += ["lm_lengths.csv", "lm_length_gaps.csv", "lm_length_fits.csv"]
+        plots.length_trend(length_gaps, length_fits, folder / "length_trend.png")
+        figures.append("length_trend.png")
+        tables["the gap against training length (each variant tuned at each length)"] = length_gaps
     from .claims import claims
 
     summary = Summary(
         name="lm",
         title="Pretraining byte-level GPTs at tuned learning rates (Appendix G): DLoR vs low-rank and dense",
-        figures=["lm/lr_sweep.png", "lm/size_trend.png", "lm/reading_effects.png"],
-        data=[
-            "lm/lm_tuned.csv",
-            "lm/lm_sweep.csv",
-            "lm/lm_readings.csv",
-            "lm/lm_reading_effects.csv",
-            "lm/lm_power_laws.csv",
-            "lm/summary.json",
-        ],
-        claims=claims(cfg, table, fits, baselines),
+        figures=[f"lm/{f}" for f in figures],
+        data=[f"lm/{f}" for f in data] + ["lm/summary.json"],
+        claims=claims(cfg, table, fits, baselines, crossing=crossing, length_gaps=length_gaps),
         tables={
             "tuned comparison (fresh seeds at each variant's best rate)": table,
             "reading study (each reading at its own tuned rate)": reading_table,
             "how each reading choice moves low-rank minus DLoR": effects,
-            "power law per variant (loss = a * params^-b)": fits,
-        },
+            "power law per variant (loss = a * params^-b; b interval: bootstrap over seeds)": fits,
+        }
+        | tables,
         config=asdict(cfg)
         | {
             "device": ctx.device,
@@ -440,6 +386,7 @@ def run(cfg: LMConfig, out: Path, ctx: RunContext) -> Summary:
             "corpus_files": len(corpus.files),
             "baselines_nats_per_byte": baselines,
             "steps": {w: steps_for(cfg, w) for w in cfg.widths},
+            "crossing": crossing,
             "default_reading": {v: label(rd, v, cfg) for v, rd in chosen.items()},
             "default_reading_criterion": "each variant's own lowest tuning-seed validation loss",
             "param_tolerance": PARAM_TOLERANCE,
@@ -450,10 +397,10 @@ def run(cfg: LMConfig, out: Path, ctx: RunContext) -> Summary:
     return summary
 
 
-def _tuned_table(cfg: LMConfig, tuned: dict, verdict: dict) -> list[dict]:
+def _tuned_table(cfg: LMConfig, tuned: dict, verdict: dict, variants: tuple[str, ...]) -> list[dict]:
     rows = []
     for w in cfg.widths:
-        for v in VARIANTS:
+        for v in variants:
             t, recs = tuned[(w, v)], verdict[(w, v)]
             loss = np.array([math.inf if r["val_loss"] is None else r["val_loss"] for r in recs])
             q25, med, q75 = np.percentile(loss, [25, 50, 75])
@@ -465,6 +412,7 @@ def _tuned_table(cfg: LMConfig, tuned: dict, verdict: dict) -> list[dict]:
                     "params": recs[0].get("params", GPT(GPTConfig(**mc)).num_params()),
                     "n_embd": mc["n_embd"],
                     "rank": mc["rank"] if v != "dense" else "",
+                    "density": mc.get("density") or "",
                     "reading": label(t.reading, v, cfg),
                     "best_rate": t.best_rate,
                     "rate_on_edge": t.on_edge,
@@ -540,19 +488,6 @@ def _effects(cfg: LMConfig, rows: list[dict]) -> list[dict]:
                 "effect_b_minus_a": mean[b] - mean[a],
             }
         )
-    return out
-
-
-def _power_laws(table: list[dict]) -> list[dict]:
-    """``loss = a * params^-b`` per variant, least squares on log loss against log params."""
-    out = []
-    for v in VARIANTS:
-        sel = [t for t in table if t["variant"] == v and math.isfinite(t["val_nats_median"])]
-        if len(sel) < 2:
-            continue
-        x, y = np.log([t["params"] for t in sel]), np.log([t["val_nats_median"] for t in sel])
-        slope, intercept = np.polyfit(x, y, 1)
-        out.append({"variant": v, "a": float(math.exp(intercept)), "exponent_b": float(-slope), "sizes": len(sel)})
     return out
 
 

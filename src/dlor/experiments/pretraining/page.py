@@ -26,6 +26,105 @@ def _largest_effect(effects: list[dict]) -> str:
     )
 
 
+def _crossing_lines(cfg: dict) -> list[str]:
+    from .claims import crossing_words
+
+    crossing = cfg.get("crossing")
+    if not crossing:
+        return []
+    words = crossing_words(crossing).removeprefix("; ")
+    return [f"Where DLoR's advantage over low-rank would reach zero: {words}.", ""]
+
+
+def _mechanism_lines(folder: Path, cfg: dict) -> list[str]:
+    path = folder / "lm_mechanism.csv"
+    if not path.exists():
+        return []
+    rows = _rows(path)
+    return [
+        "## What the gain is made of",
+        "",
+        f"At width {cfg['reading_width']}, DLoR with `α` frozen at 1 (an identity path that adds no trainable "
+        "parameter), trainable from 1 (the default) and trainable from 0 (the capacity of `αI` without the identity "
+        "start), each at its own tuned rate, beside low-rank (whose blocks already carry the transformer's residual "
+        f"connections). Validation loss over {cfg['seeds']} fresh seeds; the share is of the gain of `α` trainable from 1:",
+        "",
+        *table(
+            [
+                r
+                | {
+                    "loss": f"{_g(r['val_nats_median'])} ({_g(r['val_nats_q25'])}-{_g(r['val_nats_q75'])})",
+                    "best": _g(r["best_rate"], 3) + (" (edge)" if r["rate_on_edge"] == "True" else ""),
+                    "gain": f"{float(r['gain_over_lowrank']):+.4f}",
+                    "share": "-" if r["share_of_default_gain"] in ("", "nan") else f"{float(r['share_of_default_gain']):.0%}",
+                }
+                for r in rows
+            ],
+            [
+                ("reading", "reading"),
+                ("trainable_params", "trainable parameters"),
+                ("best", "best rate"),
+                ("loss", "val nats/byte, median (IQR)"),
+                ("gain", "gain over low-rank"),
+                ("share", "share of the default's gain"),
+            ],
+        ),
+        "",
+    ]
+
+
+def _length_lines(folder: Path, here: str) -> list[str]:
+    path = folder / "lm_length_gaps.csv"
+    if not path.exists():
+        return []
+    gaps = _rows(path)
+    fits = _rows(folder / "lm_length_fits.csv")
+    return [
+        "## Training length",
+        "",
+        "Every variant trained again at each token budget, each (variant, length) tuned on the grid again (the best rate "
+        "moves with the length), then the fresh seeds at its best rate. A gap that closes with length is what an "
+        "optimisation effect predicts (an identity start trains faster, and low-rank catches up); a gap that holds is "
+        "what Appendix G's capacity argument predicts.",
+        "",
+        *table(
+            [
+                g
+                | {
+                    "lo": f"{float(g['lowrank_minus_dlor']):+.4f}",
+                    "de": f"{float(g['dense_minus_dlor']):+.4f}",
+                    "iqr": _g(g["iqr"]),
+                    "edge": "yes" if g["rate_on_edge"] == "True" else "",
+                }
+                for g in gaps
+            ],
+            [
+                ("width", "width"),
+                ("tokens_per_param", "tokens per parameter"),
+                ("steps", "steps"),
+                ("lo", "low-rank minus DLoR"),
+                ("de", "dense minus DLoR"),
+                ("iqr", "IQR (low-rank, DLoR)"),
+                ("edge", "a rate on an edge"),
+            ],
+        ),
+        "",
+        *table(
+            [f | {"slope": f"{float(f['per_decade']):+.4f}", "at": _g(f["a"])} for f in fits],
+            [
+                ("width", "width"),
+                ("gap", "gap"),
+                ("at", "at 1 token/param"),
+                ("slope", "change per 10x tokens"),
+                ("lengths", "lengths"),
+            ],
+        ),
+        "",
+        f"![length trend]({here}/length_trend.png)",
+        "",
+    ]
+
+
 def page(folder: Path, out: Path, shared: Path | None = None) -> str:
     """The page of the run in ``folder`` (``RUN_DIR/lm``), to be written at ``out``; ``shared`` is
     the folder of an earlier run at one shared learning rate, shown as a section of its own."""
@@ -78,6 +177,13 @@ def page(folder: Path, out: Path, shared: Path | None = None) -> str:
         f"rate beyond it, up to {cfg['max_extensions']} times, and a size whose best rate stays on an edge is not judged.",
         f"- Verdicts: {cfg['seeds']} fresh seeds of every variant at every size, at its best rate; a difference counts "
         f"when it exceeds max({cfg['margin']} nats/byte, the seeds' IQR).",
+        "- Sparse plus low-rank (SLTrain, `S + UVᵀ`, `S` on a fixed random support, its values trained): at DLoR's "
+        "parameter count within 1%. For each rank up to DLoR's, the density of `S` that fills the parameters the "
+        "factors leave over is computed, and the rank whose density is closest to SLTrain's "
+        f"{cfg.get('sltrain_density', 0.03):g} wins (its own rank at that density would overshoot the budget). "
+        "It takes low-rank's reading, and its "
+        "projections form `S + UVᵀ` once per step and apply it as one dense product (the same function; faster on a "
+        "CPU at these widths, `benchmarks/bench_lm.py --sltrain`).",
         f"- Reading study at width {cfg['reading_width']}: every combination of {', '.join(f'`{f}`' for f in factors)} for DLoR, "
         "and of the shared ones for low-rank, each at its own tuned rate. "
         f"Default reading: **{cfg['default_reading_criterion']}** (no difference between variants enters it): "
@@ -117,16 +223,36 @@ def page(folder: Path, out: Path, shared: Path | None = None) -> str:
         f"![size trend]({here}/size_trend.png)",
         "",
         *table(
-            [f | {"a": _g(f["a"]), "b": _g(f["exponent_b"])} for f in fits],
-            [("variant", "variant"), ("a", "a"), ("b", "exponent b (loss = a N^-b)"), ("sizes", "sizes")],
+            [
+                f
+                | {
+                    "a": _g(f["a"]),
+                    "b": _g(f["exponent_b"]),
+                    "ci": f"{_g(f['b_low'])} to {_g(f['b_high'])}" if f.get("b_low") else "-",
+                }
+                for f in fits
+            ],
+            [
+                ("variant", "variant"),
+                ("a", "a"),
+                ("b", "exponent b (loss = a N^-b)"),
+                ("ci", "95% interval of b (bootstrap over seeds)"),
+                ("sizes", "sizes"),
+            ],
         ),
         "",
+        *_crossing_lines(cfg),
         f"These sizes ({min(int(r['params']) for r in tuned):,} to {max(int(r['params']) for r in tuned):,} parameters, "
         "trained for minutes on a CPU) say nothing "
         "certain about the scale of GaLore and SLTrain (60M to 1B parameters on C4): an advantage can grow, "
         "hold or vanish past them. `--corpus DIR` (any folder of text) and `--device cuda` run the same study "
-        "larger, with `--set widths=...` and `--set tokens_per_param=...`.",
+        "larger, with `--set widths=...` and `--set tokens_per_param=...`. One size up, width 256 (about 0.7M "
+        "parameters), costs about five CPU-hours at this budget; on a GPU it is "
+        "`dlor reproduce lm --budget paper --device cuda --set widths=32,64,128,256 --set length_widths=64 --out DIR`, "
+        "which reuses every finished run of the three smaller sizes.",
         "",
+        *_mechanism_lines(folder, cfg),
+        *_length_lines(folder, here),
         "## The reading study",
         "",
         f"At width {cfg['reading_width']}, each reading at its own tuned rate; losses of {cfg['reading_seeds']} fresh seed(s):",

@@ -9,7 +9,7 @@ import numpy as np
 
 from .._common import plt, save_figure
 
-COLOURS = {"dense": "tab:gray", "lowrank": "tab:red", "dlor": "tab:blue"}
+COLOURS = {"dense": "tab:gray", "lowrank": "tab:red", "dlor": "tab:blue", "sparse+lowrank": "tab:green"}
 
 
 def lr_sweep(rows: list[dict], widths, path: Path) -> None:
@@ -82,4 +82,39 @@ def reading_effects(effects: list[dict], path: Path) -> None:
     ax.axvline(0, color="k", lw=0.8)
     ax.set_xlabel("change in low-rank minus DLoR (nats/byte; > 0 favours DLoR)")
     ax.grid(True, axis="x", alpha=0.3)
+    save_figure(fig, path)
+
+
+GAP_LINES = (("lowrank_minus_dlor", "tab:red", "low-rank - DLoR"), ("dense_minus_dlor", "tab:gray", "dense - DLoR"))
+
+
+def length_trend(gaps: list[dict], fits: list[dict], path: Path) -> None:
+    """Low-rank minus DLoR and dense minus DLoR against tokens per parameter, a panel per width,
+    with each gap's least-squares line in log10(tokens) and the seeds' IQR as a band."""
+    widths = list(dict.fromkeys(g["width"] for g in gaps))
+    fig, axes = plt.subplots(1, len(widths), figsize=(4.6 * len(widths), 3.8), squeeze=False, sharey=True)
+    fit = {(f["width"], f["gap"]): f for f in fits}
+    for ax, w in zip(axes[0], widths, strict=True):
+        sel = [g for g in gaps if g["width"] == w]
+        x = np.array([g["tokens_per_param"] for g in sel], dtype=float)
+        ax.fill_between(x, 0, [g["iqr"] for g in sel], color="tab:red", alpha=0.12, label="IQR (low-rank, DLoR)")
+        for key, colour, name in (
+            ("lowrank_minus_dlor", "tab:red", "low-rank - DLoR"),
+            ("dense_minus_dlor", "tab:gray", "dense - DLoR"),
+        ):
+            ax.plot(x, [g[key] for g in sel], "o", color=colour, label=name)
+            edge = [g for g in sel if g["rate_on_edge"]]
+            ax.plot([g["tokens_per_param"] for g in edge], [g[key] for g in edge], "x", ms=10, color="k")
+            if (w, key) in fit:
+                f = fit[(w, key)]
+                grid = np.geomspace(x.min(), x.max(), 30)
+                ax.plot(grid, f["a"] + f["per_decade"] * np.log10(grid), "-", color=colour, alpha=0.6)
+        ax.axhline(0, color="k", lw=0.8)
+        ax.set_xscale("log")
+        ax.set_title(f"width {w}")
+        ax.set_xlabel("training tokens per parameter")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel("gap to DLoR (nats/byte; > 0: DLoR lower)")
+    fig.suptitle("Alpha I's advantage against training length (x: a best rate on an edge of its grid)", fontsize=10)
     save_figure(fig, path)
