@@ -312,7 +312,7 @@ def run(cfg: LMConfig, out: Path, ctx: RunContext) -> Summary:
     reading_runs = {(v, i): verdict_runs(cfg, t, cfg.reading_seeds) for v in study for i, t in enumerate(study[v])}
     mech_runs = {n: verdict_runs(cfg, t, cfg.seeds) for n, t in mech.items()}
     length_runs = {k: verdict_runs(cfg, t, cfg.seeds) for k, t in at_lengths.items()}
-    groups = [main_runs, reading_runs, mech_runs, length_runs]
+    groups: list[dict] = [main_runs, reading_runs, mech_runs, length_runs]
     everything = [r for runs_of in groups for runs in runs_of.values() for r in runs]
     train_all(
         folder,
@@ -324,7 +324,10 @@ def run(cfg: LMConfig, out: Path, ctx: RunContext) -> Summary:
         desc="lm: fresh seeds at the tuned rates",
         corpus=corpus,
     )
-    records = lambda runs_of: {k: [finished(folder, r) for r in runs] for k, runs in runs_of.items()}  # noqa: E731
+
+    def records(runs_of: dict) -> dict:
+        return {k: [finished(folder, r) for r in runs] for k, runs in runs_of.items()}
+
     verdict = records(main_runs)
     baselines = {"uniform": math.log(VOCAB_SIZE), "unigram": unigram_loss(corpus)}
     table = _tuned_table(cfg, tuned, verdict, variants)

@@ -18,6 +18,7 @@ and interval over the resamples that cross ahead, with the share of resamples th
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -26,7 +27,7 @@ __all__ = ["power_law", "bootstrap"]
 SEED = 0  # the bootstrap's generator
 
 
-def power_law(params: list[float], losses: list[float]) -> tuple[float, float]:
+def power_law(params: Sequence[float], losses: Sequence[float]) -> tuple[float, float]:
     """``(a, b)`` of ``loss = a * params^-b`` by least squares in log-log."""
     slope, intercept = np.polyfit(np.log(params), np.log(losses), 1)
     return float(math.exp(intercept)), float(-slope)
