@@ -73,6 +73,21 @@ def _mechanism_lines(folder: Path, cfg: dict) -> list[str]:
     ]
 
 
+def _fit_table(fits: list[dict]) -> list[str]:
+    """The least-squares lines of the gaps against log10(tokens); nothing when no width has two judged lengths."""
+    if not fits:
+        return []
+    rows = [f | {"slope": f"{float(f['per_decade']):+.4f}", "at": _g(f["a"])} for f in fits]
+    columns = [
+        ("width", "width"),
+        ("gap", "gap"),
+        ("at", "at 1 token/param"),
+        ("slope", "change per 10x tokens"),
+        ("lengths", "lengths"),
+    ]
+    return [*table(rows, columns), ""]
+
+
 def _length_lines(folder: Path, here: str) -> list[str]:
     path = folder / "lm_length_gaps.csv"
     if not path.exists():
@@ -109,17 +124,7 @@ def _length_lines(folder: Path, here: str) -> list[str]:
             ],
         ),
         "",
-        *table(
-            [f | {"slope": f"{float(f['per_decade']):+.4f}", "at": _g(f["a"])} for f in fits],
-            [
-                ("width", "width"),
-                ("gap", "gap"),
-                ("at", "at 1 token/param"),
-                ("slope", "change per 10x tokens"),
-                ("lengths", "lengths"),
-            ],
-        ),
-        "",
+        *_fit_table(fits),
         f"![length trend]({here}/length_trend.png)",
         "",
     ]
