@@ -15,9 +15,10 @@ for the dense baseline), 20% of the training points are held out, the cell train
 every rate of a log-spaced grid around 5e-3 (5e-4 ... 5e-2; a best rate on an edge extends the
 grid, at most three times) for the short budget, with two tuning seeds, and the rate with the
 lowest median MSE on the held-out points wins. The fresh seeds then train on the whole training
-set at the chosen rate (5 seeds, as for Figure 6: seeds 0-4 of the paper-rate reading's 10), and
-Figure 4's panels and verdicts are recomputed from them. A k at which deep's or wide's best rate stays on an
-edge of its grid is not judged in the tuned reading. Figure 6 and Table 1 stay at the paper's rate.
+set at the chosen rate (5 seeds, as for Figure 6: seeds 0-4 of the paper-rate reading's 10, so
+each tuned model starts where its paper-rate twin does), and Figure 4's panels and verdicts are
+recomputed from them. A k at which deep's or wide's best rate stays on an edge of its grid is not
+judged in the tuned reading. Figure 6 and Table 1 stay at the paper's rate.
 
 Every (architecture, k) group of seeds is trained as one batched computation by
 [`GroupTrainer`][dlor.train.GroupTrainer] and written to ``training/runs/<group>.json`` as soon as it
