@@ -12,6 +12,7 @@ Run: .venv/bin/python benchmarks/bench_lm.py [--quick] [--sltrain]
     (width 128, 2 layers, rank 32, 16 x 64 tokens), at DLoR's parameter count as the study
     matches it, with its sparse part as a CSR product and as one dense product of S + U V^T.
     Goal: <= 1.5x low-rank's time per token, steps timed in alternation, median ratio of rounds.
+    --threads 1 measures it as `dlor reproduce lm` trains: one process of one thread per core.
 """
 
 from __future__ import annotations
@@ -110,8 +111,11 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--quick", action="store_true")
     p.add_argument("--sltrain", action="store_true")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own)")
     p.add_argument("--repeats", type=int, default=5)
     args = p.parse_args()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     if args.sltrain:
         sltrain(args.repeats)
         return

@@ -264,13 +264,16 @@ def test_table1_exact():
 
 
 def test_sweep_resumes_without_duplicates(tmp_path):
+    import dataclasses
+
     from dlor.experiments.section6_training import experiment as training
 
-    s1 = training.run(training.SweepConfig.tiny(), tmp_path, RunContext(progress=False))
+    cfg = dataclasses.replace(training.SweepConfig.tiny(), tune_rates=False)  # the paper-rate groups alone
+    s1 = training.run(cfg, tmp_path, RunContext(progress=False))
     runs = sorted((tmp_path / "training" / "runs").glob("*.json"))
     stamps = {p.name: p.stat().st_mtime_ns for p in runs}
     (runs[0]).unlink()  # as if the sweep had been killed before this group finished
-    s2 = training.run(training.SweepConfig.tiny(), tmp_path, RunContext(progress=False))
+    s2 = training.run(cfg, tmp_path, RunContext(progress=False))
     after = {p.name: p.stat().st_mtime_ns for p in sorted((tmp_path / "training" / "runs").glob("*.json"))}
     assert set(after) == set(stamps)
     assert all(after[n] == stamps[n] for n in stamps if n != runs[0].name)  # finished groups untouched
@@ -279,7 +282,6 @@ def test_sweep_resumes_without_duplicates(tmp_path):
     rows = list(csv.DictReader((tmp_path / "training" / "runs.csv").open()))
     keys = [(r["arch"], r["k"], r["width"], r["seed"], r.get("matched_k", "")) for r in rows]
     assert len(keys) == len(set(keys))  # nothing duplicated
-    cfg = training.SweepConfig.tiny()
     n_groups = 2 * len(cfg.ks) + 1 + len(set(cfg.ks) & set(training.MATCHED_WIDTH))
     assert len(runs) == n_groups
     assert len(rows) == (2 * len(cfg.ks) + 1) * cfg.seeds + len(set(cfg.ks) & set(training.MATCHED_WIDTH)) * cfg.matched_seeds

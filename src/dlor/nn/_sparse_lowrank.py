@@ -53,8 +53,8 @@ class SparseLowRankLinear(nn.Module):
     * ``"dense"``: ``W = S + U V^T`` is formed once per call (``O(m n r)``, independent of the
       batch) and applied as one dense product, ``O(B m n)``. It is the same function (equal up to
       float rounding) and the same parameters; it trades the structure's FLOPs for one dense
-      kernel, which is faster on a CPU at small widths (a byte-level GPT of width 128 with rank 32
-      trains 1.3x slower than low-rank this way against 1.9x with the sparse product; see
+      kernel, which is faster on a CPU at small widths (a byte-level GPT step at width 128 takes
+      1.28x low-rank's time on one thread this way, against 2.12x with the sparse product; see
       ``benchmarks/bench_lm.py --sltrain``). Choose it only where ``m n`` is small.
 
     Args:

@@ -54,7 +54,7 @@ def tuned_group(cfg, cell: tuple, choice: Choice) -> GroupSpec | None:
     return cell_group(cfg, cell, seeds, [choice.rate] * len(seeds), tag=f"lr{choice.rate:.3g}")
 
 
-def choose_rates(cfg, tcfg: TrainConfig, runs: Path, ctx: RunContext) -> tuple[dict[tuple, Choice], list[dict]]:
+def choose_rates(cfg, tcfg: TrainConfig, runs: Path, ctx: RunContext) -> tuple[dict, list[dict]]:
     """Each cell's rate, chosen on a validation split of its training points at the tuning budget;
     every tuning group is a finished-run file under ``runs`` (an interrupted study resumes).
     Returns the choices and every tuning run's row."""
