@@ -252,7 +252,7 @@ def page(folder: Path, out: Path, shared: Path | None = None) -> str:
         "certain about the scale of GaLore and SLTrain (60M to 1B parameters on C4): an advantage can grow, "
         "hold or vanish past them. `--corpus DIR` (any folder of text) and `--device cuda` run the same study "
         "larger, with `--set widths=...` and `--set tokens_per_param=...`. One size up, width 256 (about 0.7M "
-        "parameters), costs about five CPU-hours at this budget; on a GPU it is "
+        "parameters), needs about 6,600 steps a run and some 36 runs at this budget, five CPU-hours or more; on a GPU it is "
         "`dlor reproduce lm --budget paper --device cuda --set widths=32,64,128,256 --set length_widths=64 --out DIR`, "
         "which reuses every finished run of the three smaller sizes.",
         "",
