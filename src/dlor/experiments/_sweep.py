@@ -213,14 +213,18 @@ def read_group_rows(folder: Path, groups: list[GroupSpec]) -> list[dict]:
     return rows
 
 
-def validation_scorer(runs: Path, make_group, tcfg: TrainConfig, dtype: str, rows: list[dict], **train) -> Callable:
+def validation_scorer(
+    runs: Path, make_group, seeds: list[int], tcfg: TrainConfig, dtype: str, rows: list[dict], **train
+) -> Callable:
     """The ``score`` that `dlor.experiments._tuning.tune` asks for, for groups trained here.
 
-    ``make_group(cell, rates, round)`` builds the group of one cell at ``rates`` (its members
-    scored on validation points: ``validation`` in their ``member_extra``) for tuning round
-    ``round`` (1, 2, ...). Each round trains its groups under ``runs`` (finished ones are reused),
-    appends their rows to ``rows`` and scores each model by ``test_mse_final``, its MSE on the
-    validation points. ``train``: ``workers``, ``progress``, ``device`` of ``train_groups``.
+    ``make_group(cell, seeds, lrs, tag)`` builds the group of one cell, one model per entry of
+    ``seeds`` at the rate beside it in ``lrs`` (its members scored on validation points:
+    ``validation`` in their ``member_extra``). Each round trains every rate asked for with each
+    of the tuning ``seeds``, in groups tagged ``tune1``, ``tune2``, ... by round, under ``runs``
+    (finished ones are reused), appends their rows to ``rows`` and scores each model by
+    ``test_mse_final``, its MSE on the validation points. ``train``: ``workers``, ``progress``,
+    ``device`` of ``train_groups``.
     """
     rounds = [0]
 
@@ -229,7 +233,10 @@ def validation_scorer(runs: Path, make_group, tcfg: TrainConfig, dtype: str, row
         by_cell: dict = {}
         for cell, rate in pairs:
             by_cell.setdefault(cell, []).append(rate)
-        groups = [make_group(cell, rates, rounds[0]) for cell, rates in by_cell.items()]
+        groups = [
+            make_group(cell, seeds * len(rates), [r for r in rates for _ in seeds], f"tune{rounds[0]}")
+            for cell, rates in by_cell.items()
+        ]
         train_groups(runs, groups, tcfg, dtype, **train)
         out: dict = {}
         for cell, group in zip(by_cell, groups, strict=True):

@@ -5,6 +5,7 @@ from dlor.experiments._data import sawtooth_data
 from dlor.experiments._sweep import group_data
 from dlor.experiments.depth_width import experiment as ex
 from dlor.experiments.depth_width.claims import _trained_claim
+from tests._validation_split import assert_held_out_of_the_training_set
 
 
 def test_a_tuning_group_never_sees_the_test_points():
@@ -12,10 +13,7 @@ def test_a_tuning_group_never_sees_the_test_points():
     cell = ex.cells(cfg)[0]
     data = group_data(ex.cell_group(cfg, cell, [1000, 1000], [1e-3, 1e-2], tag="tune1", validation=0.2))
     full = sawtooth_data(split=cfg.split, seed=0, frequency=cell[0])
-    fit, val, test = (set(t.flatten().tolist()) for t in (data["x_train"], data["x_test"], full["x_test"]))
-    assert fit | val == set(full["x_train"].flatten().tolist()) and not fit & val
-    assert not (fit | val) & test
-    assert len(val) == round(0.2 * len(full["x_train"]))
+    assert_held_out_of_the_training_set(data, full, 0.2)
 
 
 def test_the_paper_rate_groups_keep_their_names_and_rate():

@@ -12,16 +12,14 @@ from dlor.experiments._sweep import group_data
 from dlor.experiments._tuning import Choice
 from dlor.experiments.section6_training import experiment as ex
 from dlor.experiments.section6_training import rates
+from tests._validation_split import assert_held_out_of_the_training_set
 
 
 def test_a_tuning_group_never_sees_the_test_points():
     cfg = ex.SweepConfig.tiny()
     data = group_data(rates.cell_group(cfg, ("deep", 4), [1000, 1000], [1e-3, 1e-2], tag="tune1", validation=0.2))
     full = sawtooth_data(split=cfg.split, seed=cfg.split_seed)
-    fit, val, test = (set(t.flatten().tolist()) for t in (data["x_train"], data["x_test"], full["x_test"]))
-    assert fit | val == set(full["x_train"].flatten().tolist()) and not fit & val
-    assert not (fit | val) & test
-    assert len(val) == round(0.2 * len(full["x_train"]))
+    assert_held_out_of_the_training_set(data, full, 0.2)
 
 
 def test_the_paper_rate_groups_keep_their_names_and_rate():

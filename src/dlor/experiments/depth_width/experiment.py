@@ -334,12 +334,11 @@ def choose_rates(cfg: ExpressivityConfig, tcfg: TrainConfig, runs: Path, ctx: Ru
     tune_cfg = replace(tcfg, epochs=cfg.tuning_epochs, checkpoint_every=max(cfg.tuning_epochs // 5, 1))
     rows: list[dict] = []
 
-    def group(cell: tuple, rates: list[float], round_: int) -> GroupSpec:
-        lrs = [r for r in rates for _ in seeds]
-        return cell_group(cfg, cell, seeds * len(rates), lrs, tag=f"tune{round_}", validation=cfg.validation_fraction)
+    def group(cell: tuple, members: list[int], lrs: list[float], tag: str) -> GroupSpec:
+        return cell_group(cfg, cell, members, lrs, tag=tag, validation=cfg.validation_fraction)
 
     train = {"workers": workers, "progress": ctx.progress, "device": ctx.device}
-    score = validation_scorer(runs, group, tune_cfg, "float32", rows, **train)
+    score = validation_scorer(runs, group, seeds, tune_cfg, "float32", rows, **train)
     return tune(cells(cfg), cfg.rates, score, higher_is_better=False), rows
 
 

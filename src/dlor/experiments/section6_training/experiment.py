@@ -346,7 +346,7 @@ def _moved(per_k: list[dict], tuned_per_k: list[dict], choices: dict) -> list[di
     tuned = {(p["arch"], p["k"]): p for p in tuned_per_k}
     rows = []
     for cell, choice in choices.items():
-        if cell not in tuned or math.isclose(choice.rate, tuning.PAPER_RATE, rel_tol=1e-9):
+        if cell not in tuned or tuning.at_rate(choice.rate):
             continue
         a, b = paper[cell], tuned[cell]
         rows.append(
@@ -394,6 +394,11 @@ def _plots(per_k, matched, cfg, folder, suffix: str = "", title: str = "") -> li
     colours = {"deep": "tab:blue", "wide": "tab:orange", "dense": "tab:gray"}
     names = []
 
+    def save(fig, ax, name: str) -> None:
+        ax.set_title(title, fontsize=9)
+        save_figure(fig, folder / name)
+        names.append(name)
+
     def series(arch, key):
         sel = [p for p in per_k if p["arch"] == arch]
         return sel, [p[key] for p in sel]
@@ -424,9 +429,7 @@ def _plots(per_k, matched, cfg, folder, suffix: str = "", title: str = "") -> li
         ax.set_ylabel(label)
         ax.legend(fontsize=8)
         ax.grid(True, which="both", alpha=0.3)
-        ax.set_title(title, fontsize=9)
-        save_figure(fig, folder / fname)
-        names.append(fname)
+        save(fig, ax, fname)
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for arch in ("deep", "wide"):
         sel, med = series(arch, "epochs_to_threshold_median")
@@ -438,9 +441,7 @@ def _plots(per_k, matched, cfg, folder, suffix: str = "", title: str = "") -> li
     ax.set_ylabel(f"epochs to training MSE < {cfg.threshold:g}")
     ax.legend(fontsize=8)
     ax.grid(True, alpha=0.3)
-    ax.set_title(title, fontsize=9)
-    save_figure(fig, folder / f"fig4c_epochs_to_threshold{suffix}.png")
-    names.append(f"fig4c_epochs_to_threshold{suffix}.png")
+    save(fig, ax, f"fig4c_epochs_to_threshold{suffix}.png")
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     width = 0.38
     for j, arch in enumerate(("deep", "wide")):
@@ -452,9 +453,7 @@ def _plots(per_k, matched, cfg, folder, suffix: str = "", title: str = "") -> li
     ax.set_xlabel("number of substructures k")
     ax.set_ylabel(f"success rate (training MSE < {cfg.threshold:g} within {cfg.epochs} epochs)")
     ax.legend(fontsize=8)
-    ax.set_title(title, fontsize=9)
-    save_figure(fig, folder / f"fig4d_success_rate{suffix}.png")
-    names.append(f"fig4d_success_rate{suffix}.png")
+    save(fig, ax, f"fig4d_success_rate{suffix}.png")
     if matched:
         fig, ax = plt.subplots(figsize=(6.4, 4.2))
         ks = [m["k"] for m in matched]
@@ -469,9 +468,7 @@ def _plots(per_k, matched, cfg, folder, suffix: str = "", title: str = "") -> li
         ax.set_ylabel(f"test MSE after {cfg.epochs} epochs (median, IQR)")
         ax.legend(fontsize=8)
         ax.grid(True, which="both", alpha=0.3)
-        ax.set_title(title, fontsize=9)
-        save_figure(fig, folder / "fig6_parameter_matched.png")
-        names.append("fig6_parameter_matched.png")
+        save(fig, ax, "fig6_parameter_matched.png")
     return names
 
 

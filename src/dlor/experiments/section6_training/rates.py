@@ -27,6 +27,11 @@ PAPER_RATE = TrainConfig.lr  # Appendix H.2: Adam at 0.005, every family
 BASELINE_WIDTHS = [1, 16, 16, 1]  # the dense baseline of Figure 4: two hidden layers of 16
 
 
+def at_rate(rate: float, other: float = PAPER_RATE) -> bool:
+    """Whether two learning rates are the same (up to float rounding)."""
+    return math.isclose(rate, other, rel_tol=1e-9)
+
+
 def cells(cfg) -> list[tuple]:
     """Every tuned cell of the sweep ``cfg``: ``(family, k)``, and ``("dense", None)`` for the baseline."""
     return [(arch, k) for arch in ("deep", "wide") for k in cfg.ks] + [("dense", None)]
@@ -48,7 +53,7 @@ def tuned_group(cfg, cell: tuple, choice: Choice) -> GroupSpec | None:
     """The fresh seeds of ``cell`` at its chosen rate, or None when that is the paper's rate (the
     paper-rate group then serves both readings). The name carries the rate, so a run that chose
     another never reads these results."""
-    if math.isclose(choice.rate, PAPER_RATE, rel_tol=1e-9):
+    if at_rate(choice.rate):
         return None
     seeds = list(range(cfg.tuned_seeds))
     return cell_group(cfg, cell, seeds, [choice.rate] * len(seeds), tag=f"lr{choice.rate:.3g}")
@@ -68,12 +73,11 @@ def choose_rates(cfg, tcfg: TrainConfig, runs: Path, ctx: RunContext) -> tuple[d
     )
     rows: list[dict] = []
 
-    def group(cell: tuple, rates: list[float], round_: int) -> GroupSpec:
-        lrs = [r for r in rates for _ in seeds]
-        return cell_group(cfg, cell, seeds * len(rates), lrs, tag=f"tune{round_}", validation=cfg.validation_fraction)
+    def group(cell: tuple, members: list[int], lrs: list[float], tag: str) -> GroupSpec:
+        return cell_group(cfg, cell, members, lrs, tag=tag, validation=cfg.validation_fraction)
 
     train = {"workers": cfg.workers, "progress": ctx.progress, "device": cfg.device}
-    score = validation_scorer(runs, group, tune_cfg, cfg.dtype, rows, **train)
+    score = validation_scorer(runs, group, seeds, tune_cfg, cfg.dtype, rows, **train)
     return tune(cells(cfg), cfg.rates, score, higher_is_better=False), rows
 
 
@@ -83,7 +87,7 @@ def reading_rows(rows: list[dict], choices: dict[tuple, Choice] | None, tuned_se
     models at its chosen rate). The tuned reading leaves out a k at which deep's or wide's best
     rate stays on an edge of its grid (both families, since they are compared at each k), and the
     dense baseline when its does."""
-    at = lambda r, rate: math.isclose(r.get("lr", PAPER_RATE), rate, rel_tol=1e-9)  # noqa: E731
+    at = lambda r, rate: at_rate(r.get("lr", PAPER_RATE), rate)  # noqa: E731
     out = {"paper-rate": [r for r in rows if at(r, PAPER_RATE)]}
     if choices is None:
         return out
