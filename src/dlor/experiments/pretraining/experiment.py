@@ -65,7 +65,7 @@ from ...lm.data import VOCAB_SIZE
 from .._common import Summary, write_csv, write_json
 from .._registry import RunContext
 from . import lengths, mechanism, plots, trend
-from .runs import finished, text_files, train_all
+from .runs import finished, text_files
 from .shapes import PARAM_TOLERANCE, SLTRAIN_DENSITY, unigram_loss
 from .study import (
     READING_CHOICES,
@@ -75,6 +75,7 @@ from .study import (
     readings,
     settings_for,
     steps_for,
+    train_runs,
     tune_items,
     tuning_loss,
     verdict_runs,
@@ -314,16 +315,7 @@ def run(cfg: LMConfig, out: Path, ctx: RunContext) -> Summary:
     length_runs = {k: verdict_runs(cfg, t, cfg.seeds) for k, t in at_lengths.items()}
     groups: list[dict] = [main_runs, reading_runs, mech_runs, length_runs]
     everything = [r for runs_of in groups for runs in runs_of.values() for r in runs]
-    train_all(
-        folder,
-        everything,
-        corpus_dir=cfg.corpus,
-        device=ctx.device,
-        workers=cfg.workers,
-        progress=ctx.progress,
-        desc="lm: fresh seeds at the tuned rates",
-        corpus=corpus,
-    )
+    train_runs(cfg, folder, everything, ctx, corpus, "lm: fresh seeds at the tuned rates")
 
     def records(runs_of: dict) -> dict:
         return {k: [finished(folder, r) for r in runs] for k, runs in runs_of.items()}

@@ -30,14 +30,19 @@ def lr_sweep(rows: list[dict], widths, path: Path) -> None:
                 ax.plot([x[i]], [y[i]], "*", ms=12, color=colour)
             for xd in (r["lr"] for r in sel if r["val_nats"] is None):
                 ax.axvline(xd, color=colour, ls=":", lw=1)
-        ax.set_xscale("log")
-        ax.set_title(f"width {w}")
-        ax.set_xlabel("peak learning rate")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
+        _panel(ax, f"width {w}", "peak learning rate")
     axes[0][0].set_ylabel("validation loss (nats/byte, tuning seed)")
     fig.suptitle("Learning-rate sweep (star: best rate; dotted: diverged)", fontsize=10)
     save_figure(fig, path)
+
+
+def _panel(ax, title: str, xlabel: str) -> None:
+    """A panel with a logarithmic x axis, its title, grid and legend."""
+    ax.set_xscale("log")
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
 
 
 def size_trend(table: list[dict], fits: list[dict], path: Path) -> None:
@@ -110,11 +115,7 @@ def length_trend(gaps: list[dict], fits: list[dict], path: Path) -> None:
                 grid = np.geomspace(x.min(), x.max(), 30)
                 ax.plot(grid, f["a"] + f["per_decade"] * np.log10(grid), "-", color=colour, alpha=0.6)
         ax.axhline(0, color="k", lw=0.8)
-        ax.set_xscale("log")
-        ax.set_title(f"width {w}")
-        ax.set_xlabel("training tokens per parameter")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend(fontsize=7)
+        _panel(ax, f"width {w}", "training tokens per parameter")
     axes[0][0].set_ylabel("gap to DLoR (nats/byte; > 0: DLoR lower)")
     fig.suptitle("Alpha I's advantage against training length (x: a best rate on an edge of its grid)", fontsize=10)
     save_figure(fig, path)
