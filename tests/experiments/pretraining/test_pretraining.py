@@ -9,11 +9,12 @@ import torch
 from dlor._errors import DLoRError
 from dlor.experiments._registry import REGISTRY, RunContext, parse_setting
 from dlor.experiments.pretraining import experiment as lm
+from dlor.experiments.pretraining.runs import Runner
 from dlor.lm import GPT, GPTConfig, TrainSettings, load_corpus, train
 from dlor.lm.batched import train_batched
 from dlor.lm.trainer import make_optimizer
 from tests.conftest import call_entry_point
-from tests.tolerances import BATCHED_RUNS_RTOL
+from tests.tolerances import BATCHED_RUNS_RTOL, WORKER_PROCESSES_RTOL
 
 SMALL = dict(n_layer=1, n_head=2, n_embd=16, block_size=16, rank=4)
 
@@ -264,3 +265,21 @@ def test_batched_runs_refuse_what_they_cannot_batch(corpus):
         train_batched(GPTConfig(variant="sparse+lowrank", density=0.2, **SMALL), [s], corpus)
     with pytest.raises(DLoRError, match="at least one"):
         train_batched(GPTConfig(**SMALL), [], corpus)
+
+
+def test_one_runner_serves_every_round_from_the_same_processes_and_matches_one_process(tmp_path):
+    base = TrainSettings(steps=8, batch_size=4, warmup=2, eval_every=4, eval_batches=2, checkpoint_every=8)
+    rounds = [
+        [(GPTConfig(variant=v, **SMALL), TrainSettings(**{**base.__dict__, "lr": lr})) for v in ("dlor", "lowrank")]
+        for lr in (1e-3, 3e-3)
+    ]
+    with Runner(tmp_path / "two", corpus_dir=None, device="cpu", workers=2, progress=False) as runner:
+        first = runner.train(rounds[0], "round 1")
+        processes = runner._pool
+        second = runner.train(rounds[1], "round 2")
+        assert processes is not None and runner._pool is processes  # started once, kept for round 2
+    assert runner._pool is None  # stopped when the study ends
+    with Runner(tmp_path / "one", corpus_dir=None, device="cpu", workers=1, progress=False) as alone:
+        reference = [alone.train(r, "one process") for r in rounds]
+    for got, want in zip(first + second, reference[0] + reference[1], strict=True):
+        assert got["val_loss"] == pytest.approx(want["val_loss"], rel=WORKER_PROCESSES_RTOL)

@@ -65,7 +65,7 @@ from ...lm.data import VOCAB_SIZE
 from .._common import Summary, write_csv, write_json
 from .._registry import RunContext
 from . import lengths, mechanism, plots, trend
-from .runs import finished, text_files
+from .runs import Runner, finished, text_files
 from .shapes import PARAM_TOLERANCE, SLTRAIN_DENSITY, unigram_loss
 from .study import (
     READING_CHOICES,
@@ -75,7 +75,6 @@ from .study import (
     readings,
     settings_for,
     steps_for,
-    train_runs,
     tune_items,
     tuning_loss,
     verdict_runs,
@@ -288,34 +287,38 @@ def run(cfg: LMConfig, out: Path, ctx: RunContext) -> Summary:
     corpus = load_corpus(None if cfg.corpus is None else text_files(cfg.corpus))
     workers = cfg.workers if ctx.workers is None else ctx.workers
     cfg = replace(cfg, workers=workers) if workers != cfg.workers else cfg
-    # 1. the reading study (and dense, which has one reading, at every size)
-    study = {v: [Tuned(cfg.reading_width, v, rd, list(cfg.rates)) for rd in readings(cfg, v)] for v in ("lowrank", "dlor")}
-    dense = [Tuned(w, "dense", cfg.start_reading(), list(cfg.rates)) for w in cfg.widths]
-    tune_items(cfg, study["lowrank"] + study["dlor"] + dense, folder, ctx, corpus, "lm: readings and dense")
-    # 2. each variant's default reading: its own lowest tuning loss (the first reading wins a tie)
-    chosen = {v: min(items, key=lambda t: tuning_loss(t)).reading for v, items in study.items()}
-    # 3. the sweep at the other sizes under the chosen readings
-    tuned = {(t.width, "dense"): t for t in dense}
-    for v in ("lowrank", "dlor"):
-        tuned[(cfg.reading_width, v)] = next(t for t in study[v] if t.reading == chosen[v])
-    rest = [Tuned(w, v, chosen[v], list(cfg.rates)) for w in cfg.widths if w != cfg.reading_width for v in ("lowrank", "dlor")]
-    variants = VARIANTS + (("sparse+lowrank",) if cfg.sltrain else ())
-    if cfg.sltrain:  # SLTrain takes low-rank's reading (its factors are a low-rank term)
-        rest += [Tuned(w, "sparse+lowrank", chosen["lowrank"], list(cfg.rates)) for w in cfg.widths]
-    # the mechanism readings and the training-length trend: more items, tuned in the same sweep
-    mech = mechanism.items(cfg, chosen["dlor"]) if cfg.mechanism else {}
-    at_lengths = lengths.items(cfg, chosen, tuned | {(t.width, t.variant): t for t in rest}) if cfg.lengths else {}
-    extra = list(mech.values()) + [t for (w, per, v), t in at_lengths.items() if per != cfg.tokens_per_param]
-    tune_items(cfg, rest + extra, folder, ctx, corpus, "lm: learning-rate sweep")
-    tuned |= {(t.width, t.variant): t for t in rest}
-    # 4. fresh seeds at the tuned rates (the verdicts), and for the reading, mechanism and length tables
-    main_runs = {k: verdict_runs(cfg, t, cfg.seeds) for k, t in tuned.items()}
-    reading_runs = {(v, i): verdict_runs(cfg, t, cfg.reading_seeds) for v in study for i, t in enumerate(study[v])}
-    mech_runs = {n: verdict_runs(cfg, t, cfg.seeds) for n, t in mech.items()}
-    length_runs = {k: verdict_runs(cfg, t, cfg.seeds) for k, t in at_lengths.items()}
-    groups: list[dict] = [main_runs, reading_runs, mech_runs, length_runs]
-    everything = [r for runs_of in groups for runs in runs_of.values() for r in runs]
-    train_runs(cfg, folder, everything, ctx, corpus, "lm: fresh seeds at the tuned rates")
+    runner = Runner(folder, corpus_dir=cfg.corpus, device=ctx.device, workers=cfg.workers, progress=ctx.progress, corpus=corpus)
+    with runner:  # one set of worker processes serves every round of the study
+        # 1. the reading study (and dense, which has one reading, at every size)
+        study = {v: [Tuned(cfg.reading_width, v, rd, list(cfg.rates)) for rd in readings(cfg, v)] for v in ("lowrank", "dlor")}
+        dense = [Tuned(w, "dense", cfg.start_reading(), list(cfg.rates)) for w in cfg.widths]
+        tune_items(cfg, study["lowrank"] + study["dlor"] + dense, runner, "lm: readings and dense")
+        # 2. each variant's default reading: its own lowest tuning loss (the first reading wins a tie)
+        chosen = {v: min(items, key=lambda t: tuning_loss(t)).reading for v, items in study.items()}
+        # 3. the sweep at the other sizes under the chosen readings
+        tuned = {(t.width, "dense"): t for t in dense}
+        for v in ("lowrank", "dlor"):
+            tuned[(cfg.reading_width, v)] = next(t for t in study[v] if t.reading == chosen[v])
+        rest = [
+            Tuned(w, v, chosen[v], list(cfg.rates)) for w in cfg.widths if w != cfg.reading_width for v in ("lowrank", "dlor")
+        ]
+        variants = VARIANTS + (("sparse+lowrank",) if cfg.sltrain else ())
+        if cfg.sltrain:  # SLTrain takes low-rank's reading (its factors are a low-rank term)
+            rest += [Tuned(w, "sparse+lowrank", chosen["lowrank"], list(cfg.rates)) for w in cfg.widths]
+        # the mechanism readings and the training-length trend: more items, tuned in the same sweep
+        mech = mechanism.items(cfg, chosen["dlor"]) if cfg.mechanism else {}
+        at_lengths = lengths.items(cfg, chosen, tuned | {(t.width, t.variant): t for t in rest}) if cfg.lengths else {}
+        extra = list(mech.values()) + [t for (w, per, v), t in at_lengths.items() if per != cfg.tokens_per_param]
+        tune_items(cfg, rest + extra, runner, "lm: learning-rate sweep")
+        tuned |= {(t.width, t.variant): t for t in rest}
+        # 4. fresh seeds at the tuned rates (the verdicts), and for the reading, mechanism and length tables
+        main_runs = {k: verdict_runs(cfg, t, cfg.seeds) for k, t in tuned.items()}
+        reading_runs = {(v, i): verdict_runs(cfg, t, cfg.reading_seeds) for v in study for i, t in enumerate(study[v])}
+        mech_runs = {n: verdict_runs(cfg, t, cfg.seeds) for n, t in mech.items()}
+        length_runs = {k: verdict_runs(cfg, t, cfg.seeds) for k, t in at_lengths.items()}
+        groups: list[dict] = [main_runs, reading_runs, mech_runs, length_runs]
+        everything = [r for runs_of in groups for runs in runs_of.values() for r in runs]
+        runner.train(everything, "lm: fresh seeds at the tuned rates")
 
     def records(runs_of: dict) -> dict:
         return {k: [finished(folder, r) for r in runs] for k, runs in runs_of.items()}

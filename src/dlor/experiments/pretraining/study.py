@@ -7,14 +7,12 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ...lm import GPT, GPTConfig, TrainSettings
-from .._registry import RunContext
-from .runs import train_all
+from .runs import Runner
 from .shapes import matched_dense, matched_sltrain
 
 if TYPE_CHECKING:
@@ -151,26 +149,12 @@ def tuning_loss(t: Tuned) -> float:
     return math.inf if loss is None else loss
 
 
-def train_runs(cfg: LMConfig, folder: Path, runs: list, ctx: RunContext, corpus, desc: str) -> list[dict]:
-    """Train (or read back) ``runs`` under ``folder`` with the study's corpus, device and workers."""
-    return train_all(
-        folder,
-        runs,
-        corpus_dir=cfg.corpus,
-        device=ctx.device,
-        workers=cfg.workers,
-        progress=ctx.progress,
-        desc=desc,
-        corpus=corpus,
-    )
-
-
-def tune_items(cfg: LMConfig, items: list[Tuned], folder: Path, ctx: RunContext, corpus, desc: str) -> None:
+def tune_items(cfg: LMConfig, items: list[Tuned], runner: Runner, desc: str) -> None:
     """Train every item's grid with the tuning seed, extending a grid past a best rate on its edge."""
     step = cfg.rates[1] / cfg.rates[0]
     for round_ in range(cfg.max_extensions + 1):
         runs = [t.run(cfg, r, cfg.tuning_seed) for t in items for r in t.rates]
-        records = train_runs(cfg, folder, runs, ctx, corpus, f"{desc} (round {round_ + 1})")
+        records = runner.train(runs, f"{desc} (round {round_ + 1})")
         i = 0
         for t in items:
             t.losses = [rec["val_loss"] for rec in records[i : i + len(t.rates)]]
