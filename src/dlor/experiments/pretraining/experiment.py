@@ -71,6 +71,7 @@ from .study import (
     READING_CHOICES,
     Tuned,
     label,
+    loss_quartiles,
     model_config,
     readings,
     settings_for,
@@ -400,8 +401,6 @@ def _tuned_table(cfg: LMConfig, tuned: dict, verdict: dict, variants: tuple[str,
     for w in cfg.widths:
         for v in variants:
             t, recs = tuned[(w, v)], verdict[(w, v)]
-            loss = np.array([math.inf if r["val_loss"] is None else r["val_loss"] for r in recs])
-            q25, med, q75 = np.percentile(loss, [25, 50, 75])
             mc = recs[0]["model_config"]
             rows.append(
                 {
@@ -416,11 +415,9 @@ def _tuned_table(cfg: LMConfig, tuned: dict, verdict: dict, variants: tuple[str,
                     "rate_on_edge": t.on_edge,
                     "grid": " ".join(f"{r:.3g}" for r in t.rates),
                     "seeds": len(recs),
-                    "val_nats_median": float(med),
-                    "val_nats_q25": float(q25),
-                    "val_nats_q75": float(q75),
-                    "steps": recs[0]["settings"]["steps"],
                 }
+                | loss_quartiles(recs)
+                | {"steps": recs[0]["settings"]["steps"]}
             )
     return rows
 
@@ -447,8 +444,7 @@ def _sweep_rows(cfg: LMConfig, tuned: dict, study: dict) -> list[dict]:
 
 def _reading_rows(cfg: LMConfig, study: dict, fresh: dict) -> list[dict]:
     def med(recs):
-        vals = [math.inf if r["val_loss"] is None else r["val_loss"] for r in recs]
-        return float(np.median(vals))
+        return loss_quartiles(recs)["val_nats_median"]
 
     low = {label(t.reading, "lowrank", cfg): (t, med(fresh[("lowrank", i)])) for i, t in enumerate(study["lowrank"])}
     rows = []

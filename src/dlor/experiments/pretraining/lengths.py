@@ -14,11 +14,9 @@ faster, and a long enough run of low-rank catches up) predicts a gap that closes
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from .study import Tuned, steps_for
+from .study import Tuned, loss_quartiles, steps_for
 
 __all__ = ["items", "table", "gaps", "fits", "LENGTH_VARIANTS"]
 
@@ -39,17 +37,10 @@ def items(cfg, chosen: dict[str, dict], tuned: dict) -> dict[tuple, Tuned]:
     return out
 
 
-def _stats(recs: list[dict]) -> tuple[float, float, float]:
-    loss = np.array([math.inf if r["val_loss"] is None else r["val_loss"] for r in recs])
-    q25, med, q75 = np.percentile(loss, [25, 50, 75])
-    return float(med), float(q25), float(q75)
-
-
 def table(cfg, length_items: dict[tuple, Tuned], fresh: dict[tuple, list[dict]]) -> list[dict]:
     """One row per (width, length, variant): the steps, the best rate and the fresh seeds' loss."""
     rows = []
     for (w, per, v), t in length_items.items():
-        med, q25, q75 = _stats(fresh[(w, per, v)])
         rows.append(
             {
                 "width": w,
@@ -59,10 +50,8 @@ def table(cfg, length_items: dict[tuple, Tuned], fresh: dict[tuple, list[dict]])
                 "best_rate": t.best_rate,
                 "rate_on_edge": t.on_edge,
                 "seeds": len(fresh[(w, per, v)]),
-                "val_nats_median": med,
-                "val_nats_q25": q25,
-                "val_nats_q75": q75,
             }
+            | loss_quartiles(fresh[(w, per, v)])
         )
     return rows
 

@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from ...lm import GPT
-from .study import Tuned, model_config
+from .study import Tuned, loss_quartiles, model_config
 
 __all__ = ["READINGS", "items", "table"]
 
@@ -40,22 +38,16 @@ def items(cfg, dlor_reading: dict) -> dict[str, Tuned]:
     }
 
 
-def _median(recs: list[dict]) -> tuple[float, float, float]:
-    loss = np.array([math.inf if r["val_loss"] is None else r["val_loss"] for r in recs])
-    q25, med, q75 = np.percentile(loss, [25, 50, 75])
-    return float(med), float(q25), float(q75)
-
-
 def table(cfg, mech: dict[str, Tuned], fresh: dict[str, list[dict]], lowrank: Tuned, lowrank_recs: list[dict]) -> list[dict]:
     """Low-rank, then each reading: trainable parameters, best rate, loss over the fresh seeds,
     the gain over low-rank (low-rank minus this, nats/byte) and the share of the default's gain."""
-    low, _, _ = _median(lowrank_recs)
-    default_gain = low - _median(fresh[DEFAULT])[0]
+    low = loss_quartiles(lowrank_recs)["val_nats_median"]
+    default_gain = low - loss_quartiles(fresh[DEFAULT])["val_nats_median"]
     rows = []
     for name, t, recs in [("low-rank U V^T", lowrank, lowrank_recs)] + [(n, mech[n], fresh[n]) for n, _, _ in READINGS]:
         model = GPT(model_config(cfg, t.width, t.variant, t.reading))
-        med, q25, q75 = _median(recs)
-        gain = low - med
+        quartiles = loss_quartiles(recs)
+        gain = low - quartiles["val_nats_median"]
         rows.append(
             {
                 "reading": name,
@@ -65,9 +57,9 @@ def table(cfg, mech: dict[str, Tuned], fresh: dict[str, list[dict]], lowrank: Tu
                 "best_rate": t.best_rate,
                 "rate_on_edge": t.on_edge,
                 "seeds": len(recs),
-                "val_nats_median": med,
-                "val_nats_q25": q25,
-                "val_nats_q75": q75,
+            }
+            | quartiles
+            | {
                 "gain_over_lowrank": gain,
                 "share_of_default_gain": gain / default_gain if default_gain > 0 else math.nan,
             }

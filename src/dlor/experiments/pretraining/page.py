@@ -26,6 +26,16 @@ def _largest_effect(effects: list[dict]) -> str:
     )
 
 
+def _loss(row: dict) -> str:
+    """A row's validation loss as ``median (q25-q75)``."""
+    return f"{_g(row['val_nats_median'])} ({_g(row['val_nats_q25'])}-{_g(row['val_nats_q75'])})"
+
+
+def _best(row: dict) -> str:
+    """A row's best rate, marked when it sits on an edge of its grid."""
+    return _g(row["best_rate"], 3) + (" (edge)" if row["rate_on_edge"] == "True" else "")
+
+
 def _crossing_lines(cfg: dict) -> list[str]:
     from .claims import crossing_words
 
@@ -53,8 +63,8 @@ def _mechanism_lines(folder: Path, cfg: dict) -> list[str]:
             [
                 r
                 | {
-                    "loss": f"{_g(r['val_nats_median'])} ({_g(r['val_nats_q25'])}-{_g(r['val_nats_q75'])})",
-                    "best": _g(r["best_rate"], 3) + (" (edge)" if r["rate_on_edge"] == "True" else ""),
+                    "loss": _loss(r),
+                    "best": _best(r),
                     "gain": f"{float(r['gain_over_lowrank']):+.4f}",
                     "share": "-" if r["share_of_default_gain"] in ("", "nan") else f"{float(r['share_of_default_gain']):.0%}",
                 }
@@ -206,8 +216,8 @@ def page(folder: Path, out: Path, shared: Path | None = None) -> str:
             [
                 r
                 | {
-                    "loss": f"{_g(r['val_nats_median'])} ({_g(r['val_nats_q25'])}-{_g(r['val_nats_q75'])})",
-                    "best": _g(r["best_rate"], 3) + (" (edge)" if r["rate_on_edge"] == "True" else ""),
+                    "loss": _loss(r),
+                    "best": _best(r),
                 }
                 for r in tuned
             ],
@@ -321,7 +331,7 @@ def page(folder: Path, out: Path, shared: Path | None = None) -> str:
             "comparison above and kept to show how much a shared rate decides:",
             "",
             *table(
-                [r | {"loss": f"{_g(r['val_nats_median'])} ({_g(r['val_nats_q25'])}-{_g(r['val_nats_q75'])})"} for r in rows],
+                [r | {"loss": _loss(r)} for r in rows],
                 [("budget_rank", "rank"), ("variant", "variant"), ("params", "parameters"), ("loss", "val nats/byte (IQR)")],
             ),
             "",

@@ -71,13 +71,13 @@ def matched_sltrain(target: int, like: GPTConfig, density: float = SLTRAIN_DENSI
     entries = sum(m * n for m, n in _projection_shapes(like))
     best = None
     for r in range(1, like.rank + 1):
-        low = replace(like, variant="lowrank", rank=r, alpha_init=1.0, alpha_init_rect=1.0)
-        left = target - GPT(low).num_params()
+        low_params = GPT(replace(like, variant="lowrank", rank=r, alpha_init=1.0, alpha_init_rect=1.0)).num_params()
+        left = target - low_params
         if left <= 0:
             continue
         d = float(f"{left / entries:.4g}")
         if 0 < d < 1 and (best is None or abs(d - density) < abs(best[1] - density)):
-            best = (r, d, GPT(low).num_params())
+            best = (r, d, low_params)
     if best is None:
         raise DLoRError(f"no sparse+lowrank GPT of rank <= {like.rank} matches {target:,} parameters")
     r, d, low_params = best

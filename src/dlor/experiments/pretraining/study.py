@@ -28,6 +28,7 @@ __all__ = [
     "readings",
     "label",
     "tuning_loss",
+    "loss_quartiles",
     "tune_items",
     "verdict_runs",
 ]
@@ -147,6 +148,14 @@ def tuning_loss(t: Tuned) -> float:
     """A tuned item's loss at its best rate (a diverged best counts as infinitely bad)."""
     loss = t.losses[t.best]
     return math.inf if loss is None else loss
+
+
+def loss_quartiles(recs: list[dict]) -> dict[str, float]:
+    """The validation loss of runs (a diverged run counts as infinitely bad): ``val_nats_median``,
+    ``val_nats_q25`` and ``val_nats_q75``."""
+    loss = np.array([math.inf if r["val_loss"] is None else r["val_loss"] for r in recs])
+    q25, med, q75 = np.percentile(loss, [25, 50, 75])
+    return {"val_nats_median": float(med), "val_nats_q25": float(q25), "val_nats_q75": float(q75)}
 
 
 def tune_items(cfg: LMConfig, items: list[Tuned], runner: Runner, desc: str) -> None:
