@@ -54,8 +54,8 @@ class SparseLowRankLinear(nn.Module):
       batch) and applied as one dense product, ``O(B m n)``. It is the same function (equal up to
       float rounding) and the same parameters; it trades the structure's FLOPs for one dense
       kernel, which is faster on a CPU at small widths (a byte-level GPT step at width 128 takes
-      1.28x low-rank's time on one thread this way, against 2.12x with the sparse product; see
-      ``benchmarks/bench_lm.py --sltrain``). Choose it only where ``m n`` is small.
+      1.28x to 1.64x low-rank's time on one thread this way, depending on the host, against 2.1x
+      to 2.4x with the sparse product; see ``benchmarks/bench_lm.py --sltrain``). Choose it only where ``m n`` is small.
 
     Args:
         in_features: ``n``.
